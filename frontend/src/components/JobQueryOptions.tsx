@@ -1,0 +1,157 @@
+import { useEffect, useState } from 'react';
+import { getTemplateSrv } from '@grafana/runtime';
+import { Combobox, InlineField, InlineSwitch, Input, MultiCombobox, Stack } from '@grafana/ui';
+
+import type { DataSource } from '../datasource';
+import { QueryTypeInfo } from '../queryTypes';
+import { AwxQuery, DEFAULT_LIMIT, DEFAULT_STATS, GROUP_BY, GroupBy, MAX_LIMIT, Stat, STATS } from '../types';
+import { variableOptions } from '../variables';
+import { FiltersEditor, LABEL_WIDTH } from './FiltersEditor';
+
+const GROUP_BY_LABELS: Record<GroupBy, string> = {
+  none: 'None',
+  template: 'Template',
+  status: 'Status',
+  organization: 'Organization',
+  inventory: 'Inventory',
+  project: 'Project',
+  jobType: 'Job type',
+  launchType: 'Launch type',
+  executionNode: 'Execution node',
+  instanceGroup: 'Instance group',
+  launchedBy: 'Launched by',
+};
+
+const STAT_LABELS: Record<Stat, string> = {
+  mean: 'Mean',
+  min: 'Min',
+  max: 'Max',
+  p50: 'p50 (median)',
+  p90: 'p90',
+  p95: 'p95',
+  p99: 'p99',
+  count: 'Count',
+};
+
+interface Props {
+  datasource: DataSource;
+  info: QueryTypeInfo;
+  query: AwxQuery;
+  onChange: (query: AwxQuery, run?: boolean) => void;
+}
+
+/** The options of the job-based KPIs and tables: filters, group by, statistics, row limit, syncs. */
+export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
+  const vars = variableOptions(getTemplateSrv());
+  return (
+    <Stack direction="column" gap={0}>
+      <FiltersEditor
+        datasource={datasource}
+        allowed={info.filters}
+        filters={query.filters}
+        onChange={(filters, run) => onChange({ ...query, filters }, run)}
+      />
+      <Stack direction="row" gap={1} wrap="wrap">
+        {info.groupBy && (
+          <InlineField
+            label="Group by"
+            labelWidth={LABEL_WIDTH}
+            htmlFor="awx-group-by"
+            tooltip="One series per value of this attribute (labels on the fields)."
+          >
+            <Combobox<string>
+              id="awx-group-by"
+              width={24}
+              value={query.groupBy ?? 'none'}
+              options={[...GROUP_BY.map((g) => ({ label: GROUP_BY_LABELS[g], value: g })), ...vars]}
+              onChange={(o) => onChange({ ...query, groupBy: o.value as GroupBy })}
+            />
+          </InlineField>
+        )}
+        {info.stats && (
+          <InlineField
+            label="Statistics"
+            labelWidth={info.groupBy ? undefined : LABEL_WIDTH}
+            htmlFor="awx-stats"
+            tooltip="One field per statistic, in seconds. Default: mean and p95."
+          >
+            <MultiCombobox<string>
+              id="awx-stats"
+              width="auto"
+              minWidth={24}
+              value={query.stats ?? DEFAULT_STATS}
+              options={[...STATS.map((s) => ({ label: STAT_LABELS[s], value: s })), ...vars]}
+              onChange={(selected) => onChange({ ...query, stats: selected.map((o) => o.value as Stat) })}
+            />
+          </InlineField>
+        )}
+      </Stack>
+      <Stack direction="row" gap={1} wrap="wrap">
+        {info.limit && <LimitField query={query} onChange={onChange} />}
+        {info.includeSyncs && (
+          <InlineField
+            label="Include project syncs"
+            labelWidth={info.limit ? undefined : LABEL_WIDTH}
+            htmlFor="awx-include-syncs"
+            tooltip="Count the implicit project updates that run before jobs (launch type sync). AWX's own metrics leave them out."
+          >
+            <InlineSwitch
+              id="awx-include-syncs"
+              value={Boolean(query.includeSyncs)}
+              onChange={(e) => onChange({ ...query, includeSyncs: e.currentTarget.checked })}
+            />
+          </InlineField>
+        )}
+      </Stack>
+    </Stack>
+  );
+}
+
+/** Rows of a table; commits on blur or Enter so that typing does not run a query per keystroke. */
+function LimitField({ query, onChange }: Pick<Props, 'query' | 'onChange'>) {
+  const [text, setText] = useState(query.limit === undefined ? '' : String(query.limit));
+  useEffect(() => setText(query.limit === undefined ? '' : String(query.limit)), [query.limit]);
+
+  const commit = () => {
+    const trimmed = text.trim();
+    let limit: number | undefined;
+    if (trimmed !== '') {
+      const n = Math.floor(Number(trimmed));
+      limit = Number.isFinite(n) && n > 0 ? Math.min(n, MAX_LIMIT) : undefined;
+    }
+    setText(limit === undefined ? '' : String(limit));
+    if (limit !== query.limit) {
+      const next = { ...query, limit };
+      if (limit === undefined) {
+        delete next.limit;
+      }
+      onChange(next);
+    }
+  };
+
+  return (
+    <InlineField
+      label="Limit"
+      labelWidth={LABEL_WIDTH}
+      htmlFor="awx-limit"
+      tooltip={`Most rows to return (newest first). Default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}.`}
+    >
+      <Input
+        id="awx-limit"
+        type="number"
+        min={1}
+        max={MAX_LIMIT}
+        width={12}
+        placeholder={String(DEFAULT_LIMIT)}
+        value={text}
+        onChange={(e) => setText(e.currentTarget.value)}
+        onBlur={commit}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') {
+            commit();
+          }
+        }}
+      />
+    </InlineField>
+  );
+}

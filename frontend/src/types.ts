@@ -1,0 +1,150 @@
+import { DataSourceJsonData } from '@grafana/data';
+import { DataQuery } from '@grafana/schema';
+
+/**
+ * Wire names of the AWX data source contract (shared/spec/queries.md).
+ * Keep in step with the backend's query model: rename nothing without a written reason.
+ */
+
+export const QUERY_TYPES = [
+  'job_status_counts',
+  'job_throughput',
+  'failure_rate',
+  'job_duration',
+  'queue_wait',
+  'active_jobs',
+  'capacity',
+  'instances',
+  'templates',
+  'jobs',
+  'system',
+  'promql',
+  'annotations',
+  'lookup',
+] as const;
+export type QueryType = (typeof QUERY_TYPES)[number];
+
+export const SOURCES = ['auto', 'api', 'prometheus'] as const;
+export type Source = (typeof SOURCES)[number];
+/** A source that really answers a query (what `auto` resolves to). */
+export type ConcreteSource = Exclude<Source, 'auto'>;
+
+export const FILTER_KEYS = [
+  'organization',
+  'template',
+  'inventory',
+  'project',
+  'status',
+  'jobType',
+  'launchType',
+  'instanceGroup',
+  'executionNode',
+  'launchedBy',
+  'name',
+] as const;
+export type FilterKey = (typeof FILTER_KEYS)[number];
+export type Filters = Partial<Record<FilterKey, string[]>>;
+
+export const GROUP_BY = [
+  'none',
+  'template',
+  'status',
+  'organization',
+  'inventory',
+  'project',
+  'jobType',
+  'launchType',
+  'executionNode',
+  'instanceGroup',
+  'launchedBy',
+] as const;
+export type GroupBy = (typeof GROUP_BY)[number];
+
+export const STATS = ['mean', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'count'] as const;
+export type Stat = (typeof STATS)[number];
+export const DEFAULT_STATS: Stat[] = ['mean', 'p95'];
+
+export const LOOKUP_KINDS = [
+  'organization',
+  'template',
+  'inventory',
+  'project',
+  'instanceGroup',
+  'instance',
+  'executionNode',
+  'status',
+  'jobType',
+  'launchType',
+] as const;
+export type LookupKind = (typeof LOOKUP_KINDS)[number];
+
+export const JOB_STATUSES = ['new', 'pending', 'waiting', 'running', 'successful', 'failed', 'error', 'canceled'];
+export const JOB_TYPES = ['job', 'workflow_job', 'project_update', 'inventory_update', 'system_job', 'ad_hoc_command'];
+export const LAUNCH_TYPES = [
+  'manual',
+  'relaunch',
+  'callback',
+  'scheduled',
+  'dependency',
+  'workflow',
+  'webhook',
+  'sync',
+  'scm',
+];
+
+export const DEFAULT_LIMIT = 100;
+export const MAX_LIMIT = 10000;
+
+export interface AwxQuery extends DataQuery {
+  queryType?: QueryType;
+  source?: Source;
+  filters?: Filters;
+  groupBy?: GroupBy;
+  stats?: Stat[];
+  limit?: number;
+  includeSyncs?: boolean;
+  /** promql only */
+  expr?: string;
+  legendFormat?: string;
+  instant?: boolean;
+  /** lookup only: which values to list */
+  lookup?: LookupKind;
+}
+
+export type AuthType = 'token' | 'basic';
+export type PrometheusAuthType = 'none' | 'basic' | 'bearer';
+
+/** jsonData. The AWX base URL is the data source's own `url` field. */
+export interface AwxOptions extends DataSourceJsonData {
+  apiPath?: string;
+  authType?: AuthType;
+  username?: string;
+  uiUrl?: string;
+  tlsSkipVerify?: boolean;
+  timeoutSeconds?: number;
+  maxConcurrency?: number;
+  prometheusUrl?: string;
+  prometheusAuthType?: PrometheusAuthType;
+  prometheusUsername?: string;
+  prometheusSelector?: string;
+  defaultSource?: Source;
+}
+
+/** secureJsonData: write-only from the browser; Grafana only tells which are set (secureJsonFields). */
+export interface AwxSecureJsonData {
+  token?: string;
+  password?: string;
+  prometheusPassword?: string;
+  prometheusToken?: string;
+  tlsCaCert?: string;
+}
+
+export const DEFAULT_API_PATH = '/api/v2/';
+export const DEFAULT_TIMEOUT_SECONDS = 30;
+export const DEFAULT_MAX_CONCURRENCY = 4;
+
+/** One entry of `GET lookup/<kind>` and of a lookup query's frame. */
+export interface LookupItem {
+  text: string;
+  value: string;
+}
