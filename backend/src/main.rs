@@ -1,1 +1,31 @@
-fn main() {}
+//! gpx_awx: the backend of Grafana's AWX data source. Grafana starts it and reads one
+//! handshake line from stdout; logs go to stderr only.
+
+use awx_datasource::{logging, server};
+
+#[tokio::main]
+async fn main() -> std::process::ExitCode {
+    logging::init();
+    let shutdown = async {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot listen for SIGTERM");
+                    return std::future::pending().await;
+                }
+            };
+        tokio::select! {
+            _ = term.recv() => {},
+            _ = tokio::signal::ctrl_c() => {},
+        }
+        tracing::info!("shutdown requested");
+    };
+    match server::serve(shutdown).await {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!(error = %e, "plugin server failed");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}

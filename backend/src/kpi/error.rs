@@ -1,0 +1,52 @@
+use thiserror::Error;
+
+use crate::awx::AwxError;
+use crate::frame::EncodeError;
+use crate::prometheus::PromError;
+use crate::query::{QueryError, QueryType};
+use crate::settings::Source;
+
+/// Why one query failed. The message is what the panel shows; `status` is its HTTP-like code.
+#[derive(Debug, Error)]
+pub enum KpiError {
+    #[error("invalid query: {0}")]
+    Query(#[from] QueryError),
+    #[error("{0}")]
+    Awx(#[from] AwxError),
+    #[error("{0}")]
+    Prometheus(#[from] PromError),
+    #[error("{query_type} through Prometheus needs a Prometheus URL in the data source settings; set one, or choose source `api`")]
+    NoPrometheus { query_type: QueryType },
+    #[error("{query_type} cannot be answered from {from}; use source {valid}")]
+    WrongSource {
+        query_type: QueryType,
+        from: &'static str,
+        valid: &'static str,
+    },
+    #[error("the answer would have {buckets} time buckets, more than {max}; widen the interval or shorten the range")]
+    TooManyBuckets { buckets: i64, max: i64 },
+    #[error("internal error: {0}")]
+    Encode(#[from] EncodeError),
+}
+
+impl KpiError {
+    pub fn status(&self) -> i32 {
+        match self {
+            KpiError::Query(_) | KpiError::WrongSource { .. } | KpiError::TooManyBuckets { .. } => {
+                400
+            }
+            KpiError::NoPrometheus { .. } => 400,
+            KpiError::Awx(e) => e.status(),
+            KpiError::Prometheus(e) => e.status(),
+            KpiError::Encode(_) => 500,
+        }
+    }
+
+    pub fn wrong_source(query_type: QueryType, source: Source, valid: &'static str) -> Self {
+        KpiError::WrongSource {
+            query_type,
+            from: source.as_str(),
+            valid,
+        }
+    }
+}

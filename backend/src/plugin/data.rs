@@ -1,0 +1,129 @@
+//! QueryData: each query answered on its own task, so that a bad query (or a panic)
+//! fails only its own refId.
+
+use std::collections::HashMap;
+
+use futures::future::join_all;
+use grafana_plugin_sdk::pluginv2::{
+    data_server::Data, DataQuery, DataResponse, QueryDataRequest, QueryDataResponse,
+};
+use tracing::Instrument;
+
+use super::Plugin;
+use crate::frame;
+use crate::instances::Instance;
+use crate::kpi::{self, KpiError};
+use crate::query::{Query, QueryEnvelope, QueryError, TimeRange};
+
+fn error_response(message: String, status: i32) -> DataResponse {
+    DataResponse {
+        error: message,
+        status,
+        ..Default::default()
+    }
+}
+
+async fn answer(inst: &Instance, dq: &DataQuery) -> DataResponse {
+    let range = dq
+        .time_range
+        .and_then(|r| TimeRange::from_millis(r.from_epoch_ms, r.to_epoch_ms));
+    let Some(range) = range else {
+        return error_response(
+            "invalid query: timeRange: missing or out of range".into(),
+            400,
+        );
+    };
+    let env = QueryEnvelope {
+        ref_id: &dq.ref_id,
+        query_type: &dq.query_type,
+        json: &dq.json,
+        range,
+        interval_ms: dq.interval_ms,
+        max_data_points: dq.max_data_points,
+    };
+    let result = match Query::parse(&env, inst.settings.default_source) {
+        Ok(q) => kpi::run(inst, &q).await,
+        Err(e) => Err(KpiError::Query(e)),
+    };
+    let frames = result.and_then(|frames| {
+        frames
+            .iter()
+            .map(|f| frame::encode(f, &dq.ref_id).map_err(KpiError::from))
+            .collect::<Result<Vec<_>, _>>()
+    });
+    match frames {
+        Ok(frames) => DataResponse {
+            frames,
+            status: 200,
+            ..Default::default()
+        },
+        Err(e) => {
+            tracing::warn!(error = %e, "query failed");
+            error_response(e.to_string(), e.status())
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Data for Plugin {
+    async fn query_data(
+        &self,
+        request: tonic::Request<QueryDataRequest>,
+    ) -> Result<tonic::Response<QueryDataResponse>, tonic::Status> {
+        let req = request.into_inner();
+        let settings = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.data_source_instance_settings.as_ref());
+        let instance = self.instances.get(settings);
+
+        let tasks = req.queries.into_iter().map(|dq| {
+            let instance = instance.as_ref().map(|i| i.clone()).map_err(|e| e.to_string());
+            let span = tracing::info_span!(
+                "query",
+                ref_id = %dq.ref_id,
+                query_type = %query_type_of(&dq),
+            );
+            async move {
+                let ref_id = dq.ref_id.clone();
+                let response = match instance {
+                    Err(e) => error_response(e, 400),
+                    Ok(inst) => {
+                        // A task of its own: a panic inside one query is caught here.
+                        let handle = tokio::spawn(
+                            async move { answer(&inst, &dq).await }.in_current_span(),
+                        );
+                        handle.await.unwrap_or_else(|e| {
+                            tracing::error!(error = %e, "query task panicked");
+                            error_response(
+                                "internal error while answering this query; the other queries are unaffected (details in the Grafana server log)".into(),
+                                500,
+                            )
+                        })
+                    }
+                };
+                (ref_id, response)
+            }
+            .instrument(span)
+        });
+        let responses: HashMap<String, DataResponse> = join_all(tasks).await.into_iter().collect();
+        Ok(tonic::Response::new(QueryDataResponse { responses }))
+    }
+}
+
+/// The query type for log spans, before (and whether or not) the query parses.
+fn query_type_of(dq: &DataQuery) -> String {
+    if !dq.query_type.is_empty() {
+        return dq.query_type.clone();
+    }
+    serde_json::from_slice::<serde_json::Value>(&dq.json)
+        .ok()
+        .and_then(|v| v.get("queryType")?.as_str().map(str::to_string))
+        .unwrap_or_default()
+}
+
+impl From<QueryError> for DataResponse {
+    fn from(e: QueryError) -> Self {
+        error_response(format!("invalid query: {e}"), 400)
+    }
+}

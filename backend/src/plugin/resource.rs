@@ -1,0 +1,93 @@
+//! CallResource: the editor's look-ups. Routes: `GET lookup/<kind>?q=<substring>`.
+
+use std::collections::HashMap;
+
+use grafana_plugin_sdk::pluginv2::{
+    resource_server::Resource, CallResourceRequest, CallResourceResponse, StringList,
+};
+use serde_json::json;
+use tracing::Instrument;
+
+use super::Plugin;
+use crate::kpi::lookup;
+use crate::query::LookupKind;
+
+fn respond(code: i32, body: serde_json::Value) -> CallResourceResponse {
+    CallResourceResponse {
+        code,
+        headers: HashMap::from([(
+            "Content-Type".to_string(),
+            StringList {
+                values: vec!["application/json".to_string()],
+            },
+        )]),
+        body: serde_json::to_vec(&body).unwrap_or_default().into(),
+    }
+}
+
+fn error(code: i32, message: impl Into<String>) -> CallResourceResponse {
+    respond(code, json!({ "error": message.into() }))
+}
+
+/// The `q` parameter of the request URL (Grafana passes the path and query in `url`).
+fn search_param(url: &str) -> String {
+    let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
+    url::form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "q")
+        .map(|(_, v)| v.into_owned())
+        .unwrap_or_default()
+}
+
+impl Plugin {
+    async fn route(&self, req: CallResourceRequest) -> CallResourceResponse {
+        if !req.method.eq_ignore_ascii_case("GET") {
+            return error(405, format!("method {} not allowed; use GET", req.method));
+        }
+        let path = req.path.trim_matches('/');
+        let Some(kind) = path.strip_prefix("lookup/") else {
+            return error(
+                404,
+                format!("unknown resource `{path}`; the routes are lookup/<kind>"),
+            );
+        };
+        let Some(kind) = LookupKind::parse(kind) else {
+            return error(
+                404,
+                format!(
+                    "unknown lookup `{kind}`; use one of: {}",
+                    LookupKind::valid()
+                ),
+            );
+        };
+        let settings = req
+            .plugin_context
+            .as_ref()
+            .and_then(|c| c.data_source_instance_settings.as_ref());
+        let inst = match self.instances.get(settings) {
+            Ok(i) => i,
+            Err(e) => return error(400, e.to_string()),
+        };
+        match lookup::values(&inst, kind, &search_param(&req.url)).await {
+            Ok((values, _)) => respond(200, json!(values)),
+            Err(e) => error(e.status(), e.to_string()),
+        }
+    }
+}
+
+#[tonic::async_trait]
+impl Resource for Plugin {
+    type CallResourceStream =
+        futures::stream::Once<futures::future::Ready<Result<CallResourceResponse, tonic::Status>>>;
+
+    async fn call_resource(
+        &self,
+        request: tonic::Request<CallResourceRequest>,
+    ) -> Result<tonic::Response<Self::CallResourceStream>, tonic::Status> {
+        let req = request.into_inner();
+        let span = tracing::info_span!("resource", path = %req.path);
+        let response = self.route(req).instrument(span).await;
+        Ok(tonic::Response::new(futures::stream::once(
+            futures::future::ready(Ok(response)),
+        )))
+    }
+}

@@ -1,0 +1,688 @@
+//! The query model: what a panel asks for, parsed leniently (Grafana adds keys of its
+//! own) and validated precisely (every error names the field and the fix).
+
+use std::fmt;
+
+use chrono::{DateTime, TimeZone, Utc};
+use serde_json::{Map, Value};
+use thiserror::Error;
+
+use crate::settings::Source;
+
+#[derive(Debug, Error, Clone, PartialEq)]
+#[error("{field}: {message}")]
+pub struct QueryError {
+    pub field: String,
+    pub message: String,
+}
+
+impl QueryError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+macro_rules! string_enum {
+    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+        pub enum $name { $($variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            pub fn as_str(self) -> &'static str {
+                match self { $($name::$variant => $wire),+ }
+            }
+
+            pub fn parse(s: &str) -> Option<Self> {
+                match s { $($wire => Some($name::$variant),)+ _ => None }
+            }
+
+            /// The valid wire names, for error messages.
+            pub fn valid() -> String {
+                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+string_enum!(QueryType {
+    JobStatusCounts = "job_status_counts",
+    JobThroughput = "job_throughput",
+    FailureRate = "failure_rate",
+    JobDuration = "job_duration",
+    QueueWait = "queue_wait",
+    ActiveJobs = "active_jobs",
+    Capacity = "capacity",
+    Instances = "instances",
+    Templates = "templates",
+    Jobs = "jobs",
+    System = "system",
+    Promql = "promql",
+    Annotations = "annotations",
+    Lookup = "lookup",
+});
+
+string_enum!(
+    /// AWX's unified job statuses, in lifecycle order.
+    JobStatus {
+        New = "new",
+        Pending = "pending",
+        Waiting = "waiting",
+        Running = "running",
+        Successful = "successful",
+        Failed = "failed",
+        Error = "error",
+        Canceled = "canceled",
+    }
+);
+
+impl JobStatus {
+    pub const FINAL: [JobStatus; 4] = [
+        JobStatus::Successful,
+        JobStatus::Failed,
+        JobStatus::Error,
+        JobStatus::Canceled,
+    ];
+
+    pub fn is_final(self) -> bool {
+        Self::FINAL.contains(&self)
+    }
+}
+
+string_enum!(JobType {
+    Job = "job",
+    WorkflowJob = "workflow_job",
+    ProjectUpdate = "project_update",
+    InventoryUpdate = "inventory_update",
+    SystemJob = "system_job",
+    AdHocCommand = "ad_hoc_command",
+});
+
+string_enum!(LaunchType {
+    Manual = "manual",
+    Relaunch = "relaunch",
+    Callback = "callback",
+    Scheduled = "scheduled",
+    Dependency = "dependency",
+    Workflow = "workflow",
+    Webhook = "webhook",
+    Sync = "sync",
+    Scm = "scm",
+});
+
+string_enum!(GroupBy {
+    None = "none",
+    Template = "template",
+    Status = "status",
+    Organization = "organization",
+    Inventory = "inventory",
+    Project = "project",
+    JobType = "jobType",
+    LaunchType = "launchType",
+    ExecutionNode = "executionNode",
+    InstanceGroup = "instanceGroup",
+    LaunchedBy = "launchedBy",
+});
+
+string_enum!(Stat {
+    Mean = "mean",
+    Min = "min",
+    Max = "max",
+    P50 = "p50",
+    P90 = "p90",
+    P95 = "p95",
+    P99 = "p99",
+    Count = "count",
+});
+
+string_enum!(LookupKind {
+    Organization = "organization",
+    Template = "template",
+    Inventory = "inventory",
+    Project = "project",
+    InstanceGroup = "instanceGroup",
+    Instance = "instance",
+    ExecutionNode = "executionNode",
+    Status = "status",
+    JobType = "jobType",
+    LaunchType = "launchType",
+});
+
+/// The filters of the contract. Each is a list; empty means "all".
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
+pub struct Filters {
+    pub organization: Vec<String>,
+    pub template: Vec<String>,
+    pub inventory: Vec<String>,
+    pub project: Vec<String>,
+    pub status: Vec<JobStatus>,
+    pub job_type: Vec<JobType>,
+    pub launch_type: Vec<LaunchType>,
+    pub instance_group: Vec<String>,
+    pub execution_node: Vec<String>,
+    pub launched_by: Vec<String>,
+    /// Substrings of the job name (any matches), case-insensitive.
+    pub name: Vec<String>,
+}
+
+pub const FILTER_KEYS: &[&str] = &[
+    "organization",
+    "template",
+    "inventory",
+    "project",
+    "status",
+    "jobType",
+    "launchType",
+    "instanceGroup",
+    "executionNode",
+    "launchedBy",
+    "name",
+];
+
+/// Grafana's time range, half-open: [from, to).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct TimeRange {
+    pub from: DateTime<Utc>,
+    pub to: DateTime<Utc>,
+}
+
+impl TimeRange {
+    pub fn from_millis(from_ms: i64, to_ms: i64) -> Option<Self> {
+        Some(Self {
+            from: Utc.timestamp_millis_opt(from_ms).single()?,
+            to: Utc.timestamp_millis_opt(to_ms).single()?,
+        })
+    }
+
+    pub fn contains(&self, t: DateTime<Utc>) -> bool {
+        self.from <= t && t < self.to
+    }
+}
+
+pub const DEFAULT_LIMIT: usize = 100;
+pub const MAX_LIMIT: usize = 10_000;
+pub const DEFAULT_STATS: [Stat; 2] = [Stat::Mean, Stat::P95];
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Query {
+    pub ref_id: String,
+    pub query_type: QueryType,
+    /// `auto` already resolved against the data source's default.
+    pub source: Source,
+    pub filters: Filters,
+    pub group_by: GroupBy,
+    pub stats: Vec<Stat>,
+    pub limit: usize,
+    pub include_syncs: bool,
+    pub expr: String,
+    pub legend_format: String,
+    pub instant: bool,
+    pub lookup: Option<LookupKind>,
+    pub range: TimeRange,
+    pub interval_ms: i64,
+    pub max_data_points: i64,
+}
+
+/// What Grafana sends besides the JSON (the protocol's DataQuery fields).
+#[derive(Debug, Clone)]
+pub struct QueryEnvelope<'a> {
+    pub ref_id: &'a str,
+    pub query_type: &'a str,
+    pub json: &'a [u8],
+    pub range: TimeRange,
+    pub interval_ms: i64,
+    pub max_data_points: i64,
+}
+
+impl Query {
+    pub fn parse(env: &QueryEnvelope<'_>, default_source: Source) -> Result<Self, QueryError> {
+        let obj: Map<String, Value> = if env.json.iter().all(u8::is_ascii_whitespace) {
+            Map::new()
+        } else {
+            match serde_json::from_slice::<Value>(env.json) {
+                Ok(Value::Object(m)) => m,
+                Ok(other) => {
+                    return Err(QueryError::new(
+                        "query",
+                        format!("expected a JSON object, got {}", json_kind(&other)),
+                    ))
+                }
+                Err(e) => return Err(QueryError::new("query", format!("invalid JSON: {e}"))),
+            }
+        };
+
+        let type_name = match obj.get("queryType") {
+            Some(Value::String(s)) if !s.is_empty() => s.as_str(),
+            Some(Value::String(_)) | None | Some(Value::Null) => env.query_type,
+            Some(other) => {
+                return Err(QueryError::new(
+                    "queryType",
+                    format!("expected a string, got {}", json_kind(other)),
+                ))
+            }
+        };
+        if type_name.is_empty() {
+            return Err(QueryError::new(
+                "queryType",
+                format!("missing; choose one of: {}", QueryType::valid()),
+            ));
+        }
+        let query_type = QueryType::parse(type_name).ok_or_else(|| {
+            QueryError::new(
+                "queryType",
+                format!(
+                    "unknown query type `{type_name}`; choose one of: {}",
+                    QueryType::valid()
+                ),
+            )
+        })?;
+
+        let source = match opt_str(&obj, "source")? {
+            None => default_source,
+            Some(s) => Source::parse(s).ok_or_else(|| {
+                QueryError::new(
+                    "source",
+                    format!("unknown source `{s}`; use auto, api or prometheus"),
+                )
+            })?,
+        };
+        let source = if source == Source::Auto {
+            default_source
+        } else {
+            source
+        };
+
+        let filters = parse_filters(obj.get("filters"))?;
+        let group_by = match opt_str(&obj, "groupBy")? {
+            None => GroupBy::None,
+            Some(s) => GroupBy::parse(s).ok_or_else(|| {
+                QueryError::new(
+                    "groupBy",
+                    format!("unknown groupBy `{s}`; use one of: {}", GroupBy::valid()),
+                )
+            })?,
+        };
+        let stats = match obj.get("stats") {
+            None | Some(Value::Null) => DEFAULT_STATS.to_vec(),
+            Some(v) => {
+                let names = string_list("stats", v)?;
+                let mut stats = Vec::new();
+                for n in names {
+                    let s = Stat::parse(&n).ok_or_else(|| {
+                        QueryError::new(
+                            "stats",
+                            format!("unknown statistic `{n}`; use any of: {}", Stat::valid()),
+                        )
+                    })?;
+                    if !stats.contains(&s) {
+                        stats.push(s);
+                    }
+                }
+                if stats.is_empty() {
+                    DEFAULT_STATS.to_vec()
+                } else {
+                    stats
+                }
+            }
+        };
+        let limit = match obj.get("limit") {
+            None | Some(Value::Null) => DEFAULT_LIMIT,
+            Some(v) => {
+                let n = match v {
+                    Value::Number(n) => n.as_u64(),
+                    Value::String(s) if s.trim().is_empty() => Some(DEFAULT_LIMIT as u64),
+                    Value::String(s) => s.trim().parse().ok(),
+                    _ => None,
+                };
+                match n {
+                    Some(n) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
+                    _ => return Err(QueryError::new(
+                        "limit",
+                        format!(
+                            "`{v}` is not a row count; use a whole number from 1 to {MAX_LIMIT}"
+                        ),
+                    )),
+                }
+            }
+        };
+        let include_syncs = opt_bool(&obj, "includeSyncs")?.unwrap_or(false);
+        let instant = opt_bool(&obj, "instant")?.unwrap_or(false);
+        let expr = opt_str(&obj, "expr")?.unwrap_or_default().to_string();
+        let legend_format = opt_str(&obj, "legendFormat")?
+            .unwrap_or_default()
+            .to_string();
+        let lookup = match opt_str(&obj, "lookup")? {
+            None => None,
+            Some(s) => Some(LookupKind::parse(s).ok_or_else(|| {
+                QueryError::new(
+                    "lookup",
+                    format!("unknown lookup `{s}`; use one of: {}", LookupKind::valid()),
+                )
+            })?),
+        };
+        if query_type == QueryType::Lookup && lookup.is_none() {
+            return Err(QueryError::new(
+                "lookup",
+                format!("missing; say what to list, one of: {}", LookupKind::valid()),
+            ));
+        }
+        if query_type == QueryType::Promql && expr.trim().is_empty() {
+            return Err(QueryError::new(
+                "expr",
+                "missing; write a PromQL expression, e.g. sum(awx_running_jobs_total)",
+            ));
+        }
+        if env.range.from >= env.range.to && query_type_needs_range(query_type) {
+            return Err(QueryError::new(
+                "timeRange",
+                "the range is empty or reversed: `from` must be before `to`",
+            ));
+        }
+
+        Ok(Query {
+            ref_id: env.ref_id.to_string(),
+            query_type,
+            source,
+            filters,
+            group_by,
+            stats,
+            limit,
+            include_syncs,
+            expr,
+            legend_format,
+            instant,
+            lookup,
+            range: env.range,
+            interval_ms: env.interval_ms,
+            max_data_points: env.max_data_points,
+        })
+    }
+}
+
+fn query_type_needs_range(t: QueryType) -> bool {
+    !matches!(
+        t,
+        QueryType::Lookup | QueryType::System | QueryType::Instances
+    )
+}
+
+fn json_kind(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Number(_) => "a number",
+        Value::String(_) => "a string",
+        Value::Array(_) => "a list",
+        Value::Object(_) => "an object",
+    }
+}
+
+fn opt_str<'a>(obj: &'a Map<String, Value>, key: &str) -> Result<Option<&'a str>, QueryError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::String(s)) if s.is_empty() => Ok(None),
+        Some(Value::String(s)) => Ok(Some(s)),
+        Some(other) => Err(QueryError::new(
+            key,
+            format!("expected a string, got {}", json_kind(other)),
+        )),
+    }
+}
+
+fn opt_bool(obj: &Map<String, Value>, key: &str) -> Result<Option<bool>, QueryError> {
+    match obj.get(key) {
+        None | Some(Value::Null) => Ok(None),
+        Some(Value::Bool(b)) => Ok(Some(*b)),
+        Some(Value::String(s)) if s == "true" => Ok(Some(true)),
+        Some(Value::String(s)) if s == "false" => Ok(Some(false)),
+        Some(other) => Err(QueryError::new(
+            key,
+            format!("expected true or false, got {other}"),
+        )),
+    }
+}
+
+/// A list of strings; a single string or number is accepted as a one-element list
+/// (a template variable with one value). Empty strings are dropped.
+fn string_list(field: &str, v: &Value) -> Result<Vec<String>, QueryError> {
+    let item = |v: &Value| -> Result<Option<String>, QueryError> {
+        match v {
+            Value::String(s) if s.trim().is_empty() => Ok(None),
+            Value::String(s) => Ok(Some(s.trim().to_string())),
+            Value::Number(n) => Ok(Some(n.to_string())),
+            other => Err(QueryError::new(
+                field,
+                format!(
+                    "expected a list of strings, found {} in it",
+                    json_kind(other)
+                ),
+            )),
+        }
+    };
+    match v {
+        Value::Null => Ok(Vec::new()),
+        Value::Array(items) => Ok(items
+            .iter()
+            .map(item)
+            .collect::<Result<Vec<_>, _>>()?
+            .into_iter()
+            .flatten()
+            .collect()),
+        Value::String(_) | Value::Number(_) => Ok(item(v)?.into_iter().collect()),
+        other => Err(QueryError::new(
+            field,
+            format!("expected a list of strings, got {}", json_kind(other)),
+        )),
+    }
+}
+
+fn enum_list<T: Copy + PartialEq>(
+    field: &str,
+    v: &Value,
+    parse: fn(&str) -> Option<T>,
+    valid: fn() -> String,
+    what: &str,
+) -> Result<Vec<T>, QueryError> {
+    let mut out = Vec::new();
+    for s in string_list(field, v)? {
+        let t = parse(&s).ok_or_else(|| {
+            QueryError::new(
+                field,
+                format!("`{s}` is not {what}; use any of: {}", valid()),
+            )
+        })?;
+        if !out.contains(&t) {
+            out.push(t);
+        }
+    }
+    Ok(out)
+}
+
+fn parse_filters(v: Option<&Value>) -> Result<Filters, QueryError> {
+    let obj = match v {
+        None | Some(Value::Null) => return Ok(Filters::default()),
+        Some(Value::Object(o)) => o,
+        Some(other) => {
+            return Err(QueryError::new(
+                "filters",
+                format!(
+                    "expected an object such as {{\"status\": [\"failed\"]}}, got {}",
+                    json_kind(other)
+                ),
+            ))
+        }
+    };
+    let mut f = Filters::default();
+    for (key, value) in obj {
+        let field = format!("filters.{key}");
+        match key.as_str() {
+            "organization" => f.organization = string_list(&field, value)?,
+            "template" => f.template = string_list(&field, value)?,
+            "inventory" => f.inventory = string_list(&field, value)?,
+            "project" => f.project = string_list(&field, value)?,
+            "instanceGroup" => f.instance_group = string_list(&field, value)?,
+            "executionNode" => f.execution_node = string_list(&field, value)?,
+            "launchedBy" => f.launched_by = string_list(&field, value)?,
+            "name" => f.name = string_list(&field, value)?,
+            "status" => {
+                f.status = enum_list(
+                    &field,
+                    value,
+                    JobStatus::parse,
+                    JobStatus::valid,
+                    "a job status",
+                )?
+            }
+            "jobType" => {
+                f.job_type = enum_list(&field, value, JobType::parse, JobType::valid, "a job type")?
+            }
+            "launchType" => {
+                f.launch_type = enum_list(
+                    &field,
+                    value,
+                    LaunchType::parse,
+                    LaunchType::valid,
+                    "a launch type",
+                )?
+            }
+            other => {
+                return Err(QueryError::new(
+                    field.clone(),
+                    format!(
+                        "unknown filter `{other}`; use any of: {}",
+                        FILTER_KEYS.join(", ")
+                    ),
+                ))
+            }
+        }
+    }
+    Ok(f)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn env(json: &str) -> QueryEnvelope<'_> {
+        QueryEnvelope {
+            ref_id: "A",
+            query_type: "",
+            json: json.as_bytes(),
+            range: TimeRange::from_millis(0, 3_600_000).unwrap(),
+            interval_ms: 60_000,
+            max_data_points: 1000,
+        }
+    }
+
+    fn parse(json: &str) -> Result<Query, QueryError> {
+        Query::parse(&env(json), Source::Api)
+    }
+
+    #[test]
+    fn grafana_keys_are_ignored_and_defaults_apply() {
+        let q = parse(
+            r#"{"queryType":"job_duration","refId":"A","datasource":{"uid":"x"},"intervalMs":1000,"hide":false}"#,
+        )
+        .unwrap();
+        assert_eq!(q.query_type, QueryType::JobDuration);
+        assert_eq!(q.stats, vec![Stat::Mean, Stat::P95]);
+        assert_eq!(q.limit, 100);
+        assert_eq!(q.group_by, GroupBy::None);
+        assert_eq!(q.source, Source::Api);
+        assert!(!q.include_syncs);
+    }
+
+    #[test]
+    fn unknown_query_type_lists_the_valid_ones() {
+        let e = parse(r#"{"queryType":"nope"}"#).unwrap_err();
+        assert_eq!(e.field, "queryType");
+        assert!(e.message.contains("job_status_counts") && e.message.contains("lookup"));
+        let e = parse("{}").unwrap_err();
+        assert!(e.message.contains("missing"), "{e}");
+    }
+
+    #[test]
+    fn the_protocol_query_type_is_used_when_the_json_has_none() {
+        let mut e = env("{}");
+        e.query_type = "jobs";
+        assert_eq!(
+            Query::parse(&e, Source::Auto).unwrap().query_type,
+            QueryType::Jobs
+        );
+    }
+
+    #[test]
+    fn filters_accept_lists_single_values_and_reject_bad_values() {
+        let q = parse(
+            r#"{"queryType":"jobs","filters":{"status":["failed","error",""],"template":"Deploy","organization":[],"jobType":["job"]}}"#,
+        )
+        .unwrap();
+        assert_eq!(q.filters.status, vec![JobStatus::Failed, JobStatus::Error]);
+        assert_eq!(q.filters.template, vec!["Deploy"]);
+        assert_eq!(q.filters.job_type, vec![JobType::Job]);
+        let e = parse(r#"{"queryType":"jobs","filters":{"status":["runing"]}}"#).unwrap_err();
+        assert_eq!(e.field, "filters.status");
+        assert!(e.message.contains("running"), "{e}");
+        let e = parse(r#"{"queryType":"jobs","filters":{"colour":["red"]}}"#).unwrap_err();
+        assert!(e.message.contains("launchType"), "{e}");
+        let e = parse(r#"{"queryType":"jobs","filters":[1]}"#).unwrap_err();
+        assert_eq!(e.field, "filters");
+    }
+
+    #[test]
+    fn limits_and_stats_are_validated() {
+        assert_eq!(
+            parse(r#"{"queryType":"jobs","limit":"250"}"#)
+                .unwrap()
+                .limit,
+            250
+        );
+        let e = parse(r#"{"queryType":"jobs","limit":10001}"#).unwrap_err();
+        assert!(e.message.contains("10000"), "{e}");
+        let e = parse(r#"{"queryType":"job_duration","stats":["p42"]}"#).unwrap_err();
+        assert!(e.message.contains("p95"), "{e}");
+        let q = parse(r#"{"queryType":"job_duration","stats":["max","max","count"]}"#).unwrap();
+        assert_eq!(q.stats, vec![Stat::Max, Stat::Count]);
+    }
+
+    #[test]
+    fn bad_json_shapes_fail_with_the_field_named() {
+        assert_eq!(parse("[1,2]").unwrap_err().field, "query");
+        assert_eq!(parse("{not json").unwrap_err().field, "query");
+        assert_eq!(
+            parse(r#"{"queryType":"jobs","groupBy":5}"#)
+                .unwrap_err()
+                .field,
+            "groupBy"
+        );
+        assert_eq!(
+            parse(r#"{"queryType":"lookup"}"#).unwrap_err().field,
+            "lookup"
+        );
+        assert_eq!(
+            parse(r#"{"queryType":"promql"}"#).unwrap_err().field,
+            "expr"
+        );
+    }
+
+    #[test]
+    fn auto_source_resolves_to_the_default() {
+        let q = Query::parse(
+            &env(r#"{"queryType":"active_jobs","source":"auto"}"#),
+            Source::Prometheus,
+        )
+        .unwrap();
+        assert_eq!(q.source, Source::Prometheus);
+    }
+}

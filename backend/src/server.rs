@@ -1,0 +1,61 @@
+//! Serving Grafana's plugin protocol: bind a loopback port, tell Grafana where it is
+//! (the go-plugin handshake line on stdout), serve the gRPC services until a signal.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use grafana_plugin_sdk::pluginv2::{
+    data_server::DataServer, diagnostics_server::DiagnosticsServer, resource_server::ResourceServer,
+};
+use tokio::net::TcpListener;
+use tokio_stream::wrappers::TcpListenerStream;
+
+use crate::plugin::Plugin;
+
+/// go-plugin's core protocol 1, Grafana's plugin protocol 2, over gRPC.
+pub fn handshake_line(addr: SocketAddr) -> String {
+    format!("1|2|tcp|{addr}|grpc")
+}
+
+/// Grafana's messages can be large (a 10,000-row table); allow what its client allows.
+const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+
+pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
+    let listener = TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+
+    let (mut health_reporter, health_service) = tonic_health::server::health_reporter();
+    // go-plugin pings the service named "plugin"; grpc health clients ask for "".
+    health_reporter
+        .set_service_status("plugin", tonic_health::ServingStatus::Serving)
+        .await;
+    health_reporter
+        .set_service_status("", tonic_health::ServingStatus::Serving)
+        .await;
+
+    let plugin = Plugin::default();
+    let router = tonic::transport::Server::builder()
+        .add_service(health_service)
+        .add_service(
+            DataServer::new(plugin.clone())
+                .max_decoding_message_size(MAX_MESSAGE_BYTES)
+                .max_encoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(
+            DiagnosticsServer::new(plugin.clone()).max_decoding_message_size(MAX_MESSAGE_BYTES),
+        )
+        .add_service(ResourceServer::new(plugin).max_decoding_message_size(MAX_MESSAGE_BYTES));
+
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "{}", handshake_line(addr))?;
+        stdout.flush()?;
+    }
+    tracing::info!(%addr, "plugin serving");
+    router
+        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
+        .await
+        .map_err(std::io::Error::other)?;
+    tracing::info!("plugin stopped");
+    Ok(())
+}

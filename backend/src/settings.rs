@@ -1,0 +1,494 @@
+//! Data source settings: Grafana's `jsonData` + `secureJsonData`, validated once per
+//! settings version into a typed [`Settings`]. Every error says which field to fix.
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde::Deserialize;
+use serde_json::Value;
+use thiserror::Error;
+use url::Url;
+
+use crate::secret::Secret;
+
+pub const DEFAULT_API_PATH: &str = "/api/v2/";
+pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
+pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
+const MAX_TIMEOUT_SECONDS: u64 = 600;
+const MAX_CONCURRENCY: usize = 32;
+
+#[derive(Debug, Error, PartialEq)]
+pub enum SettingsError {
+    #[error("The AWX URL is empty: set the data source URL to your AWX base URL, e.g. https://awx.example.com")]
+    MissingUrl,
+    #[error("The {field} `{value}` is not a valid http(s) URL: {reason}")]
+    BadUrl {
+        field: &'static str,
+        value: String,
+        reason: String,
+    },
+    #[error("The API path `{0}` must start and end with `/`, e.g. /api/v2/ for AWX or /api/controller/v2/ behind an AAP 2.5+ gateway")]
+    BadApiPath(String),
+    #[error("jsonData.{field} has an invalid value `{value}`: expected {expected}")]
+    BadValue {
+        field: &'static str,
+        value: String,
+        expected: &'static str,
+    },
+    #[error("{0}")]
+    MissingSecret(&'static str),
+    #[error("jsonData is not a JSON object: {0}")]
+    BadJson(String),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum AwxAuth {
+    Token(Secret),
+    Basic { username: String, password: Secret },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum PrometheusAuth {
+    None,
+    Basic { username: String, password: Secret },
+    Bearer(Secret),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Auto,
+    Api,
+    Prometheus,
+}
+
+impl Source {
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "auto" | "" => Some(Self::Auto),
+            "api" => Some(Self::Api),
+            "prometheus" => Some(Self::Prometheus),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Auto => "auto",
+            Self::Api => "api",
+            Self::Prometheus => "prometheus",
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct TlsSettings {
+    pub skip_verify: bool,
+    pub ca_cert_pem: Option<Secret>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct AwxSettings {
+    /// The URL as configured (scheme, host, optional path prefix), without the API path.
+    pub url: Url,
+    /// The API root as configured, e.g. `/api/v2/`.
+    pub api_path: String,
+    /// `url` joined with `api_path`: every AWX request URL starts with this.
+    pub api_root: Url,
+    pub auth: AwxAuth,
+    pub ui_url: Url,
+    pub tls: TlsSettings,
+    pub timeout: Duration,
+    pub max_concurrency: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct PrometheusSettings {
+    pub url: Url,
+    pub auth: PrometheusAuth,
+    /// Label matchers (without braces) added to every built-in AWX metric selector.
+    pub selector: String,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settings {
+    pub awx: AwxSettings,
+    pub prometheus: Option<PrometheusSettings>,
+    pub default_source: Source,
+}
+
+/// The wire shape of jsonData. Numbers may arrive as strings from provisioning files,
+/// so the numeric fields are read as raw JSON values and converted with clear errors.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+struct JsonData {
+    api_path: Option<String>,
+    auth_type: Option<String>,
+    username: Option<String>,
+    ui_url: Option<String>,
+    tls_skip_verify: Option<Value>,
+    timeout_seconds: Option<Value>,
+    max_concurrency: Option<Value>,
+    prometheus_url: Option<String>,
+    prometheus_auth_type: Option<String>,
+    prometheus_username: Option<String>,
+    prometheus_selector: Option<String>,
+    default_source: Option<String>,
+}
+
+impl Settings {
+    /// Validates the settings Grafana sends with each request.
+    pub fn parse(
+        url: &str,
+        json_data: &[u8],
+        secure: &HashMap<String, String>,
+    ) -> Result<Self, SettingsError> {
+        let json: JsonData = if json_data.iter().all(u8::is_ascii_whitespace) {
+            JsonData::default()
+        } else {
+            serde_json::from_slice(json_data).map_err(|e| SettingsError::BadJson(e.to_string()))?
+        };
+        let secret = |key: &str| {
+            secure
+                .get(key)
+                .filter(|v| !v.is_empty())
+                .map(|v| Secret::new(v.clone()))
+        };
+
+        let url = url.trim();
+        if url.is_empty() {
+            return Err(SettingsError::MissingUrl);
+        }
+        let url = parse_http_url("AWX URL", url)?;
+
+        let api_path = non_empty(json.api_path).unwrap_or_else(|| DEFAULT_API_PATH.to_string());
+        if !api_path.starts_with('/') || !api_path.ends_with('/') || api_path.contains("..") {
+            return Err(SettingsError::BadApiPath(api_path));
+        }
+        let api_root = join_path(&url, &api_path);
+
+        let auth = match non_empty(json.auth_type).as_deref() {
+            None | Some("token") => AwxAuth::Token(secret("token").ok_or(
+                SettingsError::MissingSecret(
+                    "No AWX token is set: paste a personal access token (AWX: Users > Tokens; AAP 2.5+: the platform gateway) into the Token field, or switch the authentication to basic",
+                ),
+            )?),
+            Some("basic") => AwxAuth::Basic {
+                username: non_empty(json.username).ok_or(SettingsError::BadValue {
+                    field: "username",
+                    value: String::new(),
+                    expected: "the AWX user name for basic authentication",
+                })?,
+                password: secret("password").ok_or(SettingsError::MissingSecret(
+                    "No AWX password is set: fill in the Password field for basic authentication",
+                ))?,
+            },
+            Some(other) => {
+                return Err(SettingsError::BadValue {
+                    field: "authType",
+                    value: other.to_string(),
+                    expected: "`token` or `basic`",
+                })
+            }
+        };
+
+        let ui_url = match non_empty(json.ui_url) {
+            Some(u) => parse_http_url("UI URL", &u)?,
+            None => url.clone(),
+        };
+
+        let tls = TlsSettings {
+            skip_verify: read_bool("tlsSkipVerify", json.tls_skip_verify)?,
+            ca_cert_pem: secret("tlsCaCert"),
+        };
+        let timeout_secs = read_number(
+            "timeoutSeconds",
+            json.timeout_seconds,
+            DEFAULT_TIMEOUT_SECONDS,
+            1,
+            MAX_TIMEOUT_SECONDS,
+        )?;
+        let max_concurrency = read_number(
+            "maxConcurrency",
+            json.max_concurrency,
+            DEFAULT_MAX_CONCURRENCY as u64,
+            1,
+            MAX_CONCURRENCY as u64,
+        )? as usize;
+
+        let prometheus = match non_empty(json.prometheus_url) {
+            None => None,
+            Some(p) => {
+                let url = parse_http_url("Prometheus URL", &p)?;
+                let auth = match non_empty(json.prometheus_auth_type).as_deref() {
+                    None | Some("none") => PrometheusAuth::None,
+                    Some("basic") => PrometheusAuth::Basic {
+                        username: non_empty(json.prometheus_username).ok_or(
+                            SettingsError::BadValue {
+                                field: "prometheusUsername",
+                                value: String::new(),
+                                expected: "the user name for Prometheus basic authentication",
+                            },
+                        )?,
+                        password: secret("prometheusPassword").ok_or(
+                            SettingsError::MissingSecret(
+                                "No Prometheus password is set: fill in the Prometheus password, or set Prometheus authentication to none",
+                            ),
+                        )?,
+                    },
+                    Some("bearer") => PrometheusAuth::Bearer(secret("prometheusToken").ok_or(
+                        SettingsError::MissingSecret(
+                            "No Prometheus token is set: fill in the Prometheus token, or set Prometheus authentication to none",
+                        ),
+                    )?),
+                    Some(other) => {
+                        return Err(SettingsError::BadValue {
+                            field: "prometheusAuthType",
+                            value: other.to_string(),
+                            expected: "`none`, `basic` or `bearer`",
+                        })
+                    }
+                };
+                let selector = normalize_selector(json.prometheus_selector.unwrap_or_default())?;
+                Some(PrometheusSettings {
+                    url,
+                    auth,
+                    selector,
+                })
+            }
+        };
+
+        let default_source = match json.default_source.as_deref() {
+            None => Source::Auto,
+            Some(s) => Source::parse(s).ok_or_else(|| SettingsError::BadValue {
+                field: "defaultSource",
+                value: s.to_string(),
+                expected: "`auto`, `api` or `prometheus`",
+            })?,
+        };
+
+        Ok(Settings {
+            awx: AwxSettings {
+                url,
+                api_path,
+                api_root,
+                auth,
+                ui_url,
+                tls,
+                timeout: Duration::from_secs(timeout_secs),
+                max_concurrency,
+            },
+            prometheus,
+            default_source,
+        })
+    }
+}
+
+fn non_empty(s: Option<String>) -> Option<String> {
+    s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
+}
+
+fn parse_http_url(field: &'static str, value: &str) -> Result<Url, SettingsError> {
+    let bad = |reason: String| SettingsError::BadUrl {
+        field,
+        value: value.to_string(),
+        reason,
+    };
+    let url = Url::parse(value).map_err(|e| bad(e.to_string()))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "the scheme must be http or https, not {}",
+            url.scheme()
+        )));
+    }
+    if url.host_str().is_none() {
+        return Err(bad("it has no host".into()));
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err(bad(
+            "put credentials in the authentication fields, not in the URL".into(),
+        ));
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err(bad("remove the query string and fragment".into()));
+    }
+    Ok(url)
+}
+
+/// Joins a base URL (which may carry a path prefix, e.g. behind a reverse proxy) and an
+/// absolute path, without `Url::join`'s "replace the last segment" behaviour.
+pub fn join_path(base: &Url, path: &str) -> Url {
+    let mut joined = base.clone();
+    let prefix = base.path().trim_end_matches('/');
+    joined.set_path(&format!("{prefix}{path}"));
+    joined
+}
+
+fn read_bool(field: &'static str, v: Option<Value>) -> Result<bool, SettingsError> {
+    match v {
+        None | Some(Value::Null) => Ok(false),
+        Some(Value::Bool(b)) => Ok(b),
+        Some(Value::String(s)) if s == "true" => Ok(true),
+        Some(Value::String(s)) if s == "false" || s.is_empty() => Ok(false),
+        Some(other) => Err(SettingsError::BadValue {
+            field,
+            value: other.to_string(),
+            expected: "true or false",
+        }),
+    }
+}
+
+fn read_number(
+    field: &'static str,
+    v: Option<Value>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, SettingsError> {
+    let n = match &v {
+        None | Some(Value::Null) => return Ok(default),
+        Some(Value::String(s)) if s.trim().is_empty() => return Ok(default),
+        Some(Value::Number(n)) => n.as_u64(),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        Some(_) => None,
+    };
+    let bad = || SettingsError::BadValue {
+        field,
+        value: v.as_ref().map(Value::to_string).unwrap_or_default(),
+        expected: match field {
+            "timeoutSeconds" => "a whole number of seconds from 1 to 600",
+            _ => "a whole number from 1 to 32",
+        },
+    };
+    match n {
+        Some(n) if (min..=max).contains(&n) => Ok(n),
+        _ => Err(bad()),
+    }
+}
+
+/// Accepts `job="awx"` or `{job="awx"}`; rejects what could break out of a selector.
+fn normalize_selector(raw: String) -> Result<String, SettingsError> {
+    let s = raw.trim();
+    let s = s
+        .strip_prefix('{')
+        .and_then(|s| s.strip_suffix('}'))
+        .unwrap_or(s)
+        .trim();
+    let mut in_quotes = false;
+    let mut escaped = false;
+    for c in s.chars() {
+        match c {
+            _ if escaped => escaped = false,
+            '\\' if in_quotes => escaped = true,
+            '"' => in_quotes = !in_quotes,
+            '{' | '}' | '[' | ']' | '(' | ')' if !in_quotes => {
+                return Err(SettingsError::BadValue {
+                    field: "prometheusSelector",
+                    value: raw.clone(),
+                    expected: "label matchers such as job=\"awx\", instance=~\"awx-.*\"",
+                })
+            }
+            _ => {}
+        }
+    }
+    if in_quotes {
+        return Err(SettingsError::BadValue {
+            field: "prometheusSelector",
+            value: raw.clone(),
+            expected: "label matchers with balanced quotes, such as job=\"awx\"",
+        });
+    }
+    Ok(s.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn secure(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_apply_to_an_empty_json_data() {
+        let s =
+            Settings::parse("https://awx.example.com", b"", &secure(&[("token", "t")])).unwrap();
+        assert_eq!(s.awx.api_root.as_str(), "https://awx.example.com/api/v2/");
+        assert_eq!(s.awx.timeout, Duration::from_secs(30));
+        assert_eq!(s.awx.max_concurrency, 4);
+        assert_eq!(s.awx.ui_url.as_str(), "https://awx.example.com/");
+        assert!(!s.awx.tls.skip_verify);
+        assert_eq!(s.prometheus, None);
+        assert_eq!(s.default_source, Source::Auto);
+    }
+
+    #[test]
+    fn a_path_prefix_on_the_url_is_kept() {
+        let s = Settings::parse(
+            "https://gw.example.com/aap/",
+            br#"{"apiPath":"/api/controller/v2/","timeoutSeconds":"10"}"#,
+            &secure(&[("token", "t")]),
+        )
+        .unwrap();
+        assert_eq!(
+            s.awx.api_root.as_str(),
+            "https://gw.example.com/aap/api/controller/v2/"
+        );
+        assert_eq!(s.awx.timeout, Duration::from_secs(10));
+    }
+
+    #[test]
+    fn errors_name_the_field_to_fix() {
+        let t = secure(&[("token", "t")]);
+        let e = Settings::parse("", b"{}", &t).unwrap_err();
+        assert_eq!(e, SettingsError::MissingUrl);
+        let e = Settings::parse("ftp://x", b"{}", &t).unwrap_err();
+        assert!(e.to_string().contains("http or https"), "{e}");
+        let e = Settings::parse("https://x", br#"{"apiPath":"api/v2"}"#, &t).unwrap_err();
+        assert!(e.to_string().contains("/api/controller/v2/"), "{e}");
+        let e = Settings::parse("https://x", br#"{"maxConcurrency":0}"#, &t).unwrap_err();
+        assert!(e.to_string().contains("maxConcurrency"), "{e}");
+        let e = Settings::parse("https://x", b"{}", &secure(&[])).unwrap_err();
+        assert!(e.to_string().contains("token"), "{e}");
+        let e = Settings::parse("https://x", br#"{"authType":"basic"}"#, &t).unwrap_err();
+        assert!(e.to_string().contains("username"), "{e}");
+        let e = Settings::parse("https://u:p@x", b"{}", &t).unwrap_err();
+        assert!(e.to_string().contains("credentials"), "{e}");
+    }
+
+    #[test]
+    fn prometheus_selector_is_normalized_and_checked() {
+        let t = secure(&[("token", "t")]);
+        let s = Settings::parse(
+            "https://x",
+            br#"{"prometheusUrl":"http://p:9090","prometheusSelector":"{job=\"awx\"}"}"#,
+            &t,
+        )
+        .unwrap();
+        assert_eq!(s.prometheus.unwrap().selector, "job=\"awx\"");
+        let e = Settings::parse(
+            "https://x",
+            br#"{"prometheusUrl":"http://p:9090","prometheusSelector":"job=\"a\"} or vector(1) {"}"#,
+            &t,
+        )
+        .unwrap_err();
+        assert!(e.to_string().contains("prometheusSelector"), "{e}");
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug_output() {
+        let s = Settings::parse(
+            "https://x",
+            br#"{"authType":"basic","username":"u","prometheusUrl":"http://p","prometheusAuthType":"bearer"}"#,
+            &secure(&[("password", "pw-123"), ("prometheusToken", "ptok-456")]),
+        )
+        .unwrap();
+        let dbg = format!("{s:?}");
+        assert!(
+            !dbg.contains("pw-123") && !dbg.contains("ptok-456"),
+            "{dbg}"
+        );
+    }
+}
