@@ -347,12 +347,14 @@ impl Query {
                 };
                 match n {
                     Some(n) if (1..=MAX_LIMIT as u64).contains(&n) => n as usize,
-                    _ => return Err(QueryError::new(
-                        "limit",
-                        format!(
+                    _ => {
+                        return Err(QueryError::new(
+                            "limit",
+                            format!(
                             "`{v}` is not a row count; use a whole number from 1 to {MAX_LIMIT}"
                         ),
-                    )),
+                        ))
+                    }
                 }
             }
         };

@@ -19,6 +19,7 @@ pub fn handshake_line(addr: SocketAddr) -> String {
 
 /// Grafana's messages can be large (a 10,000-row table); allow what its client allows.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
 
 pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -52,10 +53,23 @@ pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::
         stdout.flush()?;
     }
     tracing::info!(%addr, "plugin serving");
-    router
-        .serve_with_incoming_shutdown(TcpListenerStream::new(listener), shutdown)
-        .await
-        .map_err(std::io::Error::other)?;
+    // Graceful shutdown waits for open connections, and Grafana keeps its connection
+    // open: give in-flight requests a grace period, then stop regardless.
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let serving = router.serve_with_incoming_shutdown(TcpListenerStream::new(listener), async {
+        let _ = stop_rx.await;
+    });
+    tokio::pin!(serving);
+    tokio::select! {
+        result = &mut serving => result.map_err(std::io::Error::other)?,
+        () = shutdown => {
+            let _ = stop_tx.send(());
+            match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
+                Ok(result) => result.map_err(std::io::Error::other)?,
+                Err(_) => tracing::info!("grace period over; closing open connections"),
+            }
+        }
+    }
     tracing::info!("plugin stopped");
     Ok(())
 }

@@ -1,1 +1,103 @@
+//! The end-to-end harness: it builds the plugin and the AWX simulator, spawns them as
+//! Grafana would (the plugin's handshake line read from stdout), talks to the plugin
+//! with the pluginv2 gRPC clients and decodes frames with arrow-ipc's FileReader,
+//! independently of the plugin's own encoder.
 
+pub mod frames;
+pub mod oracle;
+pub mod procs;
+
+use std::collections::HashMap;
+
+use grafana_plugin_sdk::pluginv2::{
+    DataQuery, DataSourceInstanceSettings, PluginContext, QueryDataRequest, TimeRange,
+};
+
+pub use frames::{decode, DecodedField, DecodedFrame};
+pub use procs::{Plugin, Prometheus, Sim, SimOptions};
+
+/// A fixed "now" for the simulator, so truths and answers are reproducible.
+pub const SIM_NOW: &str = "2026-11-20T12:00:00Z";
+pub const ADMIN_TOKEN: &str = "sim-admin-token";
+pub const VIEWER_TOKEN: &str = "sim-viewer-token";
+
+/// Settings as Grafana sends them for a provisioned data source.
+pub fn datasource(
+    url: &str,
+    json_data: serde_json::Value,
+    secure: &[(&str, &str)],
+) -> DataSourceInstanceSettings {
+    DataSourceInstanceSettings {
+        id: 1,
+        uid: "awx-e2e".into(),
+        name: "AWX".into(),
+        url: url.into(),
+        json_data: serde_json::to_vec(&json_data).expect("json"),
+        decrypted_secure_json_data: secure
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect::<HashMap<_, _>>(),
+        last_updated_ms: 1,
+        ..Default::default()
+    }
+}
+
+pub fn context(ds: &DataSourceInstanceSettings) -> PluginContext {
+    PluginContext {
+        org_id: 1,
+        plugin_id: "seed-awx-datasource".into(),
+        data_source_instance_settings: Some(ds.clone()),
+        ..Default::default()
+    }
+}
+
+/// One query as Grafana's /api/ds/query turns it into a DataQuery.
+pub fn query(
+    ref_id: &str,
+    json: serde_json::Value,
+    from_ms: i64,
+    to_ms: i64,
+    interval_ms: i64,
+) -> DataQuery {
+    let query_type = json
+        .get("queryType")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default()
+        .to_string();
+    let mut json = json;
+    if let Some(obj) = json.as_object_mut() {
+        obj.insert("refId".into(), ref_id.into());
+        obj.insert(
+            "datasource".into(),
+            serde_json::json!({"type": "seed-awx-datasource", "uid": "awx-e2e"}),
+        );
+        obj.insert("intervalMs".into(), interval_ms.into());
+        obj.insert("maxDataPoints".into(), 1000.into());
+    }
+    DataQuery {
+        ref_id: ref_id.into(),
+        max_data_points: 1000,
+        interval_ms,
+        time_range: Some(TimeRange {
+            from_epoch_ms: from_ms,
+            to_epoch_ms: to_ms,
+        }),
+        json: serde_json::to_vec(&json).expect("json"),
+        query_type,
+    }
+}
+
+pub fn request(ds: &DataSourceInstanceSettings, queries: Vec<DataQuery>) -> QueryDataRequest {
+    QueryDataRequest {
+        plugin_context: Some(context(ds)),
+        headers: HashMap::new(),
+        queries,
+    }
+}
+
+/// Milliseconds since the epoch of an RFC 3339 time.
+pub fn ms(t: &str) -> i64 {
+    chrono::DateTime::parse_from_rfc3339(t)
+        .expect("RFC 3339 time")
+        .timestamp_millis()
+}

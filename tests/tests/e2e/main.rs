@@ -1,0 +1,6 @@
+//! One integration-test binary: the plugin spawned and driven over gRPC as Grafana
+//! drives it, against the AWX simulator and a real Prometheus.
+
+mod health;
+mod protocol;
+mod queries;

@@ -1,0 +1,204 @@
+//! The protocol itself: handshake, gRPC health, per-query errors, frames, shutdown.
+
+use e2e::{datasource, query, request, Plugin, ADMIN_TOKEN};
+use grafana_plugin_sdk::pluginv2::CallResourceRequest;
+use tonic_health::pb::health_client::HealthClient;
+use tonic_health::pb::HealthCheckRequest;
+
+#[tokio::test]
+async fn handshake_health_service_and_clean_shutdown() {
+    let mut plugin = Plugin::spawn().await.unwrap();
+    let mut health = HealthClient::new(plugin.channel());
+    for service in ["", "plugin"] {
+        let resp = health
+            .check(HealthCheckRequest {
+                service: service.into(),
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        assert_eq!(resp.status, 1, "service `{service}` must be SERVING");
+    }
+    let status = plugin.terminate().unwrap();
+    assert!(status.success(), "exit status {status:?}");
+    assert_eq!(
+        plugin.stdout_after_handshake(),
+        "",
+        "stdout carries only the handshake"
+    );
+    let stderr = plugin.stderr();
+    for line in stderr.lines() {
+        let v: serde_json::Value = serde_json::from_str(line)
+            .unwrap_or_else(|e| panic!("stderr line is not hclog JSON ({e}): {line}"));
+        assert!(
+            v.get("@level").is_some() && v.get("@message").is_some(),
+            "{line}"
+        );
+    }
+    assert!(stderr.contains("plugin stopped"), "{stderr}");
+}
+
+#[tokio::test]
+async fn invalid_queries_fail_alone_with_a_message_naming_the_field() {
+    let plugin = Plugin::spawn().await.unwrap();
+    // No AWX is needed for these: the valid query is a fixed lookup.
+    let ds = datasource(
+        "http://127.0.0.1:9",
+        serde_json::json!({}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let (from, to) = (0, 3_600_000);
+    let queries = vec![
+        query(
+            "ok",
+            serde_json::json!({"queryType":"lookup","lookup":"status"}),
+            from,
+            to,
+            60_000,
+        ),
+        query(
+            "type",
+            serde_json::json!({"queryType":"job_count"}),
+            from,
+            to,
+            60_000,
+        ),
+        query(
+            "filter",
+            serde_json::json!({"queryType":"jobs","filters":{"status":["runing"]}}),
+            from,
+            to,
+            60_000,
+        ),
+        query(
+            "shape",
+            serde_json::json!({"queryType":"jobs","filters":"failed"}),
+            from,
+            to,
+            60_000,
+        ),
+        query(
+            "limit",
+            serde_json::json!({"queryType":"jobs","limit":-3}),
+            from,
+            to,
+            60_000,
+        ),
+    ];
+    let mut data = plugin.data();
+    let resp = data
+        .query_data(request(&ds, queries))
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.responses.len(), 5);
+
+    let ok = &resp.responses["ok"];
+    assert_eq!(ok.error, "");
+    let frame = e2e::decode(&ok.frames[0]).unwrap();
+    assert_eq!(frame.ref_id, "ok");
+    let values: Vec<_> = frame
+        .field("value")
+        .unwrap()
+        .values
+        .iter()
+        .map(|c| c.str().unwrap().to_string())
+        .collect();
+    assert_eq!(
+        values,
+        [
+            "new",
+            "pending",
+            "waiting",
+            "running",
+            "successful",
+            "failed",
+            "error",
+            "canceled"
+        ]
+    );
+
+    let e = &resp.responses["type"];
+    assert_eq!(e.status, 400);
+    assert!(
+        e.error.contains("queryType")
+            && e.error.contains("job_throughput")
+            && e.error.contains("job_count"),
+        "{}",
+        e.error
+    );
+    let e = &resp.responses["filter"];
+    assert!(
+        e.error.contains("filters.status") && e.error.contains("running"),
+        "{}",
+        e.error
+    );
+    let e = &resp.responses["shape"];
+    assert!(
+        e.error.contains("filters") && e.error.contains("object"),
+        "{}",
+        e.error
+    );
+    let e = &resp.responses["limit"];
+    assert!(
+        e.error.contains("limit") && e.error.contains("10000"),
+        "{}",
+        e.error
+    );
+}
+
+#[tokio::test]
+async fn bad_settings_fail_every_query_with_the_fix() {
+    let plugin = Plugin::spawn().await.unwrap();
+    let ds = datasource(
+        "awx.example.com",
+        serde_json::json!({"apiPath": "api/v2"}),
+        &[("token", "x")],
+    );
+    let resp = plugin
+        .data()
+        .query_data(request(
+            &ds,
+            vec![query(
+                "A",
+                serde_json::json!({"queryType":"jobs"}),
+                0,
+                1000,
+                1000,
+            )],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let e = &resp.responses["A"];
+    assert_eq!(e.status, 400);
+    assert!(e.error.contains("URL"), "{}", e.error);
+}
+
+#[tokio::test]
+async fn unknown_resources_get_a_clear_404() {
+    let plugin = Plugin::spawn().await.unwrap();
+    let ds = datasource(
+        "http://127.0.0.1:9",
+        serde_json::json!({}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let mut client = plugin.resource();
+    for (path, want) in [("nope", "lookup/<kind>"), ("lookup/colour", "organization")] {
+        let mut stream = client
+            .call_resource(CallResourceRequest {
+                plugin_context: Some(e2e::context(&ds)),
+                path: path.into(),
+                method: "GET".into(),
+                url: format!("/{path}"),
+                ..Default::default()
+            })
+            .await
+            .unwrap()
+            .into_inner();
+        let resp = stream.message().await.unwrap().unwrap();
+        assert_eq!(resp.code, 404);
+        let body: serde_json::Value = serde_json::from_slice(&resp.body).unwrap();
+        assert!(body["error"].as_str().unwrap().contains(want), "{body}");
+    }
+}
