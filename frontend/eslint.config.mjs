@@ -29,7 +29,7 @@ export default tseslint.config(
   },
   {
     files: ['**/*.test.{ts,tsx}', 'jest-setup.ts', 'browser/**'],
-    languageOptions: { globals: { ...globals.jest, ...globals.node } },
+    languageOptions: { globals: { ...globals.jest, ...globals.node, ...globals.browser } },
     rules: { 'no-console': 'off' },
   }
 );

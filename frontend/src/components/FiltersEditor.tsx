@@ -1,4 +1,4 @@
-import { useCallback, useMemo, useRef } from 'react';
+import { useCallback, useEffect, useId, useMemo, useState } from 'react';
 import { getTemplateSrv } from '@grafana/runtime';
 import { Combobox, ComboboxOption, IconButton, InlineField, MultiCombobox, Stack } from '@grafana/ui';
 
@@ -47,8 +47,34 @@ interface FilterFieldProps {
 /** One filter: a multi-value picker fed by the backend's look-ups, plus the dashboard's variables. */
 export function FilterField({ datasource, filterKey, values, onChange, onRemove }: FilterFieldProps) {
   const kind = FILTER_LOOKUP[filterKey];
-  // What each value is called, as learnt from the look-ups (ids show as names once they have been seen).
-  const labels = useRef(new Map<string, string>());
+  // What each value is called, as learnt from the look-ups: ids show as names.
+  const [labels, setLabels] = useState<ReadonlyMap<string, string>>(new Map());
+  const learn = useCallback((items: Array<{ text: string; value: string }>) => {
+    setLabels((before) => {
+      if (items.every((i) => before.get(i.value) === i.text)) {
+        return before;
+      }
+      const next = new Map(before);
+      items.forEach((i) => next.set(i.value, i.text));
+      return next;
+    });
+  }, []);
+
+  // Values already chosen: fetch their names once (the answer is cached by the data source).
+  const hasValues = values.length > 0;
+  useEffect(() => {
+    if (!kind || !hasValues) {
+      return;
+    }
+    let live = true;
+    datasource
+      .lookup(kind)
+      .then((items) => live && learn(items))
+      .catch(() => {});
+    return () => {
+      live = false;
+    };
+  }, [datasource, kind, hasValues, learn]);
 
   const loadOptions = useCallback(
     async (input: string): Promise<Array<ComboboxOption<string>>> => {
@@ -59,8 +85,8 @@ export function FilterField({ datasource, filterKey, values, onChange, onRemove 
       let items: Array<ComboboxOption<string>> = [];
       try {
         const found = await datasource.lookup(kind, input || undefined);
+        learn(found);
         items = found.map((i) => {
-          labels.current.set(i.value, i.text);
           return {
             label: i.text,
             value: i.value,
@@ -72,21 +98,20 @@ export function FilterField({ datasource, filterKey, values, onChange, onRemove 
       }
       return [...items, ...vars];
     },
-    [datasource, kind]
+    [datasource, kind, learn]
   );
 
-  const value = useMemo(
-    () => values.map((v) => ({ value: v, label: labels.current.get(v) ?? v })),
-    [values]
-  );
-  const id = `awx-filter-${filterKey}`;
+  const value = useMemo(() => values.map((v) => ({ value: v, label: labels.get(v) ?? v })), [values, labels]);
+  const id = `${useId()}-filter-${filterKey}`;
 
   return (
     <InlineField label={FILTER_LABELS[filterKey]} labelWidth={LABEL_WIDTH} tooltip={FILTER_HELP[filterKey]} htmlFor={id}>
       <Stack direction="row" gap={0.5} alignItems="center">
         <MultiCombobox<string>
           id={id}
-          width={48}
+          width="auto"
+          minWidth={40}
+          maxWidth={100}
           value={value}
           options={loadOptions}
           createCustomValue
@@ -110,6 +135,7 @@ interface FiltersEditorProps {
 
 /** The filters in use, each a row, and a picker to add another one. */
 export function FiltersEditor({ datasource, allowed, filters, onChange }: FiltersEditorProps) {
+  const addId = `${useId()}-add-filter`;
   const current = filters ?? {};
   const shown = allowed.filter((k) => current[k] !== undefined);
   const addable = allowed.filter((k) => current[k] === undefined);
@@ -147,10 +173,10 @@ export function FiltersEditor({ datasource, allowed, filters, onChange }: Filter
           label="Add filter"
           labelWidth={LABEL_WIDTH}
           tooltip="Narrow the jobs counted. Without a filter, all jobs count."
-          htmlFor="awx-add-filter"
+          htmlFor={addId}
         >
           <Combobox<string>
-            id="awx-add-filter"
+            id={addId}
             width={24}
             value={null}
             placeholder="Choose a filter"

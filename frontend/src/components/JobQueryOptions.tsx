@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { getTemplateSrv } from '@grafana/runtime';
 import { Combobox, InlineField, InlineSwitch, Input, MultiCombobox, Stack } from '@grafana/ui';
 
@@ -43,6 +43,7 @@ interface Props {
 /** The options of the job-based KPIs and tables: filters, group by, statistics, row limit, syncs. */
 export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
   const vars = variableOptions(getTemplateSrv());
+  const id = useId();
   return (
     <Stack direction="column" gap={0}>
       <FiltersEditor
@@ -56,11 +57,11 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
           <InlineField
             label="Group by"
             labelWidth={LABEL_WIDTH}
-            htmlFor="awx-group-by"
+            htmlFor={`${id}-group-by`}
             tooltip="One series per value of this attribute (labels on the fields)."
           >
             <Combobox<string>
-              id="awx-group-by"
+              id={`${id}-group-by`}
               width={24}
               value={query.groupBy ?? 'none'}
               options={[...GROUP_BY.map((g) => ({ label: GROUP_BY_LABELS[g], value: g })), ...vars]}
@@ -72,13 +73,13 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
           <InlineField
             label="Statistics"
             labelWidth={info.groupBy ? undefined : LABEL_WIDTH}
-            htmlFor="awx-stats"
+            htmlFor={`${id}-stats`}
             tooltip="One field per statistic, in seconds. Default: mean and p95."
           >
             <MultiCombobox<string>
-              id="awx-stats"
+              id={`${id}-stats`}
               width="auto"
-              minWidth={24}
+              minWidth={36}
               value={query.stats ?? DEFAULT_STATS}
               options={[...STATS.map((s) => ({ label: STAT_LABELS[s], value: s })), ...vars]}
               onChange={(selected) => onChange({ ...query, stats: selected.map((o) => o.value as Stat) })}
@@ -90,13 +91,13 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
         {info.limit && <LimitField query={query} onChange={onChange} />}
         {info.includeSyncs && (
           <InlineField
-            label="Include project syncs"
+            label="Include syncs"
             labelWidth={info.limit ? undefined : LABEL_WIDTH}
-            htmlFor="awx-include-syncs"
+            htmlFor={`${id}-include-syncs`}
             tooltip="Count the implicit project updates that run before jobs (launch type sync). AWX's own metrics leave them out."
           >
             <InlineSwitch
-              id="awx-include-syncs"
+              id={`${id}-include-syncs`}
               value={Boolean(query.includeSyncs)}
               onChange={(e) => onChange({ ...query, includeSyncs: e.currentTarget.checked })}
             />
@@ -109,6 +110,7 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
 
 /** Rows of a table; commits on blur or Enter so that typing does not run a query per keystroke. */
 function LimitField({ query, onChange }: Pick<Props, 'query' | 'onChange'>) {
+  const id = `${useId()}-limit`;
   const [text, setText] = useState(query.limit === undefined ? '' : String(query.limit));
   useEffect(() => setText(query.limit === undefined ? '' : String(query.limit)), [query.limit]);
 
@@ -133,11 +135,11 @@ function LimitField({ query, onChange }: Pick<Props, 'query' | 'onChange'>) {
     <InlineField
       label="Limit"
       labelWidth={LABEL_WIDTH}
-      htmlFor="awx-limit"
+      htmlFor={id}
       tooltip={`Most rows to return (newest first). Default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}.`}
     >
       <Input
-        id="awx-limit"
+        id={id}
         type="number"
         min={1}
         max={MAX_LIMIT}

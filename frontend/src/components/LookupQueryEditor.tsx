@@ -1,3 +1,4 @@
+import { useId } from 'react';
 import { Combobox, InlineField, Stack } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
@@ -28,16 +29,17 @@ interface Props {
 
 /** A `lookup` query: which kind of AWX object to list (frame fields `text` and `value`). */
 export function LookupQueryEditor({ datasource, query, onChange }: Props) {
+  const id = `${useId()}-lookup-kind`;
   return (
     <Stack direction="column" gap={0}>
       <InlineField
         label="List"
         labelWidth={LABEL_WIDTH}
-        htmlFor="awx-lookup-kind"
+        htmlFor={id}
         tooltip="The kind of AWX object whose names (text) and ids or names (value) to list."
       >
         <Combobox<LookupKind>
-          id="awx-lookup-kind"
+          id={id}
           width={28}
           value={query.lookup ?? 'template'}
           options={LOOKUP_OPTIONS}

@@ -1,4 +1,4 @@
-import { useEffect, useState } from 'react';
+import { useEffect, useId, useState } from 'react';
 import { InlineField, InlineSwitch, Input, Stack, TextArea } from '@grafana/ui';
 
 import { AwxQuery } from '../types';
@@ -11,6 +11,7 @@ interface Props {
 
 /** PromQL against the Prometheus that scrapes AWX. Text fields commit on blur (and the query on Shift+Enter). */
 export function PromqlEditor({ query, onChange }: Props) {
+  const id = useId();
   const [expr, setExpr] = useState(query.expr ?? '');
   const [legend, setLegend] = useState(query.legendFormat ?? '');
   useEffect(() => setExpr(query.expr ?? ''), [query.expr]);
@@ -32,12 +33,12 @@ export function PromqlEditor({ query, onChange }: Props) {
       <InlineField
         label="Expression"
         labelWidth={LABEL_WIDTH}
-        htmlFor="awx-expr"
+        htmlFor={`${id}-expr`}
         grow
         tooltip="PromQL. The data source's Prometheus selector is NOT added here: write your own matchers. $__interval, $__rate_interval and $__range are expanded; a multi-value variable becomes (a|b), for =~."
       >
         <TextArea
-          id="awx-expr"
+          id={`${id}-expr`}
           rows={3}
           value={expr}
           placeholder={'sum by (status) (awx_status_total{job="awx"})'}
@@ -56,11 +57,11 @@ export function PromqlEditor({ query, onChange }: Props) {
         <InlineField
           label="Legend"
           labelWidth={LABEL_WIDTH}
-          htmlFor="awx-legend"
+          htmlFor={`${id}-legend`}
           tooltip="Series names from labels, e.g. {{hostname}}. Empty: the label set."
         >
           <Input
-            id="awx-legend"
+            id={`${id}-legend`}
             width={32}
             value={legend}
             placeholder="{{hostname}}"
@@ -68,9 +69,9 @@ export function PromqlEditor({ query, onChange }: Props) {
             onBlur={commitLegend}
           />
         </InlineField>
-        <InlineField label="Instant" htmlFor="awx-instant" tooltip="One value per series at the end of the range.">
+        <InlineField label="Instant" htmlFor={`${id}-instant`} tooltip="One value per series at the end of the range.">
           <InlineSwitch
-            id="awx-instant"
+            id={`${id}-instant`}
             value={Boolean(query.instant)}
             onChange={(e) => onChange({ ...query, instant: e.currentTarget.checked })}
           />

@@ -41,6 +41,12 @@ describe('QueryEditor', () => {
     expect(screen.getByTestId('awx-query-type-description')).toHaveTextContent(/failed or errored/);
   });
 
+  it('gives a query without a type the default type, without running it', () => {
+    const { onChange, onRunQuery } = setup({});
+    expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: 'job_throughput' });
+    expect(onRunQuery).not.toHaveBeenCalled();
+  });
+
   it('changes the query type and runs the query', async () => {
     const { onChange, onRunQuery } = setup({ queryType: 'job_throughput' });
     await userEvent.click(screen.getByRole('combobox', { name: 'Query type' }));
@@ -94,13 +100,13 @@ describe('QueryEditor', () => {
     expect(screen.queryByRole('combobox', { name: 'Group by' })).not.toBeInTheDocument();
     expect(screen.queryByLabelText('Statistics')).not.toBeInTheDocument();
     expect(screen.getByLabelText('Limit')).toBeInTheDocument();
-    expect(screen.getByLabelText('Include project syncs')).toBeInTheDocument();
+    expect(screen.getByLabelText('Include syncs')).toBeInTheDocument();
   });
 
   it('shows no job controls for system', () => {
     setup({ queryType: 'system' });
     expect(screen.queryByLabelText('Add filter')).not.toBeInTheDocument();
-    expect(screen.queryByLabelText('Include project syncs')).not.toBeInTheDocument();
+    expect(screen.queryByLabelText('Include syncs')).not.toBeInTheDocument();
   });
 
   it('adds a filter without running the query, then emits the picked values as a list', async () => {
@@ -144,7 +150,7 @@ describe('QueryEditor', () => {
 
   it('toggles includeSyncs', async () => {
     const { onChange } = setup({ queryType: 'failure_rate' });
-    await userEvent.click(screen.getByLabelText('Include project syncs'));
+    await userEvent.click(screen.getByLabelText('Include syncs'));
     expect(onChange).toHaveBeenCalledWith({ refId: 'A', queryType: 'failure_rate', includeSyncs: true });
   });
 

@@ -1,3 +1,4 @@
+import { useEffect, useId } from 'react';
 import { QueryEditorProps } from '@grafana/data';
 import { Combobox, InlineField, RadioButtonGroup, Stack, Text } from '@grafana/ui';
 
@@ -24,6 +25,15 @@ export function QueryEditor(props: Props) {
   const { query, onChange, onRunQuery, datasource } = props;
   const queryType: QueryType = query.queryType && QUERY_TYPE_INFO[query.queryType] ? query.queryType : FALLBACK_QUERY_TYPE;
   const info = QUERY_TYPE_INFO[queryType];
+  const typeId = `${useId()}-query-type`;
+
+  // A query saved without a type (or with one this version does not know) gets the one the editor shows.
+  const typeMissing = query.queryType !== queryType;
+  useEffect(() => {
+    if (typeMissing) {
+      onChange({ ...query, queryType });
+    }
+  }, [typeMissing, query, queryType, onChange]);
 
   /** Apply a change; run the query unless it cannot change the result. */
   const change = (next: AwxQuery, run = true) => {
@@ -64,10 +74,9 @@ export function QueryEditor(props: Props) {
   return (
     <Stack direction="column" gap={0.5}>
       <Stack direction="row" gap={1} alignItems="center" wrap="wrap">
-        <InlineField label="Query type" labelWidth={LABEL_WIDTH} htmlFor="awx-query-type" tooltip="What to ask AWX">
+        <InlineField label="Query type" labelWidth={LABEL_WIDTH} htmlFor={typeId} tooltip="What to ask AWX">
           <Combobox<QueryType>
-            id="awx-query-type"
-            data-testid="awx-query-type"
+            id={typeId}
             width={28}
             value={queryType}
             options={TYPE_OPTIONS}
