@@ -32,6 +32,7 @@ module.exports = {
   roots: ['<rootDir>/src'],
   testMatch: ['<rootDir>/src/**/*.test.{ts,tsx}'],
   setupFilesAfterEnv: ['<rootDir>/jest-setup.ts'],
+  reporters: ['default', '<rootDir>/jest-summary-reporter.js'],
   transform: {
     '^.+\\.(t|j)sx?$': [
       '@swc/jest',

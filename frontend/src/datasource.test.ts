@@ -110,6 +110,24 @@ describe('applyTemplateVariables', () => {
   });
 });
 
+describe('a variable set to All', () => {
+  const srv = fakeTemplateSrv(
+    { tpl: ['7', '9', '11'], custom: ['*'] },
+    { tpl: { current: { value: ['$__all'] } }, custom: { current: { value: '$__all' }, allValue: '*' } }
+  );
+  const ds = new DataSource(settings(), srv);
+
+  it('becomes an empty filter (all), not the list of every value', () => {
+    const out = ds.applyTemplateVariables({ refId: 'A', filters: { template: ['$tpl'], status: ['failed'] } }, {});
+    expect(out.filters).toEqual({ template: [], status: ['failed'] });
+  });
+
+  it('keeps a custom all value', () => {
+    const out = ds.applyTemplateVariables({ refId: 'A', filters: { template: ['${custom}'] } }, {});
+    expect(out.filters).toEqual({ template: ['*'] });
+  });
+});
+
 describe('DataSource', () => {
   it('hides hidden queries', () => {
     const ds = new DataSource(settings(), templateSrv);

@@ -28,6 +28,27 @@ export function interpolateListEntry(entry: string, templateSrv: TemplateSrv, sc
     .filter((v) => v !== '');
 }
 
+/** An entry that is exactly one variable reference: `$x`, `${x}`, `${x:fmt}` or `[[x]]`. */
+const SINGLE_VARIABLE = /^\s*(?:\$(\w+)|\$\{(\w+)(?::[^}]*)?\}|\[\[(\w+)(?::\w+)?\]\])\s*$/;
+
+/**
+ * True when the entry is a variable set to "All" without a custom all value: the filter then means every value,
+ * which the contract spells as an empty list (rather than a long list of every value Grafana knows).
+ */
+function selectsAll(entry: string, templateSrv: TemplateSrv, scopedVars?: ScopedVars): boolean {
+  const m = SINGLE_VARIABLE.exec(entry);
+  const name = m && (m[1] ?? m[2] ?? m[3]);
+  if (!name || scopedVars?.[name]) {
+    return false;
+  }
+  const variable = templateSrv.getVariables().find((v) => v.name === name) as
+    | { current?: { value?: unknown }; allValue?: string | null }
+    | undefined;
+  const value = variable?.current?.value;
+  const all = value === '$__all' || (Array.isArray(value) && value.includes('$__all'));
+  return all && !variable?.allValue;
+}
+
 /** Interpolates every entry of a list, expands multi-value variables, drops empties and repeats. */
 export function interpolateList(
   values: string[] | undefined,
@@ -58,9 +79,12 @@ export function interpolateFilters(
   }
   const out: Filters = {};
   for (const [key, values] of Object.entries(filters) as Array<[FilterKey, string[] | undefined]>) {
-    if (Array.isArray(values)) {
-      out[key] = interpolateList(values, templateSrv, scopedVars);
+    if (!Array.isArray(values)) {
+      continue;
     }
+    out[key] = values.some((v) => selectsAll(String(v), templateSrv, scopedVars))
+      ? []
+      : interpolateList(values, templateSrv, scopedVars);
   }
   return out;
 }
