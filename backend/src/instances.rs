@@ -10,6 +10,7 @@ use thiserror::Error;
 
 use crate::awx::AwxClient;
 use crate::http::BuildError;
+use crate::jobs::JobStore;
 use crate::prometheus::PrometheusClient;
 use crate::settings::{Settings, SettingsError};
 
@@ -28,6 +29,8 @@ pub struct Instance {
     pub settings: Settings,
     pub awx: AwxClient,
     pub prometheus: Option<PrometheusClient>,
+    /// The job-record cache; `None` when `jobCacheMB` is 0.
+    pub jobs: Option<JobStore>,
 }
 
 impl Instance {
@@ -39,10 +42,12 @@ impl Instance {
             .as_ref()
             .map(|p| PrometheusClient::new(p, settings.awx.timeout))
             .transpose()?;
+        let jobs = (settings.job_cache_bytes > 0).then(|| JobStore::new(settings.job_cache_bytes));
         Ok(Self {
             settings,
             awx,
             prometheus,
+            jobs,
         })
     }
 }

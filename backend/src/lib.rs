@@ -7,6 +7,7 @@ pub mod frame;
 pub mod health;
 pub mod http;
 pub mod instances;
+pub mod jobs;
 pub mod kpi;
 pub mod logging;
 pub mod plugin;

@@ -15,6 +15,7 @@ pub const DEFAULT_API_PATH: &str = "/api/v2/";
 pub const DEFAULT_TIMEOUT_SECONDS: u64 = 30;
 pub const DEFAULT_MAX_CONCURRENCY: usize = 4;
 const MAX_TIMEOUT_SECONDS: u64 = 600;
+pub const DEFAULT_JOB_CACHE_MB: u64 = 256;
 const MAX_CONCURRENCY: usize = 32;
 
 #[derive(Debug, Error, PartialEq)]
@@ -114,6 +115,8 @@ pub struct Settings {
     pub awx: AwxSettings,
     pub prometheus: Option<PrometheusSettings>,
     pub default_source: Source,
+    /// Memory for the job-record cache; 0 turns the cache off.
+    pub job_cache_bytes: usize,
 }
 
 /// The wire shape of jsonData. Numbers may arrive as strings from provisioning files,
@@ -133,6 +136,7 @@ struct JsonData {
     prometheus_username: Option<String>,
     prometheus_selector: Option<String>,
     default_source: Option<String>,
+    job_cache_mb: Option<Value>,
 }
 
 impl Settings {
@@ -266,7 +270,14 @@ impl Settings {
             })?,
         };
 
+        let job_cache_mb = match &json.job_cache_mb {
+            Some(Value::Number(n)) if n.as_u64() == Some(0) => 0,
+            Some(Value::String(s)) if s.trim() == "0" => 0,
+            other => read_number("jobCacheMB", other.clone(), DEFAULT_JOB_CACHE_MB, 1, 16_384)?,
+        };
+
         Ok(Settings {
+            job_cache_bytes: job_cache_mb as usize * 1024 * 1024,
             awx: AwxSettings {
                 url,
                 api_path,
@@ -356,6 +367,7 @@ fn read_number(
         value: v.as_ref().map(Value::to_string).unwrap_or_default(),
         expected: match field {
             "timeoutSeconds" => "a whole number of seconds from 1 to 600",
+            "jobCacheMB" => "a whole number of MiB from 0 (no cache) to 16384",
             _ => "a whole number from 1 to 32",
         },
     };

@@ -277,34 +277,57 @@ impl AwxClient {
         })
     }
 
-    /// Every item of a list. The first page says how many pages there are; the rest are
-    /// fetched concurrently (bounded by the client's permits). `next` links are checked,
-    /// never blindly followed. `max_items` caps the fetch (`None` = all).
+    /// Every item of a list, truncated to `max_items` (`None` = all).
     pub async fn list_all<T: DeserializeOwned + Send>(
         &self,
         req: &ApiRequest,
         max_items: Option<usize>,
     ) -> Result<Vec<T>, AwxError> {
+        Ok(self
+            .list(req, max_items.unwrap_or(usize::MAX), false)
+            .await?
+            .unwrap_or_default())
+    }
+
+    /// Every item of a list, or `None` (after one request) if it has more than `limit`.
+    pub async fn list_unless_over<T: DeserializeOwned + Send>(
+        &self,
+        req: &ApiRequest,
+        limit: usize,
+    ) -> Result<Option<Vec<T>>, AwxError> {
+        self.list(req, limit, true).await
+    }
+
+    /// The first page says how many pages there are; the rest are fetched concurrently
+    /// (bounded by the client's permits). `next` links are checked, never blindly
+    /// followed.
+    async fn list<T: DeserializeOwned + Send>(
+        &self,
+        req: &ApiRequest,
+        wanted: usize,
+        refuse_over: bool,
+    ) -> Result<Option<Vec<T>>, AwxError> {
         let first_req = req.clone().param("page_size", PAGE_SIZE.to_string());
         let first: Page<T> = self.get(&first_req).await?;
+        let count = first.count.map(|c| c as usize);
+        if refuse_over && count.is_some_and(|c| c > wanted) {
+            return Ok(None);
+        }
         let mut items = first.results;
         let Some(next) = first.next else {
-            return Ok(items);
+            return Ok(Some(items));
         };
         self.check_link(&next)?;
-        let wanted = max_items.unwrap_or(usize::MAX);
-        let count = first.count.map(|c| c as usize).unwrap_or(usize::MAX);
-        let total = count.min(wanted);
-        let pages = total.div_ceil(PAGE_SIZE);
+        let Some(count) = count else {
+            // No count (count_disabled): follow `next` one page at a time.
+            return self.follow_next(req, items, next, wanted).await.map(Some);
+        };
+        let pages = count.min(wanted).div_ceil(PAGE_SIZE);
         if pages > MAX_PAGES {
             return Err(AwxError::TooManyPages {
                 path: self.display(req),
                 pages,
             });
-        }
-        if count == usize::MAX {
-            // No count (count_disabled): follow `next` one page at a time.
-            return self.follow_next(req, items, next, wanted).await;
         }
         let rest: Vec<Vec<T>> = stream::iter(2..=pages)
             .map(|page| {
@@ -325,7 +348,7 @@ impl AwxClient {
             items.extend(r);
         }
         items.truncate(wanted);
-        Ok(items)
+        Ok(Some(items))
     }
 
     async fn follow_next<T: DeserializeOwned>(

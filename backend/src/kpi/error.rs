@@ -25,6 +25,13 @@ pub enum KpiError {
     },
     #[error("the answer would have {buckets} time buckets, more than {max}; widen the interval or shorten the range")]
     TooManyBuckets { buckets: i64, max: i64 },
+    #[error("the range holds more than {limit} jobs; narrow the time range or the filters")]
+    TooManyJobs { limit: usize },
+    #[error("{query_type} from {from} is not available in this version; use source api")]
+    NotYet {
+        query_type: QueryType,
+        from: &'static str,
+    },
     #[error("internal error: {0}")]
     Encode(#[from] EncodeError),
 }
@@ -32,10 +39,12 @@ pub enum KpiError {
 impl KpiError {
     pub fn status(&self) -> i32 {
         match self {
-            KpiError::Query(_) | KpiError::WrongSource { .. } | KpiError::TooManyBuckets { .. } => {
-                400
-            }
-            KpiError::NoPrometheus { .. } => 400,
+            KpiError::Query(_)
+            | KpiError::WrongSource { .. }
+            | KpiError::TooManyBuckets { .. }
+            | KpiError::TooManyJobs { .. }
+            | KpiError::NoPrometheus { .. }
+            | KpiError::NotYet { .. } => 400,
             KpiError::Awx(e) => e.status(),
             KpiError::Prometheus(e) => e.status(),
             KpiError::Encode(_) => 500,

@@ -1,9 +1,18 @@
 //! The KPIs: one module per family, each turning a [`Query`] into frames by asking AWX
 //! (directly or through the job store) or Prometheus. This module only routes.
 
+pub mod active;
+pub mod annotations;
+pub mod buckets;
 mod error;
+pub mod instances;
 pub mod lookup;
+pub mod records;
+pub mod series;
+pub mod stats;
+pub mod status;
 pub mod system;
+pub mod tables;
 
 pub use error::KpiError;
 
@@ -24,13 +33,14 @@ fn resolve_source(inst: &Instance, q: &Query) -> Result<Resolved, KpiError> {
     use QueryType::*;
     let has_prom = inst.prometheus.is_some();
     let (api, prom) = match q.query_type {
-        JobStatusCounts | Capacity | System => (true, true),
-        ActiveJobs => (true, true),
+        JobStatusCounts | Capacity | System | ActiveJobs => (true, true),
         Promql => (false, true),
+        Lookup => (true, true),
         _ => (true, false),
     };
     let resolved = match q.source {
         Source::Api if api => Resolved::Api,
+        Source::Prometheus if q.query_type == Lookup => Resolved::Api,
         Source::Prometheus if prom => Resolved::Prometheus,
         Source::Api => return Err(KpiError::wrong_source(q.query_type, q.source, "prometheus")),
         Source::Prometheus => {
@@ -56,17 +66,31 @@ fn resolve_source(inst: &Instance, q: &Query) -> Result<Resolved, KpiError> {
 }
 
 pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
+    use QueryType::*;
     let source = resolve_source(inst, q)?;
-    match (q.query_type, source) {
-        (QueryType::Lookup, _) => lookup::run(inst, q).await,
-        (QueryType::System, Resolved::Api) => system::from_api(inst).await,
-        (t, s) => Err(KpiError::WrongSource {
-            query_type: t,
-            from: match s {
-                Resolved::Api => "api",
-                Resolved::Prometheus => "prometheus",
-            },
-            valid: "another source (not implemented yet)",
-        }),
+    if source == Resolved::Prometheus {
+        let prom = inst.prometheus.as_ref().ok_or(KpiError::NoPrometheus {
+            query_type: q.query_type,
+        })?;
+        return match q.query_type {
+            JobStatusCounts => status::from_prometheus(prom, q).await,
+            other => Err(KpiError::NotYet {
+                query_type: other,
+                from: "prometheus",
+            }),
+        };
+    }
+    match q.query_type {
+        JobStatusCounts => status::from_api(inst, q).await,
+        JobThroughput | FailureRate | JobDuration | QueueWait => series::run(inst, q).await,
+        ActiveJobs => active::from_api(inst, q).await,
+        Capacity => instances::capacity(inst).await,
+        Instances => instances::instances(inst).await,
+        Templates => tables::templates(inst, q).await,
+        Jobs => tables::jobs(inst, q).await,
+        System => system::from_api(inst).await,
+        Annotations => annotations::run(inst, q).await,
+        Lookup => lookup::run(inst, q).await,
+        Promql => Err(KpiError::wrong_source(q.query_type, q.source, "prometheus")),
     }
 }

@@ -1,0 +1,227 @@
+//! Getting the job records a KPI needs: from the data source's cache when it can hold
+//! the range, otherwise fetched for this query alone, with the query's filters pushed
+//! down to AWX. Either way the same selection is applied afterwards, so the cache never
+//! changes an answer.
+
+use std::ops::Deref;
+use std::sync::RwLockReadGuard;
+
+use crate::awx::model::UnifiedJob;
+use crate::instances::Instance;
+use crate::jobs::record::micros;
+use crate::jobs::store::{coverage_request, iso};
+use crate::jobs::{Job, JobTable, Micros, Selection, Sym};
+use crate::query::{Filters, GroupBy, Query};
+
+use super::KpiError;
+
+/// The upper bound of jobs a query may fetch without the cache.
+pub const MAX_UNCACHED_JOBS: usize = 1_000_000;
+
+pub enum Records<'a> {
+    Cached(RwLockReadGuard<'a, JobTable>),
+    Fetched(Box<JobTable>),
+}
+
+impl Deref for Records<'_> {
+    type Target = JobTable;
+    fn deref(&self) -> &JobTable {
+        match self {
+            Records::Cached(g) => g,
+            Records::Fetched(t) => t,
+        }
+    }
+}
+
+pub struct Loaded<'a> {
+    pub records: Records<'a>,
+    /// What was asked of AWX, for meta.executedQueryString.
+    pub executed: String,
+}
+
+impl Loaded<'_> {
+    pub fn select(&self, q: &Query) -> Selection {
+        Selection::compile(&q.filters, q.include_syncs, &self.records.names)
+    }
+
+    /// The selected jobs.
+    pub fn jobs<'s>(&'s self, sel: &'s Selection) -> impl Iterator<Item = &'s Job> + 's {
+        self.records.jobs.iter().filter(move |j| sel.matches(j))
+    }
+
+    pub fn name(&self, sym: Sym) -> Option<&str> {
+        self.records.names.resolve(sym)
+    }
+}
+
+/// The jobs that any KPI over `[from, to)` may need: finished at or after `from`, or
+/// not finished (and, when fetched for this query alone, created before `to`).
+pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loaded<'a>, KpiError> {
+    if let Some(store) = &inst.jobs {
+        if let Some(report) = store.ensure(&inst.awx, from).await? {
+            let executed = if report.from_cache {
+                format!(
+                    "(job-record cache, synced within the last {} s)\n{}",
+                    crate::jobs::store::FRESH_FOR.as_secs(),
+                    inst.awx.display(&coverage_request(from))
+                )
+            } else {
+                report.requests.join("\n")
+            };
+            return Ok(Loaded {
+                records: Records::Cached(store.read()),
+                executed,
+            });
+        }
+    }
+    let to = micros(q.range.to);
+    let mut req = coverage_request(from).param("created__lt", iso(to));
+    for (k, v) in pushdown(&q.filters, q.include_syncs) {
+        req = req.param(&k, v);
+    }
+    let shown = inst.awx.display(
+        &req.clone()
+            .param("page_size", crate::awx::PAGE_SIZE.to_string()),
+    );
+    let Some(rows) = inst
+        .awx
+        .list_unless_over::<UnifiedJob>(&req, MAX_UNCACHED_JOBS)
+        .await?
+    else {
+        return Err(KpiError::TooManyJobs {
+            limit: MAX_UNCACHED_JOBS,
+        });
+    };
+    let table = JobTable::from_rows(&rows, from);
+    Ok(Loaded {
+        records: Records::Fetched(Box::new(table)),
+        executed: shown,
+    })
+}
+
+/// The filters AWX can apply itself. Values travel percent-encoded; list filters are
+/// pushed down only when no value contains a comma (AWX splits `__in` lists on commas).
+pub fn pushdown(f: &Filters, include_syncs: bool) -> Vec<(String, String)> {
+    let mut p = Vec::new();
+    let joinable = |v: &[String]| !v.is_empty() && v.iter().all(|s| !s.contains(','));
+    if !f.status.is_empty() {
+        p.push((
+            "status__in".into(),
+            join(f.status.iter().map(|s| s.as_str())),
+        ));
+    }
+    if !f.job_type.is_empty() {
+        p.push(("type".into(), join(f.job_type.iter().map(|s| s.as_str()))));
+    }
+    if !f.launch_type.is_empty() {
+        p.push((
+            "launch_type__in".into(),
+            join(f.launch_type.iter().map(|s| s.as_str())),
+        ));
+    } else if !include_syncs {
+        p.push(("not__launch_type".into(), "sync".into()));
+    }
+    let all_ids = |v: &[String]| v.iter().all(|s| s.parse::<u64>().is_ok());
+    if joinable(&f.template) {
+        let key = if all_ids(&f.template) {
+            "unified_job_template__in"
+        } else if f.template.iter().all(|s| s.parse::<u64>().is_err()) {
+            "unified_job_template__name__in"
+        } else {
+            ""
+        };
+        if !key.is_empty() {
+            p.push((key.into(), f.template.join(",")));
+        }
+    }
+    if joinable(&f.organization) {
+        let key = if all_ids(&f.organization) {
+            "organization__in"
+        } else {
+            "organization__name__in"
+        };
+        p.push((key.into(), f.organization.join(",")));
+    }
+    if joinable(&f.execution_node) {
+        p.push(("execution_node__in".into(), f.execution_node.join(",")));
+    }
+    if f.name.len() == 1 {
+        p.push(("name__icontains".into(), f.name[0].clone()));
+    }
+    p
+}
+
+fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
+    items.collect::<Vec<_>>().join(",")
+}
+
+/// The label a job gets under a groupBy (`None` for groupBy none).
+pub fn group_of(loaded: &Loaded<'_>, by: GroupBy, j: &Job) -> Option<String> {
+    let sym = |s: Sym| loaded.name(s).unwrap_or("(none)").to_string();
+    Some(match by {
+        GroupBy::None => return None,
+        GroupBy::Template => sym(j.template),
+        GroupBy::Status => j.status.map_or("(unknown)", |s| s.as_str()).to_string(),
+        GroupBy::Organization => sym(j.organization),
+        GroupBy::Inventory => sym(j.inventory),
+        GroupBy::Project => sym(j.project),
+        GroupBy::JobType => j.job_type.map_or("(unknown)", |s| s.as_str()).to_string(),
+        GroupBy::LaunchType => j
+            .launch_type
+            .map_or("(unknown)", |s| s.as_str())
+            .to_string(),
+        GroupBy::ExecutionNode => sym(j.execution_node),
+        GroupBy::InstanceGroup => sym(j.instance_group),
+        GroupBy::LaunchedBy => sym(j.launched_by),
+    })
+}
+
+/// The label key of a groupBy in frames.
+pub fn group_label(by: GroupBy) -> &'static str {
+    match by {
+        GroupBy::None => "",
+        GroupBy::Template => "template",
+        GroupBy::Status => "status",
+        GroupBy::Organization => "organization",
+        GroupBy::Inventory => "inventory",
+        GroupBy::Project => "project",
+        GroupBy::JobType => "job_type",
+        GroupBy::LaunchType => "launch_type",
+        GroupBy::ExecutionNode => "execution_node",
+        GroupBy::InstanceGroup => "instance_group",
+        GroupBy::LaunchedBy => "launched_by",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{JobStatus, LaunchType};
+
+    #[test]
+    fn pushdown_uses_awx_filters_and_never_splits_names() {
+        let f = Filters {
+            status: vec![JobStatus::Failed, JobStatus::Error],
+            template: vec!["Deploy, web".into()],
+            organization: vec!["Ops".into()],
+            name: vec!["deploy".into()],
+            ..Default::default()
+        };
+        let p = pushdown(&f, false);
+        assert!(p.contains(&("status__in".into(), "failed,error".into())));
+        assert!(p.contains(&("not__launch_type".into(), "sync".into())));
+        assert!(p.contains(&("organization__name__in".into(), "Ops".into())));
+        assert!(p.contains(&("name__icontains".into(), "deploy".into())));
+        assert!(!p.iter().any(|(k, _)| k.starts_with("unified_job_template")));
+        let p = pushdown(
+            &Filters {
+                template: vec!["12".into(), "14".into()],
+                launch_type: vec![LaunchType::Sync],
+                ..Default::default()
+            },
+            false,
+        );
+        assert!(p.contains(&("unified_job_template__in".into(), "12,14".into())));
+        assert!(p.contains(&("launch_type__in".into(), "sync".into())));
+    }
+}

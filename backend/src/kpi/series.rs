@@ -1,0 +1,248 @@
+//! The time-series KPIs over job records: throughput, failure rate, durations and
+//! queue waits, per bucket and optionally per group. Frames are "wide" (one time
+//! field, number fields with labels) so that alerting reads them.
+
+use std::collections::{BTreeMap, HashMap};
+
+use crate::frame::{Field, FieldConfig, Frame, FrameType, Values};
+use crate::instances::Instance;
+use crate::jobs::Job;
+use crate::query::{GroupBy, JobStatus, Query, QueryType, Stat};
+
+use super::buckets::Buckets;
+use super::records::{self, group_label, group_of, Loaded};
+use super::{stats, KpiError};
+
+fn series_field(
+    name: &str,
+    values: Vec<Option<f64>>,
+    unit: &str,
+    label: Option<(&str, &str)>,
+    display: Option<String>,
+) -> Field {
+    let mut f = Field::new(name, Values::F64(values));
+    let mut config = FieldConfig::unit(unit);
+    config.display_name_from_ds = display;
+    if let Some((k, v)) = label {
+        f = f.with_labels(BTreeMap::from([(k.to_string(), v.to_string())]));
+    }
+    f.with_config(config)
+}
+
+fn wide_frame(name: &str, buckets: &Buckets, fields: Vec<Field>, executed: &str) -> Frame {
+    Frame::new(name)
+        .with_type(FrameType::TimeSeriesWide)
+        .with_executed_query(executed)
+        .with_field(Field::new("time", buckets.time_values()))
+        .with_fields(fields)
+}
+
+/// Groups of jobs per bucket: group label -> per-bucket accumulator.
+fn grouped<'a, A: Default + Clone>(
+    loaded: &'a Loaded<'a>,
+    q: &Query,
+    buckets: &Buckets,
+    time_of: impl Fn(&Job) -> Option<i64>,
+    mut add: impl FnMut(&mut A, &Job),
+) -> BTreeMap<String, Vec<A>> {
+    let sel = loaded.select(q);
+    let mut groups: HashMap<Option<String>, Vec<A>> = HashMap::new();
+    for j in loaded.jobs(&sel) {
+        let Some(i) = time_of(j).and_then(|t| buckets.index(t)) else {
+            continue;
+        };
+        let key = group_of(loaded, q.group_by, j);
+        let slots = groups
+            .entry(key)
+            .or_insert_with(|| vec![A::default(); buckets.count]);
+        add(&mut slots[i], j);
+    }
+    groups
+        .into_iter()
+        .map(|(k, v)| (k.unwrap_or_default(), v))
+        .collect()
+}
+
+pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
+    let buckets = Buckets::for_query(q)?;
+    let loaded = records::load(inst, q, buckets.from).await?;
+    let frame = match q.query_type {
+        QueryType::JobThroughput => throughput(&loaded, q, &buckets),
+        QueryType::FailureRate => failure_rate(&loaded, q, &buckets),
+        QueryType::JobDuration => statistics(
+            &loaded,
+            q,
+            &buckets,
+            Job::finished,
+            Job::duration,
+            "job_duration",
+        ),
+        _ => statistics(
+            &loaded,
+            q,
+            &buckets,
+            Job::started,
+            Job::queue_wait,
+            "queue_wait",
+        ),
+    };
+    Ok(vec![frame])
+}
+
+fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
+    let by_status = matches!(q.group_by, GroupBy::None | GroupBy::Status);
+    let mut fields = Vec::new();
+    if by_status {
+        let mut counts: HashMap<JobStatus, Vec<f64>> = HashMap::new();
+        let sel = loaded.select(q);
+        for j in loaded.jobs(&sel) {
+            let (Some(status), Some(i)) = (j.status, j.finished().and_then(|t| buckets.index(t)))
+            else {
+                continue;
+            };
+            if status.is_final() {
+                counts
+                    .entry(status)
+                    .or_insert_with(|| vec![0.0; buckets.count])[i] += 1.0;
+            }
+        }
+        // Every final status always present (zeros), unless filtered out.
+        for s in JobStatus::FINAL {
+            if !q.filters.status.is_empty() && !q.filters.status.contains(&s) {
+                continue;
+            }
+            let v = counts
+                .remove(&s)
+                .unwrap_or_else(|| vec![0.0; buckets.count]);
+            fields.push(series_field(
+                "jobs",
+                v.into_iter().map(Some).collect(),
+                "short",
+                Some(("status", s.as_str())),
+                Some(s.as_str().to_string()),
+            ));
+        }
+    } else {
+        let groups = grouped::<f64>(
+            loaded,
+            q,
+            buckets,
+            |j| j.finished().filter(|_| j.is_final()),
+            |c, _| *c += 1.0,
+        );
+        let label = group_label(q.group_by);
+        for (g, v) in groups {
+            fields.push(series_field(
+                "jobs",
+                v.into_iter().map(Some).collect(),
+                "short",
+                Some((label, &g)),
+                Some(g.clone()),
+            ));
+        }
+    }
+    wide_frame("job_throughput", buckets, fields, &loaded.executed)
+}
+
+#[derive(Default, Clone, Copy)]
+struct Outcomes {
+    failures: f64,
+    finished: f64,
+}
+
+fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
+    let groups = grouped::<Outcomes>(loaded, q, buckets, Job::finished, |o, j| match j.status {
+        Some(JobStatus::Failed | JobStatus::Error) => {
+            o.failures += 1.0;
+            o.finished += 1.0;
+        }
+        Some(JobStatus::Successful) => o.finished += 1.0,
+        _ => {}
+    });
+    let label = group_label(q.group_by);
+    let mut groups: Vec<(String, Vec<Outcomes>)> = groups.into_iter().collect();
+    if q.group_by == GroupBy::None && groups.is_empty() {
+        groups.push((String::new(), vec![Outcomes::default(); buckets.count]));
+    }
+    let mut fields = Vec::new();
+    for (g, v) in groups {
+        let grouped = q.group_by != GroupBy::None;
+        let lbl = grouped.then_some((label, g.as_str()));
+        let display = |what: &str| grouped.then(|| format!("{what} {g}"));
+        let rate: Vec<Option<f64>> = v
+            .iter()
+            .map(|o| (o.finished > 0.0).then(|| o.failures / o.finished * 100.0))
+            .collect();
+        let mut rate_field = series_field(
+            "failure_rate",
+            rate,
+            "percent",
+            lbl,
+            grouped.then(|| g.clone()),
+        );
+        if let Some(c) = rate_field.config.as_mut() {
+            c.min = Some(0.0);
+            c.max = Some(100.0);
+        }
+        fields.push(rate_field);
+        fields.push(series_field(
+            "failures",
+            v.iter().map(|o| Some(o.failures)).collect(),
+            "short",
+            lbl,
+            display("failures"),
+        ));
+        fields.push(series_field(
+            "finished",
+            v.iter().map(|o| Some(o.finished)).collect(),
+            "short",
+            lbl,
+            display("finished"),
+        ));
+    }
+    wide_frame("failure_rate", buckets, fields, &loaded.executed)
+}
+
+fn statistics(
+    loaded: &Loaded<'_>,
+    q: &Query,
+    buckets: &Buckets,
+    time_of: fn(&Job) -> Option<i64>,
+    value_of: fn(&Job) -> Option<f64>,
+    name: &str,
+) -> Frame {
+    let groups = grouped::<Vec<f64>>(
+        loaded,
+        q,
+        buckets,
+        |j| value_of(j).and(time_of(j)),
+        |v, j| {
+            if let Some(x) = value_of(j) {
+                v.push(x);
+            }
+        },
+    );
+    let mut groups: Vec<(String, Vec<Vec<f64>>)> = groups.into_iter().collect();
+    if q.group_by == GroupBy::None && groups.is_empty() {
+        groups.push((String::new(), vec![Vec::new(); buckets.count]));
+    }
+    let label = group_label(q.group_by);
+    let mut fields = Vec::new();
+    for (g, mut samples) in groups {
+        samples.iter_mut().for_each(|s| stats::sort(s));
+        let grouped = q.group_by != GroupBy::None;
+        for stat in &q.stats {
+            let values = samples.iter().map(|s| stats::compute(*stat, s)).collect();
+            let unit = if *stat == Stat::Count { "short" } else { "s" };
+            let display = grouped.then(|| format!("{stat} {g}"));
+            fields.push(series_field(
+                stat.as_str(),
+                values,
+                unit,
+                grouped.then_some((label, g.as_str())),
+                display,
+            ));
+        }
+    }
+    wide_frame(name, buckets, fields, &loaded.executed)
+}

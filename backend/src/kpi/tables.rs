@@ -1,0 +1,294 @@
+//! The table KPIs over job records: `jobs` (the jobs active in the range, newest
+//! first) and `templates` (one row per template over the range).
+
+use std::collections::HashMap;
+
+use crate::frame::{Field, FieldConfig, Frame, Link, Values};
+use crate::instances::Instance;
+use crate::jobs::record::micros;
+use crate::jobs::{Job, Sym};
+use crate::query::{JobStatus, JobType, Query};
+
+use super::records::{self, Loaded};
+use super::{stats, KpiError};
+
+/// The AWX UI page of a job, as the contract gives it.
+pub fn job_url(ui_base: &str, job_type: Option<JobType>, id: i64) -> String {
+    let kind = match job_type {
+        Some(JobType::Job) | None => "playbook",
+        Some(JobType::WorkflowJob) => "workflow",
+        Some(JobType::ProjectUpdate) => "project",
+        Some(JobType::InventoryUpdate) => "inventory",
+        Some(JobType::SystemJob) => "system",
+        Some(JobType::AdHocCommand) => "command",
+    };
+    format!(
+        "{}/#/jobs/{kind}/{id}/output",
+        ui_base.trim_end_matches('/')
+    )
+}
+
+fn template_url(ui_base: &str, job_type: Option<JobType>, id: u32) -> Option<String> {
+    let path = match job_type? {
+        JobType::Job => format!("templates/job_template/{id}/details"),
+        JobType::WorkflowJob => format!("templates/workflow_job_template/{id}/details"),
+        JobType::ProjectUpdate => format!("projects/{id}/details"),
+        _ => return None,
+    };
+    Some(format!("{}/#/{path}", ui_base.trim_end_matches('/')))
+}
+
+fn link_config(title: &str) -> FieldConfig {
+    FieldConfig {
+        links: vec![Link {
+            title: title.to_string(),
+            url: "${__data.fields.link}".to_string(),
+            target_blank: true,
+        }],
+        ..Default::default()
+    }
+}
+
+fn time_field(name: &str, values: impl Iterator<Item = Option<i64>>) -> Field {
+    Field::new(
+        name,
+        Values::Time(values.map(|t| t.map(|us| us * 1000)).collect()),
+    )
+}
+
+fn sym_field(loaded: &Loaded<'_>, name: &str, rows: &[&Job], f: fn(&Job) -> Sym) -> Field {
+    Field::new(
+        name,
+        Values::strings(rows.iter().map(|j| loaded.name(f(j)))),
+    )
+}
+
+pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
+    let from = micros(q.range.from);
+    let to = micros(q.range.to);
+    let loaded = records::load(inst, q, from).await?;
+    let sel = loaded.select(q);
+    // Active in the range: created before its end, not finished before its start.
+    let mut rows: Vec<&Job> = loaded
+        .jobs(&sel)
+        .filter(|j| j.created < to && j.finished().is_none_or(|f| f >= from))
+        .collect();
+    let total = rows.len();
+    rows.sort_unstable_by_key(|j| std::cmp::Reverse(j.id));
+    rows.truncate(q.limit);
+    let ui = inst.settings.awx.ui_url.as_str();
+    let mut frame = Frame::new("jobs")
+        .with_executed_query(&loaded.executed)
+        .with_visualisation("table")
+        .with_field(
+            Field::new("id", Values::I64(rows.iter().map(|j| Some(j.id)).collect()))
+                .with_config(link_config("Open in AWX")),
+        )
+        .with_field(sym_field(&loaded, "name", &rows, |j| j.name))
+        .with_field(Field::new(
+            "type",
+            Values::strings(rows.iter().map(|j| j.job_type.map(JobType::as_str))),
+        ))
+        .with_field(Field::new(
+            "status",
+            Values::strings(rows.iter().map(|j| j.status.map(JobStatus::as_str))),
+        ))
+        .with_field(sym_field(&loaded, "template", &rows, |j| j.template))
+        .with_field(sym_field(&loaded, "organization", &rows, |j| {
+            j.organization
+        }))
+        .with_field(sym_field(&loaded, "inventory", &rows, |j| j.inventory))
+        .with_field(sym_field(&loaded, "project", &rows, |j| j.project))
+        .with_field(sym_field(&loaded, "launched_by", &rows, |j| j.launched_by))
+        .with_field(Field::new(
+            "launch_type",
+            Values::strings(rows.iter().map(|j| j.launch_type.map(|l| l.as_str()))),
+        ))
+        .with_field(time_field("created", rows.iter().map(|j| Some(j.created))))
+        .with_field(time_field("started", rows.iter().map(|j| j.started())))
+        .with_field(time_field("finished", rows.iter().map(|j| j.finished())))
+        .with_field(
+            Field::new(
+                "elapsed",
+                Values::F64(rows.iter().map(|j| j.duration()).collect()),
+            )
+            .with_unit("s"),
+        )
+        .with_field(
+            Field::new(
+                "queue_wait",
+                Values::F64(rows.iter().map(|j| j.queue_wait()).collect()),
+            )
+            .with_unit("s"),
+        )
+        .with_field(sym_field(&loaded, "execution_node", &rows, |j| {
+            j.execution_node
+        }))
+        .with_field(sym_field(&loaded, "instance_group", &rows, |j| {
+            j.instance_group
+        }))
+        .with_field(Field::new(
+            "link",
+            Values::strings(rows.iter().map(|j| Some(job_url(ui, j.job_type, j.id)))),
+        ));
+    if total > rows.len() {
+        frame = frame.with_notice(
+            crate::frame::Severity::Info,
+            format!("Showing the newest {} of {total} jobs; raise `limit` (at most 10000) or narrow the filters.", rows.len()),
+        );
+    }
+    Ok(vec![frame])
+}
+
+#[derive(Default)]
+struct TemplateRow {
+    template_id: u32,
+    job_type: Option<JobType>,
+    organization: Sym,
+    runs: u64,
+    successful: u64,
+    failures: u64,
+    canceled: u64,
+    durations: Vec<f64>,
+    waits: Vec<f64>,
+    last_finished: Option<i64>,
+    last_status: Option<JobStatus>,
+}
+
+pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
+    let from = micros(q.range.from);
+    let to = micros(q.range.to);
+    let loaded = records::load(inst, q, from).await?;
+    let sel = loaded.select(q);
+    let mut by_template: HashMap<Sym, TemplateRow> = HashMap::new();
+    for j in loaded.jobs(&sel) {
+        let Some(finished) = j.finished().filter(|f| from <= *f && *f < to) else {
+            continue;
+        };
+        if j.template == Sym::NONE {
+            continue;
+        }
+        let row = by_template.entry(j.template).or_default();
+        row.template_id = j.template_id;
+        row.job_type = j.job_type;
+        row.organization = j.organization;
+        row.runs += 1;
+        match j.status {
+            Some(JobStatus::Successful) => row.successful += 1,
+            Some(JobStatus::Failed | JobStatus::Error) => row.failures += 1,
+            Some(JobStatus::Canceled) => row.canceled += 1,
+            _ => {}
+        }
+        row.durations.extend(j.duration());
+        row.waits.extend(j.queue_wait());
+        if row.last_finished.is_none_or(|l| finished >= l) {
+            row.last_finished = Some(finished);
+            row.last_status = j.status;
+        }
+    }
+    let mut rows: Vec<(Sym, TemplateRow)> = by_template.into_iter().collect();
+    // Most runs first; ties by name for a stable order.
+    rows.sort_by(|a, b| {
+        b.1.runs
+            .cmp(&a.1.runs)
+            .then_with(|| loaded.name(a.0).cmp(&loaded.name(b.0)))
+    });
+    let total = rows.len();
+    rows.truncate(q.limit);
+    for (_, r) in rows.iter_mut() {
+        stats::sort(&mut r.durations);
+        stats::sort(&mut r.waits);
+    }
+    let ui = inst.settings.awx.ui_url.as_str();
+    let num = |f: &dyn Fn(&TemplateRow) -> Option<f64>| {
+        Values::F64(rows.iter().map(|(_, r)| f(r)).collect())
+    };
+    let mut frame = Frame::new("templates")
+        .with_executed_query(&loaded.executed)
+        .with_visualisation("table")
+        .with_field(
+            Field::new(
+                "template",
+                Values::strings(rows.iter().map(|(s, _)| loaded.name(*s))),
+            )
+            .with_config(link_config("Open template in AWX")),
+        )
+        .with_field(Field::new(
+            "type",
+            Values::strings(rows.iter().map(|(_, r)| r.job_type.map(JobType::as_str))),
+        ))
+        .with_field(Field::new(
+            "organization",
+            Values::strings(rows.iter().map(|(_, r)| loaded.name(r.organization))),
+        ))
+        .with_field(Field::new("runs", num(&|r| Some(r.runs as f64))).with_unit("short"))
+        .with_field(
+            Field::new("successful", num(&|r| Some(r.successful as f64))).with_unit("short"),
+        )
+        .with_field(Field::new("failed", num(&|r| Some(r.failures as f64))).with_unit("short"))
+        .with_field(Field::new("canceled", num(&|r| Some(r.canceled as f64))).with_unit("short"))
+        .with_field(
+            Field::new(
+                "failure_rate",
+                num(&|r| {
+                    let finished = r.successful + r.failures;
+                    (finished > 0).then(|| r.failures as f64 / finished as f64 * 100.0)
+                }),
+            )
+            .with_unit("percent"),
+        )
+        .with_field(
+            Field::new(
+                "mean_duration",
+                num(&|r| stats::compute(crate::query::Stat::Mean, &r.durations)),
+            )
+            .with_unit("s"),
+        )
+        .with_field(
+            Field::new(
+                "p95_duration",
+                num(&|r| stats::compute(crate::query::Stat::P95, &r.durations)),
+            )
+            .with_unit("s"),
+        )
+        .with_field(
+            Field::new(
+                "mean_queue_wait",
+                num(&|r| stats::compute(crate::query::Stat::Mean, &r.waits)),
+            )
+            .with_unit("s"),
+        )
+        .with_field(Field::new(
+            "last_run",
+            Values::Time(
+                rows.iter()
+                    .map(|(_, r)| r.last_finished.map(|t| t * 1000))
+                    .collect(),
+            ),
+        ))
+        .with_field(Field::new(
+            "last_status",
+            Values::strings(
+                rows.iter()
+                    .map(|(_, r)| r.last_status.map(JobStatus::as_str)),
+            ),
+        ))
+        .with_field(Field::new(
+            "link",
+            Values::strings(
+                rows.iter()
+                    .map(|(_, r)| template_url(ui, r.job_type, r.template_id)),
+            ),
+        ));
+    if total > rows.len() {
+        frame = frame.with_notice(
+            crate::frame::Severity::Info,
+            format!(
+                "Showing {} of {total} templates; raise `limit`.",
+                rows.len()
+            ),
+        );
+    }
+
+    Ok(vec![frame])
+}
