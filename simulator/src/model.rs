@@ -1,0 +1,467 @@
+//! The simulated AWX database: compact job records plus the static objects they point at.
+
+use crate::time::{Micros, NONE_TS};
+
+pub const NONE8: u8 = u8::MAX;
+pub const NONE16: u16 = u16::MAX;
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum JobType {
+    Job,
+    WorkflowJob,
+    ProjectUpdate,
+    InventoryUpdate,
+    SystemJob,
+    AdHocCommand,
+}
+
+impl JobType {
+    pub const ALL: [JobType; 6] = [
+        JobType::Job,
+        JobType::WorkflowJob,
+        JobType::ProjectUpdate,
+        JobType::InventoryUpdate,
+        JobType::SystemJob,
+        JobType::AdHocCommand,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobType::Job => "job",
+            JobType::WorkflowJob => "workflow_job",
+            JobType::ProjectUpdate => "project_update",
+            JobType::InventoryUpdate => "inventory_update",
+            JobType::SystemJob => "system_job",
+            JobType::AdHocCommand => "ad_hoc_command",
+        }
+    }
+    /// The URL collection of this type, e.g. `jobs` in `/api/v2/jobs/12/`.
+    pub fn collection(self) -> &'static str {
+        match self {
+            JobType::Job => "jobs",
+            JobType::WorkflowJob => "workflow_jobs",
+            JobType::ProjectUpdate => "project_updates",
+            JobType::InventoryUpdate => "inventory_updates",
+            JobType::SystemJob => "system_jobs",
+            JobType::AdHocCommand => "ad_hoc_commands",
+        }
+    }
+    /// Django model name (used in filter error messages).
+    pub fn model(self) -> &'static str {
+        match self {
+            JobType::Job => "Job",
+            JobType::WorkflowJob => "WorkflowJob",
+            JobType::ProjectUpdate => "ProjectUpdate",
+            JobType::InventoryUpdate => "InventoryUpdate",
+            JobType::SystemJob => "SystemJob",
+            JobType::AdHocCommand => "AdHocCommand",
+        }
+    }
+    pub fn from_collection(s: &str) -> Option<JobType> {
+        JobType::ALL.into_iter().find(|t| t.collection() == s)
+    }
+    /// Matches a `type=` value (underscores are ignored, as AWX compares content-type model names).
+    pub fn matches_type_name(self, v: &str) -> bool {
+        let a = self.as_str().bytes().filter(|b| *b != b'_');
+        let b = v.trim().bytes().filter(|b| *b != b'_');
+        a.eq(b)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum Status {
+    New,
+    Pending,
+    Waiting,
+    Running,
+    Successful,
+    Failed,
+    Error,
+    Canceled,
+}
+
+impl Status {
+    pub const ALL: [Status; 8] = [
+        Status::New,
+        Status::Pending,
+        Status::Waiting,
+        Status::Running,
+        Status::Successful,
+        Status::Failed,
+        Status::Error,
+        Status::Canceled,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::New => "new",
+            Status::Pending => "pending",
+            Status::Waiting => "waiting",
+            Status::Running => "running",
+            Status::Successful => "successful",
+            Status::Failed => "failed",
+            Status::Error => "error",
+            Status::Canceled => "canceled",
+        }
+    }
+    pub fn is_final(self) -> bool {
+        matches!(self, Status::Successful | Status::Failed | Status::Error | Status::Canceled)
+    }
+    /// AWX's `failed` flag: failed, error or canceled.
+    pub fn is_failed(self) -> bool {
+        matches!(self, Status::Failed | Status::Error | Status::Canceled)
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug, PartialOrd, Ord, Hash)]
+#[repr(u8)]
+pub enum LaunchType {
+    Manual,
+    Relaunch,
+    Callback,
+    Scheduled,
+    Dependency,
+    Workflow,
+    Webhook,
+    Sync,
+    Scm,
+}
+
+impl LaunchType {
+    pub const ALL: [LaunchType; 9] = [
+        LaunchType::Manual,
+        LaunchType::Relaunch,
+        LaunchType::Callback,
+        LaunchType::Scheduled,
+        LaunchType::Dependency,
+        LaunchType::Workflow,
+        LaunchType::Webhook,
+        LaunchType::Sync,
+        LaunchType::Scm,
+    ];
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LaunchType::Manual => "manual",
+            LaunchType::Relaunch => "relaunch",
+            LaunchType::Callback => "callback",
+            LaunchType::Scheduled => "scheduled",
+            LaunchType::Dependency => "dependency",
+            LaunchType::Workflow => "workflow",
+            LaunchType::Webhook => "webhook",
+            LaunchType::Sync => "sync",
+            LaunchType::Scm => "scm",
+        }
+    }
+}
+
+/// Who launched a job (AWX's `launched_by`, resolved through the workflow ancestor).
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum LaunchedBy {
+    /// `{}`
+    Unknown,
+    /// index into `World::users`
+    User(u8),
+    /// index into `World::schedules`
+    Schedule(u16),
+    /// `{"id":null,"name":"Generated by AWX","type":"Dependency","url":null}`
+    Dependency,
+    /// index into `World::ujts` (provisioning callbacks)
+    JobTemplate(u16),
+}
+
+/// One unified job. Kept small (about 72 bytes): everything else is derived from the indices.
+#[derive(Clone, Debug)]
+pub struct Job {
+    pub id: u32,
+    /// id of the workflow job that spawned this job, 0 if none
+    pub source_wf: u32,
+    pub created: Micros,
+    pub modified: Micros,
+    pub started: Micros,
+    pub finished: Micros,
+    /// index into `World::ujts` or NONE16 (ad hoc commands)
+    pub ujt: u16,
+    /// index into `World::inventories` or NONE16
+    pub inventory: u16,
+    /// index into `World::ujts` (a project) or NONE16
+    pub project: u16,
+    /// index into `World::schedules` or NONE16
+    pub schedule: u16,
+    pub impact: u16,
+    pub jtype: JobType,
+    pub status: Status,
+    pub launch_type: LaunchType,
+    /// index into `World::orgs` or NONE8
+    pub org: u8,
+    /// index into `World::instances` or NONE8 (empty string)
+    pub exec_node: u8,
+    pub controller_node: u8,
+    /// index into `World::instance_groups` or NONE8
+    pub instance_group: u8,
+    /// index into `World::users` or NONE8
+    pub created_by: u8,
+    /// ad hoc commands: index into the module list
+    pub module: u8,
+    pub launched_by: LaunchedBy,
+}
+
+impl Job {
+    pub fn failed(&self) -> bool {
+        self.status.is_failed()
+    }
+    pub fn started_opt(&self) -> Option<Micros> {
+        (self.started != NONE_TS).then_some(self.started)
+    }
+    pub fn finished_opt(&self) -> Option<Micros> {
+        (self.finished != NONE_TS).then_some(self.finished)
+    }
+    /// AWX's `elapsed`: finished - started when finished, live (now - started) while running, 0 otherwise.
+    pub fn elapsed(&self, now: Micros) -> f64 {
+        match (self.started_opt(), self.finished_opt()) {
+            (Some(s), Some(f)) => crate::time::elapsed_secs(s, f),
+            (Some(s), None) => ((now - s).max(0) as f64) / 1e6,
+            _ => 0.0,
+        }
+    }
+    /// `canceled_on`: when a cancel was requested (the finish time of a canceled job).
+    pub fn canceled_on(&self) -> Micros {
+        if self.status == Status::Canceled {
+            self.finished
+        } else {
+            NONE_TS
+        }
+    }
+    pub fn is_sync(&self) -> bool {
+        self.launch_type == LaunchType::Sync
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Org {
+    pub id: u32,
+    pub name: String,
+    pub description: String,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum Role {
+    Superuser,
+    Auditor,
+    User,
+}
+
+impl Role {
+    pub fn parse(s: &str) -> Option<Role> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "superuser" | "admin" => Some(Role::Superuser),
+            "auditor" | "system_auditor" => Some(Role::Auditor),
+            "user" | "normal" => Some(Role::User),
+            _ => None,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct User {
+    pub id: u32,
+    pub username: String,
+    pub password: String,
+    pub token: Option<String>,
+    pub role: Role,
+    pub first_name: String,
+    pub last_name: String,
+    pub email: String,
+}
+
+#[derive(Clone, Debug)]
+pub struct Inventory {
+    pub id: u32,
+    pub name: String,
+    pub description: String,
+    pub org: u8,
+    pub kind: &'static str,
+    pub host_count: u32,
+    pub first_host: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct Host {
+    pub id: u32,
+    pub name: String,
+    pub inventory: u16,
+    pub enabled: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum UjtKind {
+    JobTemplate,
+    WorkflowJobTemplate,
+    Project,
+    InventorySource,
+    SystemJobTemplate,
+}
+
+impl UjtKind {
+    /// `unified_job_type` in summary_fields.
+    pub fn job_type(self) -> JobType {
+        match self {
+            UjtKind::JobTemplate => JobType::Job,
+            UjtKind::WorkflowJobTemplate => JobType::WorkflowJob,
+            UjtKind::Project => JobType::ProjectUpdate,
+            UjtKind::InventorySource => JobType::InventoryUpdate,
+            UjtKind::SystemJobTemplate => JobType::SystemJob,
+        }
+    }
+    /// The template's `type` (used in the truth JSON as `template_type`).
+    pub fn type_name(self) -> &'static str {
+        match self {
+            UjtKind::JobTemplate => "job_template",
+            UjtKind::WorkflowJobTemplate => "workflow_job_template",
+            UjtKind::Project => "project",
+            UjtKind::InventorySource => "inventory_source",
+            UjtKind::SystemJobTemplate => "system_job_template",
+        }
+    }
+    pub fn collection(self) -> &'static str {
+        match self {
+            UjtKind::JobTemplate => "job_templates",
+            UjtKind::WorkflowJobTemplate => "workflow_job_templates",
+            UjtKind::Project => "projects",
+            UjtKind::InventorySource => "inventory_sources",
+            UjtKind::SystemJobTemplate => "system_job_templates",
+        }
+    }
+}
+
+/// How a template's jobs behave in the workload.
+#[derive(Clone, Debug, Default)]
+pub struct Behavior {
+    /// median duration in seconds (lognormal)
+    pub median_secs: f64,
+    /// lognormal sigma
+    pub sigma: f64,
+    pub fail_rate: f64,
+    pub error_rate: f64,
+    pub cancel_rate: f64,
+    /// share of the random launch stream (relative weight)
+    pub weight: f64,
+    /// share of this template's launches that come from its schedule
+    pub sched_frac: f64,
+    /// probability that a run triggers an implicit project sync (launch_type sync)
+    pub sync_prob: f64,
+    /// probability that a launch first runs its inventory source as a dependency
+    pub dep_prob: f64,
+    /// probability that a manual launch is a relaunch / webhook / callback
+    pub relaunch_prob: f64,
+    pub webhook_prob: f64,
+    pub callback_prob: f64,
+}
+
+/// A unified job template: job template, workflow job template, project, inventory source or
+/// system job template (they share one id sequence, as in AWX).
+#[derive(Clone, Debug)]
+pub struct Ujt {
+    pub id: u32,
+    pub kind: UjtKind,
+    pub name: String,
+    pub description: String,
+    /// the name given to its jobs (inventory updates: "Inventory - Source")
+    pub job_name: String,
+    pub org: u8,
+    pub inventory: u16,
+    /// a project (index into ujts) or NONE16
+    pub project: u16,
+    /// index into instance_groups or NONE8 (AWX picks the default group)
+    pub instance_group: u8,
+    pub playbook: &'static str,
+    pub scm_url: &'static str,
+    /// inventory sources: the source kind (scm, ec2, vmware, azure_rm)
+    pub source: &'static str,
+    /// system job templates: the job type (cleanup_jobs, ...)
+    pub system_job_type: &'static str,
+    /// inventory source used as a launch dependency (job templates) or NONE16
+    pub dep_source: u16,
+    /// workflow nodes, run in order (indices into ujts)
+    pub wf_nodes: Vec<u16>,
+    pub impact: u16,
+    pub webhook_service: &'static str,
+    pub behavior: Behavior,
+    pub created: Micros,
+}
+
+#[derive(Clone, Debug)]
+pub struct Schedule {
+    pub id: u32,
+    pub name: String,
+    pub ujt: u16,
+    /// interval between runs
+    pub interval: Micros,
+    /// offset of the first run from the epoch, modulo interval
+    pub phase: Micros,
+    pub enabled: bool,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+pub enum NodeType {
+    Control,
+    Execution,
+    Hybrid,
+    Hop,
+}
+
+impl NodeType {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            NodeType::Control => "control",
+            NodeType::Execution => "execution",
+            NodeType::Hybrid => "hybrid",
+            NodeType::Hop => "hop",
+        }
+    }
+    pub fn can_execute(self) -> bool {
+        matches!(self, NodeType::Execution | NodeType::Hybrid)
+    }
+    pub fn can_control(self) -> bool {
+        matches!(self, NodeType::Control | NodeType::Hybrid)
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Instance {
+    pub id: u32,
+    pub hostname: String,
+    pub uuid: String,
+    pub node_type: NodeType,
+    /// ready | unavailable | ...
+    pub node_state: &'static str,
+    pub enabled: bool,
+    pub capacity: i64,
+    pub cpu: f64,
+    pub memory: i64,
+    pub cpu_capacity: i64,
+    pub mem_capacity: i64,
+    pub ip_address: String,
+    pub created: Micros,
+    pub errors: &'static str,
+}
+
+impl Instance {
+    /// Included by AWX's TaskManagerInstances (and so in the per-instance metrics).
+    pub fn in_task_manager(&self) -> bool {
+        self.node_state == "ready" && self.enabled && self.node_type != NodeType::Hop
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct InstanceGroup {
+    pub id: u32,
+    pub name: String,
+    pub is_container_group: bool,
+    /// indices into instances
+    pub instances: Vec<u8>,
+    pub max_concurrent_jobs: u32,
+    pub max_forks: u32,
+    pub policy_instance_percentage: u32,
+    pub policy_instance_minimum: u32,
+    pub created: Micros,
+}

@@ -1,0 +1,894 @@
+//! HTTP side: the accept loop (so a fault can drop a connection), the capacity model, faults,
+//! request statistics, authentication, and the routing of the API.
+
+use crate::admin;
+use crate::config::Config;
+use crate::engine::Sim;
+use crate::entities;
+use crate::error::{ApiError, SimError};
+use crate::faults::{Draw, Faults};
+use crate::filter::{parse_query, Query, Row, RowSchema};
+use crate::jobs::{render_job, JobModel, JobSchema};
+use crate::json::{object, Obj};
+use crate::metrics;
+use crate::model::*;
+use crate::time::{iso, Micros, DAY, HOUR, SEC};
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, Method, StatusCode};
+use axum::response::{IntoResponse, Response};
+use hyper_util::rt::TokioIo;
+use rand::Rng;
+use rand_chacha::ChaCha8Rng;
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, RwLock};
+use std::time::{Duration, Instant};
+use tokio::sync::{watch, Notify, Semaphore};
+use tower::ServiceExt;
+
+/// The simulated clock.
+pub struct Clock {
+    pub base_sim: Micros,
+    pub base_real: Instant,
+    pub offset: Micros,
+    pub frozen: bool,
+}
+
+impl Clock {
+    pub fn now(&self) -> Micros {
+        let real = if self.frozen { 0 } else { self.base_real.elapsed().as_micros() as i64 };
+        self.base_sim + self.offset + real
+    }
+}
+
+#[derive(Default)]
+pub struct Stats {
+    pub total: u64,
+    pub by_path: BTreeMap<String, u64>,
+}
+
+pub struct AppState {
+    pub cfg: Config,
+    pub sim: RwLock<Sim>,
+    pub clock: Mutex<Clock>,
+    pub faults: Mutex<(Faults, ChaCha8Rng)>,
+    pub stats: Mutex<Stats>,
+    pub in_flight: AtomicUsize,
+    pub max_in_flight: AtomicUsize,
+    pub request_seq: AtomicU64,
+    pub workers: Option<Semaphore>,
+}
+
+pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}
+pub fn read(s: &RwLock<Sim>) -> std::sync::RwLockReadGuard<'_, Sim> {
+    s.read().unwrap_or_else(|e| e.into_inner())
+}
+pub fn write(s: &RwLock<Sim>) -> std::sync::RwLockWriteGuard<'_, Sim> {
+    s.write().unwrap_or_else(|e| e.into_inner())
+}
+
+impl AppState {
+    /// Brings the workload up to the clock's now.
+    pub fn catch_up(&self) {
+        let now = lock(&self.clock).now();
+        let mut sim = write(&self.sim);
+        if now > sim.now {
+            sim.run_until(now);
+        }
+    }
+}
+
+/// Per-connection control: a fault can ask the connection task to drop the connection.
+#[derive(Clone, Default)]
+pub struct ConnCtl {
+    pub drop: Arc<Notify>,
+}
+
+/// A running simulator.
+pub struct RunningSim {
+    addr: SocketAddr,
+    shutdown: watch::Sender<bool>,
+    task: tokio::task::JoinHandle<()>,
+    state: Arc<AppState>,
+}
+
+impl RunningSim {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+    /// `http://127.0.0.1:PORT`
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+    pub fn state(&self) -> &Arc<AppState> {
+        &self.state
+    }
+    /// Stops accepting, closes open connections and waits for the server task.
+    pub async fn shutdown(self) {
+        let _ = self.shutdown.send(true);
+        let _ = self.task.await;
+    }
+}
+
+pub fn parse_now(cfg: &Config) -> Result<Micros, SimError> {
+    match &cfg.now {
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s).map(|d| d.timestamp_micros()).map_err(|e| SimError::Config(format!("--now {s:?}: {e}"))),
+        None => Ok(chrono::Utc::now().timestamp_micros()),
+    }
+}
+
+/// Builds the state: the world and the generated history.
+pub fn build_state(cfg: Config) -> Result<Arc<AppState>, SimError> {
+    if !(cfg.jobs_per_day > 0.0 && cfg.jobs_per_day.is_finite()) {
+        return Err(SimError::Config("--jobs-per-day must be positive".into()));
+    }
+    let faults = cfg.faults();
+    faults.validate().map_err(SimError::Config)?;
+    let now = parse_now(&cfg)?;
+    let world = crate::world::build(&crate::world::WorldParams { seed: cfg.seed, now, days: cfg.days, jobs_per_day: cfg.jobs_per_day, users: &cfg.users });
+    let span = cfg.days.max(1) as i64 * DAY;
+    let retain = match cfg.retain_days {
+        Some(d) if d > 0.0 => (d * DAY as f64) as Micros,
+        _ => span,
+    };
+    let start = world.episodes.history_start;
+    let mut sim = Sim::new(world, cfg.seed, start, retain);
+    let t = Instant::now();
+    sim.run_until(now);
+    tracing::info!(jobs = sim.jobs.len(), elapsed_ms = t.elapsed().as_millis() as u64, "history generated");
+    let workers = cfg.workers.filter(|w| *w > 0).map(Semaphore::new);
+    let frng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(cfg.seed ^ 0xfa17);
+    Ok(Arc::new(AppState {
+        sim: RwLock::new(sim),
+        clock: Mutex::new(Clock { base_sim: now, base_real: Instant::now(), offset: 0, frozen: cfg.frozen }),
+        faults: Mutex::new((faults, frng)),
+        stats: Mutex::new(Stats::default()),
+        in_flight: AtomicUsize::new(0),
+        max_in_flight: AtomicUsize::new(0),
+        request_seq: AtomicU64::new(0),
+        workers,
+        cfg,
+    }))
+}
+
+pub fn router(state: Arc<AppState>) -> axum::Router {
+    admin::routes().fallback(api_entry).with_state(state)
+}
+
+/// Starts the simulator: generates the history, binds, serves.
+pub async fn start(cfg: Config) -> Result<RunningSim, SimError> {
+    let listen = cfg.listen.clone();
+    let frozen = cfg.frozen;
+    let tick = cfg.tick_ms.max(10);
+    let state = tokio::task::spawn_blocking(move || build_state(cfg)).await.map_err(|e| SimError::Config(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| SimError::Bind { addr: listen.clone(), source: e })?;
+    let addr = listener.local_addr()?;
+    let (tx, rx) = watch::channel(false);
+    let app = router(state.clone());
+    if !frozen {
+        let st = state.clone();
+        let mut rx2 = rx.clone();
+        tokio::spawn(async move {
+            let mut iv = tokio::time::interval(Duration::from_millis(tick));
+            loop {
+                tokio::select! {
+                    _ = iv.tick() => st.catch_up(),
+                    _ = rx2.changed() => break,
+                }
+            }
+        });
+    }
+    let task = tokio::spawn(accept_loop(listener, app, rx));
+    Ok(RunningSim { addr, shutdown: tx, task, state })
+}
+
+async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router, mut shutdown: watch::Receiver<bool>) {
+    loop {
+        let (stream, _) = tokio::select! {
+            r = listener.accept() => match r {
+                Ok(x) => x,
+                Err(e) => {
+                    tracing::warn!(error = %e, "accept failed");
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                    continue;
+                }
+            },
+            _ = shutdown.changed() => break,
+        };
+        let _ = stream.set_nodelay(true);
+        let app = app.clone();
+        let mut sd = shutdown.clone();
+        tokio::spawn(async move {
+            let ctl = ConnCtl::default();
+            let ctl2 = ctl.clone();
+            let svc = tower::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(ctl2.clone());
+                let app = app.clone();
+                async move { app.oneshot(req.map(Body::new)).await }
+            });
+            let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(svc));
+            tokio::select! {
+                r = conn => {
+                    if let Err(e) = r {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                }
+                _ = ctl.drop.notified() => tracing::debug!("fault: connection dropped"),
+                _ = sd.changed() => {}
+            }
+        });
+    }
+}
+
+struct InFlight<'a>(&'a AppState);
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::SeqCst);
+    }
+}
+
+/// An API answer before faults and common headers are applied.
+pub struct Answer {
+    pub status: StatusCode,
+    pub content_type: &'static str,
+    pub body: String,
+    pub location: Option<String>,
+}
+
+impl Answer {
+    fn json(body: String) -> Answer {
+        Answer { status: StatusCode::OK, content_type: "application/json", body, location: None }
+    }
+}
+
+fn draw_faults(st: &AppState, path: &str, page2: bool) -> Draw {
+    let mut g = lock(&st.faults);
+    let (f, rng) = &mut *g;
+    if !f.applies(path) || !f.is_active() {
+        return Draw::default();
+    }
+    let mut roll = |p: f64| p > 0.0 && rng.gen::<f64>() < p;
+    Draw {
+        latency_ms: f.latency_ms,
+        drop: roll(f.drop_rate),
+        error: if roll(f.error_rate) { Some(f.error_status) } else { None },
+        truncate: roll(f.truncate_rate),
+        invalid_json: roll(f.invalid_json_rate),
+        slow_page_ms: if page2 { f.slow_page_ms } else { 0 },
+        endless: f.endless_pages,
+    }
+}
+
+async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().map(str::to_string);
+    let method = req.method().clone();
+    let headers = req.headers().clone();
+    let ctl = req.extensions().get::<ConnCtl>().cloned();
+    drop(req);
+
+    {
+        let mut s = lock(&st.stats);
+        s.total += 1;
+        *s.by_path.entry(path.clone()).or_insert(0) += 1;
+    }
+    let n = st.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
+    st.max_in_flight.fetch_max(n, Ordering::SeqCst);
+    let _guard = InFlight(&st);
+    let _permit = match &st.workers {
+        Some(s) => s.acquire().await.ok(),
+        None => None,
+    };
+    let began = Instant::now();
+    let params = parse_query(query.as_deref());
+    let page2 = params.iter().any(|(k, v)| k == "page" && v.trim().parse::<u64>().map(|p| p >= 2).unwrap_or(false));
+    let draw = draw_faults(&st, &path, page2);
+    if draw.latency_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(draw.latency_ms)).await;
+    }
+    if draw.drop {
+        if let Some(ctl) = ctl {
+            ctl.drop.notify_one();
+            std::future::pending::<()>().await;
+        }
+        return Response::builder().status(StatusCode::BAD_GATEWAY).body(Body::from_stream(futures::stream::once(async { Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("dropped")) }))).unwrap_or_default();
+    }
+    let (answer, authed) = if let Some(code) = draw.error {
+        let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        let body = match code {
+            502 => "<html><body><h1>502 Bad Gateway</h1>\nThe server returned an invalid or incomplete response.\n</body></html>\n".to_string(),
+            503 => "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n".to_string(),
+            _ => "{\"detail\":\"A server error occurred.\"}".to_string(),
+        };
+        (Answer { status, content_type: if code == 502 || code == 503 { "text/html" } else { "application/json" }, body, location: None }, false)
+    } else {
+        match dispatch(&st, &method, &path, query.as_deref(), &params, &headers, draw.endless) {
+            Ok((a, authed)) => (a, authed),
+            Err((e, authed)) => {
+                let status = e.status();
+                let body = match &e {
+                    ApiError::Body(_, b) => b.clone(),
+                    other => serde_json::json!({ "detail": other.to_string() }).to_string(),
+                };
+                (Answer { status, content_type: "application/json", body, location: None }, authed)
+            }
+        }
+    };
+    if draw.slow_page_ms > 0 {
+        tokio::time::sleep(Duration::from_millis(draw.slow_page_ms)).await;
+    }
+    let min = Duration::from_millis(st.cfg.latency_ms);
+    let spent = began.elapsed();
+    if spent < min {
+        tokio::time::sleep(min - spent).await;
+    }
+    finish(&st, answer, authed, &draw, began)
+}
+
+fn finish(st: &AppState, a: Answer, authed: bool, draw: &Draw, began: Instant) -> Response {
+    let full_len = a.body.len();
+    let mut body = a.body;
+    if draw.invalid_json && a.status.is_success() {
+        let cut = floor_char(&body, body.len() / 2);
+        body.truncate(cut);
+        body.push_str("\n<!-- upstream connection reset -->");
+    }
+    let mut resp = if draw.truncate && a.status.is_success() {
+        let cut = floor_char(&body, body.len() / 2);
+        let half = bytes::Bytes::from(body[..cut].to_string());
+        let stream = futures::stream::iter(vec![Ok(half), Err(std::io::Error::other("truncated by fault injection"))]);
+        let mut r = Response::new(Body::from_stream(stream));
+        if let Ok(v) = HeaderValue::from_str(&full_len.to_string()) {
+            r.headers_mut().insert(header::CONTENT_LENGTH, v);
+        }
+        r
+    } else {
+        Response::new(Body::from(body))
+    };
+    *resp.status_mut() = a.status;
+    let h = resp.headers_mut();
+    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    if let Some(loc) = a.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+        h.insert(header::LOCATION, loc);
+    }
+    if a.status == StatusCode::UNAUTHORIZED {
+        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(crate::error::WWW_AUTHENTICATE));
+    }
+    let (node, version) = {
+        let sim = read(&st.sim);
+        (sim.world.instance_name(sim.world.active_node).to_string(), sim.world.version)
+    };
+    if let Ok(v) = HeaderValue::from_str(&node) {
+        h.insert("x-api-node", v);
+    }
+    h.insert("x-api-product-name", HeaderValue::from_static("AWX"));
+    if authed {
+        h.insert("x-api-product-version", HeaderValue::from_static(version));
+    }
+    let secs = format!("{:.3}s", began.elapsed().as_secs_f64());
+    if let Ok(v) = HeaderValue::from_str(&secs) {
+        h.insert("x-api-time", v.clone());
+        h.insert("x-api-total-time", v);
+    }
+    let seq = st.request_seq.fetch_add(1, Ordering::SeqCst);
+    if let Ok(v) = HeaderValue::from_str(&format!("{:032x}", (seq as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))) {
+        h.insert("x-api-request-id", v);
+    }
+    h.insert(header::VARY, HeaderValue::from_static("Accept, Authorization, Cookie"));
+    h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    resp
+}
+
+fn floor_char(s: &str, mut i: usize) -> usize {
+    while i > 0 && !s.is_char_boundary(i) {
+        i -= 1;
+    }
+    i
+}
+
+/// The authenticated user (index into World::users), or an error for bad Basic credentials.
+fn authenticate(st: &AppState, sim: &Sim, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
+    let Some(h) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let h = h.trim();
+    let (scheme, cred) = h.split_once(' ').unwrap_or((h, ""));
+    let cred = cred.trim();
+    if scheme.eq_ignore_ascii_case("bearer") {
+        let revoked = lock(&st.faults).0.revoked_tokens.iter().any(|t| t == cred);
+        if revoked || cred.is_empty() {
+            return Ok(None);
+        }
+        return Ok(sim.world.users.iter().position(|u| u.token.as_deref() == Some(cred)));
+    }
+    if scheme.eq_ignore_ascii_case("basic") {
+        let suffix = " To establish a login session, visit /api/login/.";
+        if cred.is_empty() || cred.contains(' ') {
+            return Err(ApiError::AuthFailed(format!("Invalid basic header. No credentials provided.{suffix}")));
+        }
+        let decoded = base64_decode(cred).and_then(|b| String::from_utf8(b).ok());
+        let Some(decoded) = decoded else {
+            return Err(ApiError::AuthFailed(format!("Invalid basic header. Credentials not correctly base64 encoded.{suffix}")));
+        };
+        let (user, pass) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
+        return match sim.world.users.iter().position(|u| u.username == user && u.password == pass) {
+            Some(i) => Ok(Some(i)),
+            None => Err(ApiError::AuthFailed(crate::error::BAD_CREDENTIALS.to_string())),
+        };
+    }
+    Ok(None)
+}
+
+pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
+    let mut out = Vec::with_capacity(s.len() * 3 / 4);
+    let mut buf = 0u32;
+    let mut bits = 0;
+    for c in s.trim_end_matches('=').bytes() {
+        let v = match c {
+            b'A'..=b'Z' => c - b'A',
+            b'a'..=b'z' => c - b'a' + 26,
+            b'0'..=b'9' => c - b'0' + 52,
+            b'+' | b'-' => 62,
+            b'/' | b'_' => 63,
+            _ => return None,
+        } as u32;
+        buf = (buf << 6) | v;
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((buf >> bits) as u8);
+            buf &= (1 << bits) - 1;
+        }
+    }
+    Some(out)
+}
+
+type Dispatched = Result<(Answer, bool), (ApiError, bool)>;
+
+fn dispatch(st: &AppState, method: &Method, path: &str, raw_query: Option<&str>, params: &[(String, String)], headers: &HeaderMap, endless: bool) -> Dispatched {
+    let roots = st.cfg.api_prefix.roots();
+    let sim = read(&st.sim);
+    let now = sim.now;
+    if path == "/api" || path == "/api/" {
+        if path == "/api" {
+            return Ok((redirect(path, raw_query), false));
+        }
+        return Ok((Answer::json(api_root(roots)), false));
+    }
+    let Some((root, rest)) = roots.iter().find_map(|r| path.strip_prefix(r).map(|rest| (*r, rest)).or_else(|| (path == r.trim_end_matches('/')).then_some((*r, "")))) else {
+        return Err((ApiError::NotFound, false));
+    };
+    if !path.ends_with('/') {
+        return Ok((redirect(path, raw_query), false));
+    }
+    let segs: Vec<&str> = rest.trim_end_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let is_get = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
+    if segs.is_empty() {
+        return Ok((Answer::json(v2_root(root)), false));
+    }
+    if segs == ["ping"] {
+        if !is_get {
+            return Err((ApiError::MethodNotAllowed(method.to_string()), false));
+        }
+        return Ok((Answer::json(ping(&sim)), false));
+    }
+    let user = authenticate(st, &sim, headers).map_err(|e| (e, false))?;
+    let authed = user.is_some();
+    let role = user.and_then(|u| sim.world.users.get(u)).map(|u| u.role);
+    let e = |err: ApiError| (err, authed);
+    if segs == ["metrics"] {
+        if !st.cfg.allow_anonymous_metrics {
+            match role {
+                None => return Err(e(ApiError::NotAuthenticated)),
+                Some(Role::User) => return Err(e(ApiError::Forbidden)),
+                _ => {}
+            }
+        }
+        if !is_get {
+            return Err(e(ApiError::MethodNotAllowed(method.to_string())));
+        }
+        return Ok((metrics_answer(&sim, params, headers), authed));
+    }
+    if user.is_none() {
+        return Err(e(ApiError::NotAuthenticated));
+    }
+    if !is_get {
+        return Err(e(ApiError::MethodNotAllowed(method.to_string())));
+    }
+    let user_idx = user.unwrap_or(0);
+    let ctx = ListCtx { path, raw_query, params, endless };
+    let body = match segs.as_slice() {
+        ["me"] => {
+            let u = &sim.world.users[user_idx];
+            let created = sim.world.boot - 500 * DAY + u.id as i64 * 86_400_000_017;
+            let rows = vec![Row { json: entities::user_json(u, root, created), vals: vec![], type_name: "user" }];
+            let schema = RowSchema::new("User", vec![], vec![]);
+            list_rows(&schema, rows, &ctx).map_err(e)?
+        }
+        ["config"] => config_json(&sim, role),
+        ["dashboard", "graphs", "jobs"] => dashboard_graph(&sim, params).map_err(e)?,
+        ["unified_jobs"] => list_jobs(&sim, JobModel::Unified, &ctx, root, now).map_err(e)?,
+        [coll] if JobType::from_collection(coll).is_some() => {
+            let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
+            list_jobs(&sim, JobModel::Typed(t), &ctx, root, now).map_err(e)?
+        }
+        [coll, id] if JobType::from_collection(coll).is_some() => {
+            let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
+            let id: u32 = id.parse().map_err(|_| e(ApiError::NotFound))?;
+            let idx = sim.index_of(id).filter(|i| sim.jobs[*i].jtype == t).ok_or_else(|| e(ApiError::NotFound))?;
+            let mut out = String::new();
+            render_job(&mut out, &sim.world, &sim.jobs[idx], now, root, true, &|wid| sim.index_of(wid).map(|i| sim.jobs[i].clone()));
+            out
+        }
+        [coll] => {
+            let (schema, rows) = small_list(&sim, coll, root).ok_or_else(|| e(ApiError::NotFound))?;
+            list_rows(&schema, rows, &ctx).map_err(e)?
+        }
+        [coll, id] => {
+            let (_, rows) = small_list(&sim, coll, root).ok_or_else(|| e(ApiError::NotFound))?;
+            let id: i64 = id.parse().map_err(|_| e(ApiError::NotFound))?;
+            rows.into_iter().find(|r| matches!(r.vals.first(), Some(crate::filter::Typed::Int(x)) if *x == id)).map(|r| r.json).ok_or_else(|| e(ApiError::NotFound))?
+        }
+        _ => return Err(e(ApiError::NotFound)),
+    };
+    Ok((Answer::json(body), authed))
+}
+
+fn redirect(path: &str, raw_query: Option<&str>) -> Answer {
+    let mut loc = format!("{path}/");
+    if let Some(q) = raw_query {
+        loc.push('?');
+        loc.push_str(q);
+    }
+    Answer { status: StatusCode::MOVED_PERMANENTLY, content_type: "text/html; charset=utf-8", body: String::new(), location: Some(loc) }
+}
+
+fn small_list(sim: &Sim, coll: &str, api: &str) -> Option<(RowSchema, Vec<Row>)> {
+    let tkind = match coll {
+        "job_templates" => Some(UjtKind::JobTemplate),
+        "workflow_job_templates" => Some(UjtKind::WorkflowJobTemplate),
+        "projects" => Some(UjtKind::Project),
+        "inventory_sources" => Some(UjtKind::InventorySource),
+        "system_job_templates" => Some(UjtKind::SystemJobTemplate),
+        _ => None,
+    };
+    if let Some(k) = tkind {
+        let stats = entities::template_stats(sim);
+        return Some(entities::templates(sim, api, k, &stats));
+    }
+    Some(match coll {
+        "organizations" => entities::organizations(sim, api),
+        "inventories" => entities::inventories(sim, api),
+        "hosts" => entities::hosts(sim, api),
+        "instances" => entities::instances(sim, api),
+        "instance_groups" => entities::instance_groups(sim, api),
+        "schedules" => entities::schedules(sim, api),
+        "users" => entities::users(sim, api),
+        _ => return None,
+    })
+}
+
+pub struct ListCtx<'a> {
+    pub path: &'a str,
+    pub raw_query: Option<&'a str>,
+    pub params: &'a [(String, String)],
+    pub endless: bool,
+}
+
+pub const PAGE_SIZE: usize = 25;
+pub const MAX_PAGE_SIZE: usize = 200;
+
+struct PageReq {
+    page: usize,
+    size: usize,
+    capped: bool,
+    count_disabled: bool,
+}
+
+fn page_req(params: &[(String, String)]) -> Result<PageReq, ApiError> {
+    let get = |k: &str| params.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let (size, capped) = match get("page_size").and_then(|v| v.trim().parse::<i64>().ok()) {
+        Some(n) if n > MAX_PAGE_SIZE as i64 => (MAX_PAGE_SIZE, true),
+        Some(n) if n > 0 => (n as usize, false),
+        _ => (PAGE_SIZE, false),
+    };
+    let page = match get("page") {
+        None => 1,
+        Some(v) => match v.trim().parse::<i64>() {
+            Ok(p) if p >= 1 => p as usize,
+            _ => return Err(ApiError::InvalidPage),
+        },
+    };
+    let count_disabled = get("count_disabled").map(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false")).unwrap_or(false);
+    Ok(PageReq { page, size, capped, count_disabled })
+}
+
+/// DRF's `replace_query_param` (AWX caps page_size first): sorted keys, `quote_plus` encoding.
+pub fn page_link(path: &str, raw_query: Option<&str>, page: usize, capped: bool) -> String {
+    let mut map: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (k, v) in parse_query(raw_query) {
+        map.entry(k).or_default().push(v);
+    }
+    if capped {
+        map.insert("page_size".into(), vec![MAX_PAGE_SIZE.to_string()]);
+    }
+    map.insert("page".into(), vec![page.to_string()]);
+    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    for (k, vs) in &map {
+        for v in vs {
+            ser.append_pair(k, v);
+        }
+    }
+    format!("{path}?{}", ser.finish())
+}
+
+/// Renders one page of `total` records whose JSON is produced by `render(i, out)` for i in the page.
+fn page_body(ctx: &ListCtx, total: usize, render: &mut dyn FnMut(usize, &mut String)) -> Result<String, ApiError> {
+    let pr = page_req(ctx.params)?;
+    let start = (pr.page - 1).saturating_mul(pr.size);
+    let pages = if total == 0 { 1 } else { total.div_ceil(pr.size) };
+    let past_end = pr.page > pages;
+    if past_end && !ctx.endless && !pr.count_disabled {
+        return Err(ApiError::InvalidPage);
+    }
+    let end = (start + pr.size).min(total);
+    let mut results = String::from("[");
+    if !past_end {
+        for (k, i) in (start..end).enumerate() {
+            if k > 0 {
+                results.push(',');
+            }
+            render(i, &mut results);
+        }
+    }
+    results.push(']');
+    if pr.count_disabled {
+        return Ok(format!("{{\"results\":{results}}}"));
+    }
+    let next = if pr.page < pages || ctx.endless { Some(page_link(ctx.path, ctx.raw_query, pr.page + 1, pr.capped)) } else { None };
+    let prev = if pr.page > 1 { Some(page_link(ctx.path, ctx.raw_query, pr.page - 1, pr.capped)) } else { None };
+    Ok(object(|o| {
+        o.int("count", total as i64).opt_str("next", next.as_deref()).opt_str("previous", prev.as_deref()).raw("results", &results);
+    }))
+}
+
+fn list_rows(schema: &RowSchema, rows: Vec<Row>, ctx: &ListCtx) -> Result<String, ApiError> {
+    let q = Query::parse(schema, ctx.params)?;
+    let mut sel: Vec<&Row> = rows.iter().filter(|r| q.matches(schema, *r)).collect();
+    if !q.order_is_id {
+        if q.order_is_neg_id {
+            sel.reverse();
+        } else {
+            sel.sort_by(|a, b| q.compare(schema, a, b));
+        }
+    }
+    page_body(ctx, sel.len(), &mut |i, out| out.push_str(&sel[i].json))
+}
+
+fn list_jobs(sim: &Sim, model: JobModel, ctx: &ListCtx, api: &str, now: Micros) -> Result<String, ApiError> {
+    let schema = JobSchema { world: &sim.world, now, model };
+    let q = Query::parse(&schema, ctx.params)?;
+    let only = match model {
+        JobModel::Typed(t) => Some(t),
+        JobModel::Unified => None,
+    };
+    let jobs = &sim.jobs;
+    let mut idx: Vec<u32> = jobs.iter().enumerate().filter(|(_, j)| only.map(|t| j.jtype == t).unwrap_or(true) && q.matches(&schema, *j)).map(|(i, _)| i as u32).collect();
+    if !q.order_is_id {
+        if q.order_is_neg_id {
+            idx.reverse();
+        } else {
+            idx.sort_by(|a, b| q.compare(&schema, &jobs[*a as usize], &jobs[*b as usize]));
+        }
+    }
+    let lookup = |wid: u32| sim.index_of(wid).map(|i| sim.jobs[i].clone());
+    page_body(ctx, idx.len(), &mut |i, out| render_job(out, &sim.world, &jobs[idx[i] as usize], now, api, false, &lookup))
+}
+
+fn metrics_answer(sim: &Sim, params: &[(String, String)], headers: &HeaderMap) -> Answer {
+    let flag = |k: &str| params.iter().any(|(n, v)| n == k && !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"));
+    let sel = metrics::Selection {
+        subsystem_only: flag("subsystemonly"),
+        db_only: flag("dbonly"),
+        nodes: params.iter().filter(|(k, _)| k == "node").map(|(_, v)| v.clone()).collect(),
+        metrics: params.iter().filter(|(k, _)| k == "metric").map(|(_, v)| v.clone()).collect(),
+    };
+    let format = params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str());
+    let accept_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.starts_with("application/json")).unwrap_or(false);
+    let json = match format {
+        Some("json") => true,
+        Some(_) => false,
+        None => accept_json,
+    };
+    let fams = metrics::families(sim, &sel);
+    if json {
+        Answer::json(metrics::render_json(&fams))
+    } else {
+        Answer { status: StatusCode::OK, content_type: "text/plain; charset=utf-8", body: metrics::render_text(&fams), location: None }
+    }
+}
+
+fn api_root(roots: &[&str]) -> String {
+    object(|o| {
+        o.str("description", "AWX REST API").str("current_version", roots[0]).obj("available_versions", |v| {
+            v.str("v2", roots[0]);
+        });
+        o.str("oauth2", "/api/o/").str("custom_logo", "").str("custom_login_info", "").bool("login_redirect_override", false);
+    })
+}
+
+fn v2_root(root: &str) -> String {
+    object(|o| {
+        for k in [
+            "ping",
+            "instances",
+            "instance_groups",
+            "config",
+            "settings",
+            "me",
+            "dashboard",
+            "organizations",
+            "users",
+            "projects",
+            "teams",
+            "credentials",
+            "inventory",
+            "inventory_sources",
+            "groups",
+            "hosts",
+            "job_templates",
+            "jobs",
+            "ad_hoc_commands",
+            "system_job_templates",
+            "system_jobs",
+            "schedules",
+            "unified_job_templates",
+            "unified_jobs",
+            "activity_stream",
+            "workflow_job_templates",
+            "workflow_jobs",
+            "metrics",
+            "project_updates",
+            "inventory_updates",
+        ] {
+            let target = if k == "inventory" { "inventories" } else { k };
+            o.str(k, &format!("{root}{target}/"));
+        }
+    })
+}
+
+fn ping(sim: &Sim) -> String {
+    let w = &sim.world;
+    object(|o| {
+        o.bool("ha", w.instances.iter().filter(|i| i.node_type.can_control()).count() > 1).str("version", w.version).str("active_node", w.instance_name(w.active_node)).str("install_uuid", &w.install_uuid);
+        o.arr("instances", |a| {
+            for i in w.instances.iter().filter(|i| i.node_type != NodeType::Hop) {
+                let hb = if i.node_state == "ready" { sim.now - sim.now.rem_euclid(60 * SEC) + 4321 } else { w.boot - 3 * HOUR };
+                a.obj(|x| {
+                    x.str("node", &i.hostname).str("node_type", i.node_type.as_str()).str("uuid", &i.uuid).ts("heartbeat", hb).int("capacity", i.capacity).str("version", w.version);
+                });
+            }
+        });
+        o.arr("instance_groups", |a| {
+            for g in &w.instance_groups {
+                let (cap, _) = entities::group_capacity(sim, g);
+                a.obj(|x| {
+                    x.str("name", &g.name).int("capacity", cap).arr("instances", |ia| {
+                        for &i in &g.instances {
+                            ia.str(w.instance_name(i));
+                        }
+                    });
+                });
+            }
+        });
+    })
+}
+
+fn config_json(sim: &Sim, role: Option<Role>) -> String {
+    let w = &sim.world;
+    object(|o| {
+        o.str("time_zone", "UTC");
+        o.obj("license_info", |l| {
+            l.str("license_type", "open").bool("valid_key", true).str("subscription_name", "OPEN").str("product_name", "AWX");
+        });
+        o.str("version", w.version).str("eula", "").str("analytics_status", "off").obj("analytics_collectors", |_| {});
+        o.arr("become_methods", |a| {
+            for (k, v) in [("sudo", "Sudo"), ("su", "Su"), ("pbrun", "Pbrun"), ("pfexec", "Pfexec"), ("dzdo", "DZDO"), ("pmrun", "Pmrun"), ("runas", "Runas"), ("enable", "Enable"), ("doas", "Doas"), ("ksu", "Ksu"), ("machinectl", "Machinectl"), ("sesu", "Sesu")] {
+                a.arr(|p| {
+                    p.str(k).str(v);
+                });
+            }
+        });
+        o.bool("ui_next", false);
+        if matches!(role, Some(Role::Superuser | Role::Auditor)) {
+            o.str("project_base_dir", "/var/lib/awx/projects").arr("project_local_paths", |_| {}).arr("custom_virtualenvs", |_| {});
+        }
+    })
+}
+
+fn dashboard_graph(sim: &Sim, params: &[(String, String)]) -> Result<String, ApiError> {
+    use chrono::{Datelike, Months, TimeZone, Utc};
+    let get = |k: &str| params.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let period = get("period").unwrap_or("month");
+    let job_type = get("job_type").unwrap_or("all");
+    let end = sim.now;
+    let end_dt = Utc.timestamp_micros(end).single().ok_or_else(|| ApiError::BadRequest("bad clock".into()))?;
+    let start_dt = match period {
+        "month" => end_dt.checked_sub_months(Months::new(1)).unwrap_or(end_dt),
+        "two_weeks" => end_dt - chrono::Duration::weeks(2),
+        "week" => end_dt - chrono::Duration::weeks(1),
+        "day" => end_dt - chrono::Duration::days(1),
+        other => return Err(ApiError::Body(StatusCode::BAD_REQUEST, serde_json::json!({ "error": format!("Unknown period \"{other}\"") }).to_string())),
+    };
+    let only = match job_type {
+        "all" => None,
+        "inv_sync" => Some(JobType::InventoryUpdate),
+        "playbook_run" => Some(JobType::Job),
+        "scm_update" => Some(JobType::ProjectUpdate),
+        other => return Err(ApiError::Body(StatusCode::BAD_REQUEST, serde_json::json!({ "error": format!("Unknown job type \"{other}\"") }).to_string())),
+    };
+    let start = start_dt.timestamp_micros();
+    let day0 = Utc.with_ymd_and_hms(start_dt.year(), start_dt.month(), start_dt.day(), 0, 0, 0).single().map(|d| d.timestamp_micros()).unwrap_or(start);
+    let ndays = ((end - day0) / DAY + 1).max(0) as usize;
+    let statuses = [Status::Successful, Status::Failed, Status::Canceled, Status::Error];
+    let mut counts = vec![[0u64; 4]; ndays];
+    for j in sim.jobs.iter().rev() {
+        if j.finished == crate::time::NONE_TS || j.is_sync() || j.finished < start {
+            continue;
+        }
+        if only.map(|t| t != j.jtype).unwrap_or(false) {
+            continue;
+        }
+        let Some(s) = statuses.iter().position(|s| *s == j.status) else { continue };
+        let off = j.finished - day0;
+        if period == "day" && off.rem_euclid(DAY) >= HOUR {
+            continue; // AWX truncates by hour but steps by day
+        }
+        if let Some(c) = counts.get_mut((off / DAY) as usize) {
+            c[s] += 1;
+        }
+    }
+    Ok(object(|o| {
+        o.obj("jobs", |jo| {
+            for (k, s) in statuses.iter().enumerate() {
+                jo.arr(s.as_str(), |a| {
+                    for (d, c) in counts.iter().enumerate() {
+                        a.arr(|p| {
+                            p.float((day0 / SEC + d as i64 * 86_400) as f64).int(c[k] as i64);
+                        });
+                    }
+                });
+            }
+        });
+    }))
+}
+
+/// Used by the admin side: renders every job's truth record.
+pub fn truth_jobs(sim: &Sim) -> String {
+    let mut out = String::with_capacity(sim.jobs.len() * 420 + 2);
+    let mut a = crate::json::Arr::new(&mut out);
+    for j in &sim.jobs {
+        crate::jobs::render_truth(&mut a, &sim.world, j, sim.now);
+    }
+    a.end();
+    out
+}
+
+pub fn now_iso(sim: &Sim) -> String {
+    iso(sim.now)
+}
+
+#[allow(dead_code)]
+fn _assert_obj(_: &Obj) {}
+
+impl IntoResponse for Answer {
+    fn into_response(self) -> Response {
+        let mut r = (self.status, self.body).into_response();
+        if let Ok(v) = HeaderValue::from_str(self.content_type) {
+            r.headers_mut().insert(header::CONTENT_TYPE, v);
+        }
+        r
+    }
+}
