@@ -27,11 +27,8 @@ pub enum KpiError {
     TooManyBuckets { buckets: i64, max: i64 },
     #[error("the range holds more than {limit} jobs; narrow the time range or the filters")]
     TooManyJobs { limit: usize },
-    #[error("{query_type} from {from} is not available in this version; use source api")]
-    NotYet {
-        query_type: QueryType,
-        from: &'static str,
-    },
+    #[error("AWX's metrics carry no template, organization or other job labels, so {query_type} through Prometheus cannot apply these filters; remove them or use source api")]
+    FiltersNeedApi { query_type: QueryType },
     #[error("internal error: {0}")]
     Encode(#[from] EncodeError),
 }
@@ -44,7 +41,7 @@ impl KpiError {
             | KpiError::TooManyBuckets { .. }
             | KpiError::TooManyJobs { .. }
             | KpiError::NoPrometheus { .. }
-            | KpiError::NotYet { .. } => 400,
+            | KpiError::FiltersNeedApi { .. } => 400,
             KpiError::Awx(e) => e.status(),
             KpiError::Prometheus(e) => e.status(),
             KpiError::Encode(_) => 500,

@@ -7,6 +7,7 @@ pub mod buckets;
 mod error;
 pub mod instances;
 pub mod lookup;
+pub mod prom;
 pub mod records;
 pub mod series;
 pub mod stats;
@@ -72,12 +73,20 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         let prom = inst.prometheus.as_ref().ok_or(KpiError::NoPrometheus {
             query_type: q.query_type,
         })?;
+        let mut others = q.filters.clone();
+        others.status.clear();
+        if others != Default::default() && q.query_type != Promql {
+            return Err(KpiError::FiltersNeedApi {
+                query_type: q.query_type,
+            });
+        }
         return match q.query_type {
             JobStatusCounts => status::from_prometheus(prom, q).await,
-            other => Err(KpiError::NotYet {
-                query_type: other,
-                from: "prometheus",
-            }),
+            Capacity => prom::capacity(prom, q).await,
+            ActiveJobs => prom::active_jobs(prom, q).await,
+            System => prom::system(prom, q).await,
+            Promql => prom::promql(prom, q).await,
+            other => Err(KpiError::wrong_source(other, q.source, "api")),
         };
     }
     match q.query_type {

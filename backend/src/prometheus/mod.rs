@@ -3,3 +3,4 @@
 pub mod client;
 
 pub use client::{PromError, PrometheusClient, QueryResult, Series};
+pub mod promql;
