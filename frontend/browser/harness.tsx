@@ -1,6 +1,18 @@
 // A page that renders the plugin's editors with the real @grafana/ui, outside Grafana, for the browser test.
-import { useState } from 'react';
+import * as emotionCss from '@emotion/css';
+import * as grafanaData from '@grafana/data';
+import * as grafanaI18n from '@grafana/i18n';
+import * as grafanaRuntime from '@grafana/runtime';
+import * as grafanaSchema from '@grafana/schema';
+import * as grafanaUi from '@grafana/ui';
+import lodash from 'lodash';
+import * as React from 'react';
+import { ComponentType, useEffect, useState } from 'react';
+import * as ReactDom from 'react-dom';
 import { createRoot } from 'react-dom/client';
+import * as jsxRuntime from 'react/jsx-runtime';
+import * as rxjs from 'rxjs';
+import * as rxjsOperators from 'rxjs/operators';
 import { createTheme, DataSourceInstanceSettings, DataSourceSettings, PluginType, ThemeContext } from '@grafana/data';
 import { setTemplateSrv } from '@grafana/runtime';
 import { GlobalStyles } from '@grafana/ui';
@@ -141,6 +153,69 @@ function ConfigPage() {
   return <ConfigEditor options={options} onOptionsChange={setOptions} />;
 }
 
+/** What Grafana hands an AMD plugin module: the externals of webpack.config.js. */
+const GRAFANA_EXTERNALS: Record<string, unknown> = {
+  '@grafana/data': grafanaData,
+  '@grafana/ui': grafanaUi,
+  '@grafana/runtime': grafanaRuntime,
+  '@grafana/schema': grafanaSchema,
+  '@grafana/i18n': grafanaI18n,
+  react: React,
+  'react-dom': ReactDom,
+  'react/jsx-runtime': jsxRuntime,
+  rxjs,
+  'rxjs/operators': rxjsOperators,
+  lodash,
+  '@emotion/css': emotionCss,
+};
+
+interface LoadedPlugin {
+  components: { QueryEditor?: ComponentType<Record<string, unknown>>; ConfigEditor?: ComponentType<Record<string, unknown>> };
+  DataSourceClass?: unknown;
+}
+
+/** Loads the BUILT dist/module.js as Grafana does: an AMD module whose dependencies are Grafana's externals. */
+function loadBuiltPlugin(): Promise<LoadedPlugin> {
+  return new Promise((resolve, reject) => {
+    const define = (deps: string[], factory: (...mods: unknown[]) => { plugin: LoadedPlugin }) => {
+      const missing = deps.filter((d) => !(d in GRAFANA_EXTERNALS));
+      if (missing.length > 0) {
+        reject(new Error(`module.js asks for modules Grafana does not provide: ${missing.join(', ')}`));
+        return;
+      }
+      resolve(factory(...deps.map((d) => GRAFANA_EXTERNALS[d])).plugin);
+    };
+    define.amd = true;
+    (window as unknown as { define: unknown }).define = define;
+    const script = document.createElement('script');
+    script.src = '/dist/module.js';
+    script.onerror = () => reject(new Error('could not load /dist/module.js'));
+    document.head.appendChild(script);
+  });
+}
+
+function BuiltPluginPage() {
+  const [plugin, setPlugin] = useState<LoadedPlugin>();
+  const [error, setError] = useState<string>();
+  const [query, setQuery] = useState<AwxQuery>({ refId: 'A', queryType: 'failure_rate', groupBy: 'organization' });
+  useEffect(() => {
+    loadBuiltPlugin().then(setPlugin, (e: Error) => setError(e.message));
+  }, []);
+  if (error) {
+    return <p data-testid="amd-error">{error}</p>;
+  }
+  const Editor = plugin?.components.QueryEditor;
+  if (!Editor) {
+    return <p>loading dist/module.js</p>;
+  }
+  return (
+    <section data-testid="amd-loaded" data-datasource-class={typeof plugin.DataSourceClass}>
+      <h4 style={{ margin: '0 0 8px' }}>QueryEditor from dist/module.js</h4>
+      <Editor datasource={datasource} query={query} onChange={setQuery} onRunQuery={() => {}} />
+    </section>
+  );
+}
+
 const theme = createTheme({ colors: { mode: 'dark' } });
 const view = new URLSearchParams(window.location.search).get('view') ?? 'query';
 
@@ -148,7 +223,13 @@ createRoot(document.getElementById('root')!).render(
   <ThemeContext.Provider value={theme}>
     <GlobalStyles />
     <main style={{ padding: 16, maxWidth: 1200 }}>
-      {view === 'config' ? <ConfigPage /> : INITIAL.map((q) => <QueryRow key={q.refId} initial={q} />)}
+      {view === 'config' ? (
+        <ConfigPage />
+      ) : view === 'amd' ? (
+        <BuiltPluginPage />
+      ) : (
+        INITIAL.map((q) => <QueryRow key={q.refId} initial={q} />)
+      )}
     </main>
   </ThemeContext.Provider>
 );

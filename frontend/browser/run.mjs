@@ -1,6 +1,7 @@
 // Browser test: bundles browser/harness.tsx (the real editors and @grafana/ui), serves it on a loopback port and
 // drives it with the system's headless Chromium through playwright-core. Screenshots go to artifacts/.
 // Never downloads a browser: CHROMIUM_PATH or /usr/bin/chromium (Debian package `chromium`).
+import { execFileSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
@@ -13,6 +14,7 @@ import { chromium } from 'playwright-core';
 const HERE = dirname(fileURLToPath(import.meta.url));
 const ROOT = resolve(HERE, '..');
 const OUT = join(HERE, '.build');
+const DIST = resolve(ROOT, '../dist');
 const ARTIFACTS = join(ROOT, 'artifacts');
 // Grafana serves @grafana/ui's icons under public/build/img/icons/; so does the harness.
 const ICONS = join(ROOT, 'node_modules/@grafana/ui/dist/public/img/icons');
@@ -68,7 +70,7 @@ async function bundle() {
     join(OUT, 'index.html'),
     `<!doctype html><html><head><meta charset="utf-8"><title>AWX editors</title></head>` +
       // What Grafana's page provides before a plugin loads: boot data, and where its icons are served.
-      `<script>window.grafanaBootData = { settings: {}, user: {}, navTree: [] };` +
+      `<script>window.grafanaBootData = { settings: { featureToggles: {} }, user: {}, navTree: [] };` +
       `window.__grafana_public_path__ = '/public/';</script>` +
       `<body><div id="root"></div><div id="grafana-portal-container"></div>` +
       `<script src="harness.js"></script></body></html>`
@@ -82,7 +84,9 @@ function serve() {
     const path = decodeURIComponent(new URL(req.url, 'http://x').pathname);
     const [dir, rel] = path.startsWith(ICON_PREFIX)
       ? [ICONS, path.slice(ICON_PREFIX.length)]
-      : [OUT, path === '/' ? 'index.html' : path.slice(1)];
+      : path.startsWith('/dist/')
+        ? [DIST, path.slice('/dist/'.length)]
+        : [OUT, path === '/' ? 'index.html' : path.slice(1)];
     const file = resolve(dir, rel);
     if (path.startsWith('/public/fonts/')) {
       // Grafana's Inter web fonts are not in any npm package here: the page falls back to a system font.
@@ -107,6 +111,13 @@ function serve() {
 
 async function main() {
   assert(existsSync(CHROMIUM), `no Chromium at ${CHROMIUM}: apt-get install -y chromium (or set CHROMIUM_PATH)`);
+  if (!existsSync(join(DIST, 'module.js'))) {
+    console.log('no ../dist/module.js yet: building it');
+    execFileSync(process.execPath, [join(ROOT, 'node_modules/webpack-cli/bin/cli.js'), '--mode', 'production'], {
+      cwd: ROOT,
+      stdio: 'inherit',
+    });
+  }
   await bundle();
   const server = await serve();
   const base = `http://127.0.0.1:${server.address().port}/`;
@@ -201,6 +212,18 @@ async function main() {
 
     await page.mouse.click(1200, 880);
     await page.screenshot({ path: join(ARTIFACTS, 'query-editor.png'), fullPage: true });
+
+    console.log('built plugin (dist/module.js as an AMD module)');
+    await page.goto(`${base}?view=amd`);
+    await check('dist/module.js loads with only Grafana externals and renders its QueryEditor', async () => {
+      const loaded = page.getByTestId('amd-loaded');
+      const failed = page.getByTestId('amd-error');
+      await loaded.or(failed).waitFor({ timeout: 15000 });
+      assert(!(await failed.isVisible()), await failed.textContent().catch(() => ''));
+      assert((await loaded.getAttribute('data-datasource-class')) === 'function', 'plugin.DataSourceClass missing');
+      assert((await page.getByRole('combobox', { name: 'Query type' }).inputValue()) === 'Failure rate', 'editor');
+    });
+    await page.screenshot({ path: join(ARTIFACTS, 'built-plugin.png'), fullPage: true });
 
     console.log('config editor');
     await page.goto(`${base}?view=config`);
