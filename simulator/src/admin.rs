@@ -25,7 +25,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/_sim/stats", get(stats))
         .route("/_sim/stats/reset", post(stats_reset))
         .route("/_sim/advance", post(advance))
-        .route("/_sim/faults", get(faults_get).post(faults_set).delete(faults_clear))
+        .route(
+            "/_sim/faults",
+            get(faults_get).post(faults_set).delete(faults_clear),
+        )
         .route("/_sim/info", get(info))
 }
 
@@ -34,7 +37,10 @@ fn json(status: StatusCode, body: String) -> Response {
 }
 
 fn bad(msg: String) -> Response {
-    json(StatusCode::BAD_REQUEST, serde_json::json!({ "detail": msg }).to_string())
+    json(
+        StatusCode::BAD_REQUEST,
+        serde_json::json!({ "detail": msg }).to_string(),
+    )
 }
 
 async fn health() -> Response {
@@ -70,7 +76,11 @@ async fn truth_instances(State(st): St) -> Response {
                 .int("jobs_running", counts[k].0)
                 .int("jobs_total", counts[k].1)
                 .arr("instance_groups", |g| {
-                    for ig in w.instance_groups.iter().filter(|g| g.instances.contains(&(k as u8))) {
+                    for ig in w
+                        .instance_groups
+                        .iter()
+                        .filter(|g| g.instances.contains(&(k as u8)))
+                    {
                         g.str(&ig.name);
                     }
                 });
@@ -89,7 +99,11 @@ async fn stats(State(st): St) -> Response {
                 p.int(k, *v as i64);
             }
         });
-        o.int("max_in_flight", st.max_in_flight.load(Ordering::SeqCst) as i64).int("in_flight", st.in_flight.load(Ordering::SeqCst) as i64);
+        o.int(
+            "max_in_flight",
+            st.max_in_flight.load(Ordering::SeqCst) as i64,
+        )
+        .int("in_flight", st.in_flight.load(Ordering::SeqCst) as i64);
     });
     json(StatusCode::OK, body)
 }
@@ -100,12 +114,17 @@ async fn stats_reset(State(st): St) -> Response {
         s.total = 0;
         s.by_path.clear();
     }
-    st.max_in_flight.store(st.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
+    st.max_in_flight
+        .store(st.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
     json(StatusCode::OK, "{\"reset\":true}".into())
 }
 
 async fn advance(State(st): St, Query(q): Query<HashMap<String, String>>) -> Response {
-    let Some(secs) = q.get("seconds").and_then(|s| s.trim().parse::<f64>().ok()).filter(|s| s.is_finite() && *s >= 0.0 && *s <= 366.0 * 86_400.0) else {
+    let Some(secs) = q
+        .get("seconds")
+        .and_then(|s| s.trim().parse::<f64>().ok())
+        .filter(|s| s.is_finite() && *s >= 0.0 && *s <= 366.0 * 86_400.0)
+    else {
         return bad("seconds must be a number between 0 and 31622400".into());
     };
     let st2 = st.clone();
@@ -117,19 +136,27 @@ async fn advance(State(st): St, Query(q): Query<HashMap<String, String>>) -> Res
         st2.catch_up();
         let sim = read(&st2.sim);
         object(|o| {
-            o.str("now", &iso(sim.now)).int("jobs", sim.jobs.len() as i64).float("advanced_seconds", secs);
+            o.str("now", &iso(sim.now))
+                .int("jobs", sim.jobs.len() as i64)
+                .float("advanced_seconds", secs);
         })
     })
     .await;
     match res {
         Ok(body) => json(StatusCode::OK, body),
-        Err(e) => json(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({ "detail": e.to_string() }).to_string()),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "detail": e.to_string() }).to_string(),
+        ),
     }
 }
 
 async fn faults_get(State(st): St) -> Response {
     let f = lock(&st.faults).0.clone();
-    json(StatusCode::OK, serde_json::to_string(&f).unwrap_or_default())
+    json(
+        StatusCode::OK,
+        serde_json::to_string(&f).unwrap_or_default(),
+    )
 }
 
 async fn faults_set(State(st): St, body: axum::body::Bytes) -> Response {
@@ -154,7 +181,10 @@ async fn faults_set(State(st): St, body: axum::body::Bytes) -> Response {
 }
 
 async fn faults_clear(State(st): St) -> Response {
-    lock(&st.faults).0 = Faults { error_status: 500, ..Faults::default() };
+    lock(&st.faults).0 = Faults {
+        error_status: 500,
+        ..Faults::default()
+    };
     json(StatusCode::OK, "{}".into())
 }
 
@@ -163,10 +193,17 @@ async fn info(State(st): St) -> Response {
     let w = &sim.world;
     let ep = &w.episodes;
     let body = object(|o| {
-        o.str("now", &iso(sim.now)).int("seed", st.cfg.seed as i64).bool("frozen", lock(&st.clock).frozen).int("jobs", sim.jobs.len() as i64).str("version", w.version);
+        o.str("now", &iso(sim.now))
+            .int("seed", st.cfg.seed as i64)
+            .bool("frozen", lock(&st.clock).frozen)
+            .int("jobs", sim.jobs.len() as i64)
+            .str("version", w.version);
         o.obj("episodes", |e| {
             e.obj("failure_spike", |x| {
-                x.str("template", w.ujt_name(ep.spike_template)).str("start", &iso(ep.spike_start)).str("end", &iso(ep.spike_end)).float("failure_rate", ep.spike_fail_rate);
+                x.str("template", w.ujt_name(ep.spike_template))
+                    .str("start", &iso(ep.spike_start))
+                    .str("end", &iso(ep.spike_end))
+                    .float("failure_rate", ep.spike_fail_rate);
             });
             e.obj("queue_buildup", |x| {
                 x.str("start", &iso(ep.queue_start))
@@ -176,13 +213,18 @@ async fn info(State(st): St) -> Response {
                     .str("instance_out", w.instance_name(ep.queue_outage_instance));
             });
             e.obj("slowdown", |x| {
-                x.str("template", w.ujt_name(ep.slow_template)).str("from", &iso(ep.history_start)).float("growth_over_history", ep.slow_growth);
+                x.str("template", w.ujt_name(ep.slow_template))
+                    .str("from", &iso(ep.history_start))
+                    .float("growth_over_history", ep.slow_growth);
             });
         });
         o.arr("templates", |a| {
             for u in &w.ujts {
                 a.obj(|x| {
-                    x.int("id", u.id as i64).str("name", &u.name).str("type", u.kind.type_name()).opt_str("organization", w.org_name(u.org));
+                    x.int("id", u.id as i64)
+                        .str("name", &u.name)
+                        .str("type", u.kind.type_name())
+                        .opt_str("organization", w.org_name(u.org));
                 });
             }
         });
@@ -190,11 +232,14 @@ async fn info(State(st): St) -> Response {
             for u in &w.users {
                 a.obj(|x| {
                     x.str("username", &u.username)
-                        .str("role", match u.role {
-                            Role::Superuser => "superuser",
-                            Role::Auditor => "auditor",
-                            Role::User => "user",
-                        })
+                        .str(
+                            "role",
+                            match u.role {
+                                Role::Superuser => "superuser",
+                                Role::Auditor => "auditor",
+                                Role::User => "user",
+                            },
+                        )
                         .opt_str("token", u.token.as_deref());
                 });
             }

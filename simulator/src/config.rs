@@ -111,7 +111,12 @@ impl Default for Config {
 impl Config {
     /// A configuration for tests: port 0, frozen clock at a fixed time, small workload.
     pub fn for_tests(now: &str) -> Self {
-        Config { listen: "127.0.0.1:0".into(), now: Some(now.into()), frozen: true, ..Config::default() }
+        Config {
+            listen: "127.0.0.1:0".into(),
+            now: Some(now.into()),
+            frozen: true,
+            ..Config::default()
+        }
     }
 
     pub fn faults(&self) -> Faults {

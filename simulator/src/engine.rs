@@ -179,7 +179,9 @@ impl Sim {
             if *et > t {
                 break;
             }
-            let Some(Reverse((et, _, ev))) = self.heap.pop() else { break };
+            let Some(Reverse((et, _, ev))) = self.heap.pop() else {
+                break;
+            };
             self.now = et.max(self.now);
             self.handle(ev);
         }
@@ -192,14 +194,20 @@ impl Sim {
     /// Deletes finished jobs created before `now - retain` (AWX's cleanup_jobs).
     pub fn purge(&mut self) {
         let cutoff = self.now - self.retain;
-        if self.jobs.first().map(|j| j.created >= cutoff).unwrap_or(true) {
+        if self
+            .jobs
+            .first()
+            .map(|j| j.created >= cutoff)
+            .unwrap_or(true)
+        {
             return;
         }
         let p = self.jobs.partition_point(|j| j.created < cutoff);
         if self.jobs[..p].iter().all(|j| j.status.is_final()) {
             self.jobs.drain(..p);
         } else {
-            self.jobs.retain(|j| j.created >= cutoff || !j.status.is_final());
+            self.jobs
+                .retain(|j| j.created >= cutoff || !j.status.is_final());
         }
     }
 
@@ -250,7 +258,10 @@ impl Sim {
             Launchable::Ujt(ep.queue_heavy_template)
         } else {
             let x = self.rng.gen_range(0.0..self.random_total);
-            let i = self.cum.partition_point(|(c, _)| *c <= x).min(self.cum.len() - 1);
+            let i = self
+                .cum
+                .partition_point(|(c, _)| *c <= x)
+                .min(self.cum.len() - 1);
             self.cum[i].1
         };
         let user = self.world.launchers[self.rng.gen_range(0..self.world.launchers.len())];
@@ -271,7 +282,14 @@ impl Sim {
             }
             Launchable::AdHoc => (LaunchType::Manual, LaunchedBy::User(user), user),
         };
-        self.launch(Launch { what, launch_type: lt, launched_by: lb, created_by: cb, schedule: NONE16, source_wf: 0 });
+        self.launch(Launch {
+            what,
+            launch_type: lt,
+            launched_by: lb,
+            created_by: cb,
+            schedule: NONE16,
+            source_wf: 0,
+        });
     }
 
     fn new_job(&mut self, jtype: JobType, ujt: u16, l: &Launch) -> u32 {
@@ -391,7 +409,10 @@ impl Sim {
         let n = cp.instances.len();
         for k in 0..n {
             let i = cp.instances[(self.ctrl_rr + k) % n];
-            if self.world.instances[i as usize].node_type.can_control() && self.node_available(i) && self.remaining(i) >= 1 {
+            if self.world.instances[i as usize].node_type.can_control()
+                && self.node_available(i)
+                && self.remaining(i) >= 1
+            {
                 self.ctrl_rr = (self.ctrl_rr + k + 1) % n;
                 return Some(i);
             }
@@ -410,12 +431,19 @@ impl Sim {
         let mut started = 0u64;
         let mut blocked = 0u64;
         for id in queue.iter().copied() {
-            let Some(idx) = self.index_of(id) else { continue };
+            let Some(idx) = self.index_of(id) else {
+                continue;
+            };
             let job = &self.jobs[idx];
             if job.status != Status::Pending {
                 continue;
             }
-            if self.flights.get(&id).map(|f| f.blocked_by != 0).unwrap_or(false) {
+            if self
+                .flights
+                .get(&id)
+                .map(|f| f.blocked_by != 0)
+                .unwrap_or(false)
+            {
                 blocked += 1;
                 keep.push(id);
                 continue;
@@ -445,7 +473,11 @@ impl Sim {
             }
             let (is_cg, max, members) = {
                 let g = &self.world.instance_groups[ig as usize];
-                (g.is_container_group, g.max_concurrent_jobs, g.instances.clone())
+                (
+                    g.is_container_group,
+                    g.max_concurrent_jobs,
+                    g.instances.clone(),
+                )
             };
             let placed = if is_cg {
                 if max == 0 || self.ig_running[ig as usize] < max {
@@ -456,7 +488,9 @@ impl Sim {
             } else {
                 let mut best: Option<(u8, i64)> = None;
                 for &i in &members {
-                    if !self.world.instances[i as usize].node_type.can_execute() && !matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob) {
+                    if !self.world.instances[i as usize].node_type.can_execute()
+                        && !matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob)
+                    {
                         continue;
                     }
                     if !self.node_available(i) {
@@ -468,7 +502,11 @@ impl Sim {
                     }
                 }
                 match best {
-                    Some((e, _)) if matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob) => Some((e, e)),
+                    Some((e, _))
+                        if matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob) =>
+                    {
+                        Some((e, e))
+                    }
                     Some((e, _)) => {
                         if self.world.instances[e as usize].node_type.can_control() {
                             Some((e, e))
@@ -506,12 +544,17 @@ impl Sim {
         self.counters.tasks_started = started;
         self.counters.pending_processed = queue.len() as u64;
         self.counters.tasks_blocked = blocked;
-        self.counters.running_processed = self.flights.len() as u64 - self.queue.len().min(self.flights.len()) as u64;
+        self.counters.running_processed =
+            self.flights.len() as u64 - self.queue.len().min(self.flights.len()) as u64;
     }
 
     fn start_waiting(&mut self, idx: usize, exec: u8, ctrl: u8, ig: u8) {
         let now = self.now;
-        let wait = if self.jobs[idx].jtype == JobType::WorkflowJob { secs(&mut self.rng, 0.2, 1.5) } else { secs(&mut self.rng, 0.5, 3.0) };
+        let wait = if self.jobs[idx].jtype == JobType::WorkflowJob {
+            secs(&mut self.rng, 0.2, 1.5)
+        } else {
+            secs(&mut self.rng, 0.5, 3.0)
+        };
         let j = &mut self.jobs[idx];
         j.status = Status::Waiting;
         j.modified = now;
@@ -541,9 +584,21 @@ impl Sim {
         }
         let ep = &self.world.episodes;
         let b = if j.jtype == JobType::AdHocCommand {
-            Behavior { median_secs: 9.0, sigma: 0.6, fail_rate: 0.08, error_rate: 0.01, cancel_rate: 0.01, ..Default::default() }
+            Behavior {
+                median_secs: 9.0,
+                sigma: 0.6,
+                fail_rate: 0.08,
+                error_rate: 0.01,
+                cancel_rate: 0.01,
+                ..Default::default()
+            }
         } else if j.is_sync() {
-            Behavior { median_secs: 6.0, sigma: 0.4, fail_rate: 0.01, ..Default::default() }
+            Behavior {
+                median_secs: 6.0,
+                sigma: 0.4,
+                fail_rate: 0.01,
+                ..Default::default()
+            }
         } else {
             self.world.ujts[j.ujt as usize].behavior.clone()
         };
@@ -551,7 +606,12 @@ impl Sim {
         if j.ujt == ep.slow_template && j.jtype == JobType::Job {
             median *= ep.slow_factor(now);
         }
-        let fail_rate = if j.ujt == ep.spike_template && j.jtype == JobType::Job && ep.in_spike(now) { ep.spike_fail_rate } else { b.fail_rate };
+        let fail_rate = if j.ujt == ep.spike_template && j.jtype == JobType::Job && ep.in_spike(now)
+        {
+            ep.spike_fail_rate
+        } else {
+            b.fail_rate
+        };
         let full = (median * (b.sigma * normal(&mut self.rng)).exp()).max(0.5);
         let x: f64 = self.rng.gen();
         let (outcome, dur) = if x < b.cancel_rate {
@@ -582,13 +642,21 @@ impl Sim {
                 };
                 let sid = self.new_job(JobType::ProjectUpdate, j.project, &l);
                 if let Some(si) = self.index_of(sid) {
-                    let (exec, ctrl) = if j.exec_node == NONE8 { (j.controller_node, j.controller_node) } else { (j.exec_node, j.controller_node) };
+                    let (exec, ctrl) = if j.exec_node == NONE8 {
+                        (j.controller_node, j.controller_node)
+                    } else {
+                        (j.exec_node, j.controller_node)
+                    };
                     let s = &mut self.jobs[si];
                     s.impact = 0;
                     s.status = Status::Waiting;
                     s.exec_node = exec;
                     s.controller_node = ctrl;
-                    s.instance_group = if j.exec_node == NONE8 { self.world.controlplane_ig } else { j.instance_group };
+                    s.instance_group = if j.exec_node == NONE8 {
+                        self.world.controlplane_ig
+                    } else {
+                        j.instance_group
+                    };
                     let at = now + secs(&mut self.rng, 0.05, 0.4);
                     self.push(at, Ev::Run(sid));
                 }
@@ -599,7 +667,11 @@ impl Sim {
     fn finish_job(&mut self, id: u32) {
         let now = self.now;
         let Some(idx) = self.index_of(id) else { return };
-        let outcome = self.flights.get(&id).and_then(|f| f.outcome).unwrap_or(Status::Successful);
+        let outcome = self
+            .flights
+            .get(&id)
+            .and_then(|f| f.outcome)
+            .unwrap_or(Status::Successful);
         let j = &mut self.jobs[idx];
         if j.status != Status::Running {
             return;
@@ -660,13 +732,21 @@ impl Sim {
     /// Spawns the next node of a running workflow job, or finishes it.
     fn wf_step(&mut self, wf: u32, child_failed: bool) {
         let Some(idx) = self.index_of(wf) else { return };
-        let (ujt, lb, cb) = (self.jobs[idx].ujt, self.jobs[idx].launched_by, self.jobs[idx].created_by);
+        let (ujt, lb, cb) = (
+            self.jobs[idx].ujt,
+            self.jobs[idx].launched_by,
+            self.jobs[idx].created_by,
+        );
         let next = self.flights.get(&wf).map(|f| f.wf_next).unwrap_or(0);
         let nodes = &self.world.ujts[ujt as usize].wf_nodes;
         if child_failed || next >= nodes.len() {
             let now = self.now;
             let j = &mut self.jobs[idx];
-            j.status = if child_failed { Status::Failed } else { Status::Successful };
+            j.status = if child_failed {
+                Status::Failed
+            } else {
+                Status::Successful
+            };
             j.finished = now;
             j.modified = now;
             self.flights.remove(&wf);
@@ -699,7 +779,10 @@ impl Sim {
 }
 
 fn inventory_impact(w: &World, inv: u16) -> u16 {
-    let hosts = w.inventories.get(inv as usize).map(|i| i.host_count).unwrap_or(1);
+    let hosts = w
+        .inventories
+        .get(inv as usize)
+        .map(|i| i.host_count)
+        .unwrap_or(1);
     (hosts.min(5) + 1) as u16
 }
-

@@ -41,7 +41,9 @@ pub fn template_stats(sim: &Sim) -> Vec<TemplateStats> {
     let mut st = vec![TemplateStats::default(); n];
     let mut complete = 0usize;
     for j in sim.jobs.iter().rev() {
-        let Some(s) = st.get_mut(j.ujt as usize) else { continue };
+        let Some(s) = st.get_mut(j.ujt as usize) else {
+            continue;
+        };
         let was_complete = s.recent.len() >= 10 && s.last.is_some();
         if s.newest.is_none() {
             s.newest = Some((j.id, j.status));
@@ -50,7 +52,8 @@ pub fn template_stats(sim: &Sim) -> Vec<TemplateStats> {
             s.last = Some((j.id, j.finished, j.status));
         }
         if s.recent.len() < 10 {
-            s.recent.push((j.id, j.status, j.finished, j.canceled_on(), j.jtype));
+            s.recent
+                .push((j.id, j.status, j.finished, j.canceled_on(), j.jtype));
         }
         if !was_complete && s.recent.len() >= 10 && s.last.is_some() {
             complete += 1;
@@ -65,7 +68,9 @@ pub fn template_stats(sim: &Sim) -> Vec<TemplateStats> {
 fn org_summary(o: &mut Obj, sim: &Sim, org: u8) {
     if let Some(org) = sim.world.orgs.get(org as usize) {
         o.obj("organization", |x| {
-            x.int("id", org.id as i64).str("name", &org.name).str("description", &org.description);
+            x.int("id", org.id as i64)
+                .str("name", &org.name)
+                .str("description", &org.description);
         });
     }
 }
@@ -81,7 +86,17 @@ fn caps(o: &mut Obj, extra: &[&str]) {
 
 pub fn organizations(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     let w = &sim.world;
-    let schema = RowSchema::new("Organization", vec![("id", Kind::Int), ("name", Kind::Str), ("description", Kind::Str), ("created", Kind::Time), ("modified", Kind::Time)], vec!["name", "description"]);
+    let schema = RowSchema::new(
+        "Organization",
+        vec![
+            ("id", Kind::Int),
+            ("name", Kind::Str),
+            ("description", Kind::Str),
+            ("created", Kind::Time),
+            ("modified", Kind::Time),
+        ],
+        vec!["name", "description"],
+    );
     let rows = w
         .orgs
         .iter()
@@ -90,27 +105,61 @@ pub fn organizations(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             let created = w.boot - 400 * crate::time::DAY + k as i64 * 3_600_000_123;
             let json = object(|o| {
                 let url = format!("{api}organizations/{}/", org.id);
-                o.int("id", org.id as i64).str("type", "organization").str("url", &url);
+                o.int("id", org.id as i64)
+                    .str("type", "organization")
+                    .str("url", &url);
                 o.obj("related", |r| {
-                    for rel in ["inventories", "job_templates", "workflow_job_templates", "projects", "users", "teams", "instance_groups"] {
+                    for rel in [
+                        "inventories",
+                        "job_templates",
+                        "workflow_job_templates",
+                        "projects",
+                        "users",
+                        "teams",
+                        "instance_groups",
+                    ] {
                         r.str(rel, &format!("{url}{rel}/"));
                     }
                 });
                 o.obj("summary_fields", |s| {
                     s.obj("related_field_counts", |c| {
-                        let ujts = |kind: UjtKind| w.ujts.iter().filter(|u| u.kind == kind && u.org == k as u8).count() as i64;
-                        c.int("inventories", w.inventories.iter().filter(|i| i.org == k as u8).count() as i64)
-                            .int("teams", if k == 0 { 0 } else { 1 })
-                            .int("users", 2)
-                            .int("job_templates", ujts(UjtKind::JobTemplate))
-                            .int("admins", 1)
-                            .int("projects", ujts(UjtKind::Project));
+                        let ujts = |kind: UjtKind| {
+                            w.ujts
+                                .iter()
+                                .filter(|u| u.kind == kind && u.org == k as u8)
+                                .count() as i64
+                        };
+                        c.int(
+                            "inventories",
+                            w.inventories.iter().filter(|i| i.org == k as u8).count() as i64,
+                        )
+                        .int("teams", if k == 0 { 0 } else { 1 })
+                        .int("users", 2)
+                        .int("job_templates", ujts(UjtKind::JobTemplate))
+                        .int("admins", 1)
+                        .int("projects", ujts(UjtKind::Project));
                     });
                     caps(s, &[]);
                 });
-                o.ts("created", created).ts("modified", created).str("name", &org.name).str("description", &org.description).int("max_hosts", 0).null("custom_virtualenv").null("default_environment");
+                o.ts("created", created)
+                    .ts("modified", created)
+                    .str("name", &org.name)
+                    .str("description", &org.description)
+                    .int("max_hosts", 0)
+                    .null("custom_virtualenv")
+                    .null("default_environment");
             });
-            Row { json, vals: vec![t_int(org.id as i64), t_str(&org.name), t_str(&org.description), Typed::Time(created), Typed::Time(created)], type_name: "organization" }
+            Row {
+                json,
+                vals: vec![
+                    t_int(org.id as i64),
+                    t_str(&org.name),
+                    t_str(&org.description),
+                    Typed::Time(created),
+                    Typed::Time(created),
+                ],
+                type_name: "organization",
+            }
         })
         .collect();
     (schema, rows)
@@ -139,14 +188,26 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
         .iter()
         .enumerate()
         .map(|(k, inv)| {
-            let sources = w.ujts.iter().filter(|u| u.kind == UjtKind::InventorySource && u.inventory == k as u16).count() as i64;
+            let sources = w
+                .ujts
+                .iter()
+                .filter(|u| u.kind == UjtKind::InventorySource && u.inventory == k as u16)
+                .count() as i64;
             let org = w.orgs.get(inv.org as usize);
             let created = w.boot - 300 * crate::time::DAY + k as i64 * 7_200_000_321;
             let json = object(|o| {
                 let url = format!("{api}inventories/{}/", inv.id);
-                o.int("id", inv.id as i64).str("type", "inventory").str("url", &url);
+                o.int("id", inv.id as i64)
+                    .str("type", "inventory")
+                    .str("url", &url);
                 o.obj("related", |r| {
-                    for rel in ["hosts", "groups", "inventory_sources", "job_templates", "ad_hoc_commands"] {
+                    for rel in [
+                        "hosts",
+                        "groups",
+                        "inventory_sources",
+                        "job_templates",
+                        "ad_hoc_commands",
+                    ] {
                         r.str(rel, &format!("{url}{rel}/"));
                     }
                     if let Some(org) = org {
@@ -240,36 +301,61 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             let inv = &w.inventories[h.inventory as usize];
             let pos = h.id as usize - 1 - inv.first_host;
             let lj = last[h.inventory as usize];
-            let failed = lj.map(|j| j.failed() && pos < (inv.host_count as usize / 5).max(1)).unwrap_or(false);
+            let failed = lj
+                .map(|j| j.failed() && pos < (inv.host_count as usize / 5).max(1))
+                .unwrap_or(false);
             let summary_id = lj.map(|j| j.id as i64 * 1000 + pos as i64);
             let created = w.boot - 200 * crate::time::DAY + h.id as i64 * 1_000_003;
             let modified = lj.and_then(|j| j.finished_opt()).unwrap_or(created);
             let json = object(|o| {
                 let url = format!("{api}hosts/{}/", h.id);
-                o.int("id", h.id as i64).str("type", "host").str("url", &url);
+                o.int("id", h.id as i64)
+                    .str("type", "host")
+                    .str("url", &url);
                 o.obj("related", |r| {
-                    r.str("inventory", &format!("{api}inventories/{}/", inv.id)).str("job_host_summaries", &format!("{url}job_host_summaries/"));
+                    r.str("inventory", &format!("{api}inventories/{}/", inv.id))
+                        .str("job_host_summaries", &format!("{url}job_host_summaries/"));
                     if let Some(j) = lj {
                         r.str("last_job", &format!("{api}jobs/{}/", j.id));
                     }
                 });
                 o.obj("summary_fields", |s| {
                     s.obj("inventory", |x| {
-                        x.int("id", inv.id as i64).str("name", &inv.name).str("description", &inv.description).int("organization_id", w.orgs.get(inv.org as usize).map(|o| o.id as i64).unwrap_or(0)).str("kind", "");
+                        x.int("id", inv.id as i64)
+                            .str("name", &inv.name)
+                            .str("description", &inv.description)
+                            .int(
+                                "organization_id",
+                                w.orgs
+                                    .get(inv.org as usize)
+                                    .map(|o| o.id as i64)
+                                    .unwrap_or(0),
+                            )
+                            .str("kind", "");
                     });
                     if let Some(j) = lj {
                         s.obj("last_job", |x| {
-                            x.int("id", j.id as i64).str("name", w.job_name(j)).str("description", "").ts("finished", j.finished).str("status", j.status.as_str()).bool("failed", j.failed());
+                            x.int("id", j.id as i64)
+                                .str("name", w.job_name(j))
+                                .str("description", "")
+                                .ts("finished", j.finished)
+                                .str("status", j.status.as_str())
+                                .bool("failed", j.failed());
                         });
                         s.obj("last_job_host_summary", |x| {
-                            x.int("id", j.id as i64 * 1000 + pos as i64).bool("failed", failed);
+                            x.int("id", j.id as i64 * 1000 + pos as i64)
+                                .bool("failed", failed);
                         });
                     }
                     caps(s, &[]);
                     s.arr("groups", |_| {}).arr("recent_jobs", |a| {
                         if let Some(j) = lj {
                             a.obj(|x| {
-                                x.int("id", j.id as i64).str("name", w.job_name(j)).str("type", "job").str("status", j.status.as_str()).ts("finished", j.finished);
+                                x.int("id", j.id as i64)
+                                    .str("name", w.job_name(j))
+                                    .str("type", "job")
+                                    .str("status", j.status.as_str())
+                                    .ts("finished", j.finished);
                             });
                         }
                     });
@@ -300,7 +386,11 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     Typed::Bool(failed),
                     t_opt(lj.map(|j| j.id as i64)),
                     t_opt(summary_id),
-                    if lj.is_some() { Typed::Bool(failed) } else { Typed::Null },
+                    if lj.is_some() {
+                        Typed::Bool(failed)
+                    } else {
+                        Typed::Null
+                    },
                     Typed::Time(created),
                     Typed::Time(modified),
                 ],
@@ -312,7 +402,12 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
 }
 
 /// Job templates, workflow job templates, projects, inventory sources or system job templates.
-pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -> (RowSchema, Vec<Row>) {
+pub fn templates(
+    sim: &Sim,
+    api: &str,
+    kind: UjtKind,
+    stats: &[TemplateStats],
+) -> (RowSchema, Vec<Row>) {
     let w = &sim.world;
     let model = match kind {
         UjtKind::JobTemplate => "JobTemplate",
@@ -358,13 +453,25 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
             };
             let last_run = st.last.map(|l| l.1).unwrap_or(NONE_TS);
             let last_failed = st.last.map(|l| l.2.is_failed()).unwrap_or(false);
-            let next = w.schedules.iter().filter(|s| s.ujt == k as u16 && s.enabled).map(|s| next_run(s, now)).min().unwrap_or(NONE_TS);
+            let next = w
+                .schedules
+                .iter()
+                .filter(|s| s.ujt == k as u16 && s.enabled)
+                .map(|s| next_run(s, now))
+                .min()
+                .unwrap_or(NONE_TS);
             let org = w.orgs.get(u.org as usize);
             let inv = w.inventories.get(u.inventory as usize);
-            let proj = if kind == UjtKind::Project { None } else { w.ujts.get(u.project as usize) };
+            let proj = if kind == UjtKind::Project {
+                None
+            } else {
+                w.ujts.get(u.project as usize)
+            };
             let url = format!("{api}{}/{}/", kind.collection(), u.id);
             let json = object(|o| {
-                o.int("id", u.id as i64).str("type", kind.type_name()).str("url", &url);
+                o.int("id", u.id as i64)
+                    .str("type", kind.type_name())
+                    .str("url", &url);
                 o.obj("related", |r| {
                     if let Some(org) = org {
                         r.str("organization", &format!("{api}organizations/{}/", org.id));
@@ -376,9 +483,13 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                         r.str("project", &format!("{api}projects/{}/", p.id));
                     }
                     if let Some((id, _, _)) = st.last {
-                        r.str("last_job", &format!("{api}{}/{}/", kind.job_type().collection(), id));
+                        r.str(
+                            "last_job",
+                            &format!("{api}{}/{}/", kind.job_type().collection(), id),
+                        );
                     }
-                    r.str("schedules", &format!("{url}schedules/")).str("launch", &format!("{url}launch/"));
+                    r.str("schedules", &format!("{url}schedules/"))
+                        .str("launch", &format!("{url}launch/"));
                     let jobs_rel = match kind {
                         UjtKind::Project => "project_updates",
                         UjtKind::InventorySource => "inventory_updates",
@@ -391,21 +502,46 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                     org_summary(s, sim, u.org);
                     if let Some(i) = inv {
                         s.obj("inventory", |x| {
-                            x.int("id", i.id as i64).str("name", &i.name).str("description", &i.description).int("total_hosts", i.host_count as i64).int("organization_id", w.orgs.get(i.org as usize).map(|o| o.id as i64).unwrap_or(0)).str("kind", "");
+                            x.int("id", i.id as i64)
+                                .str("name", &i.name)
+                                .str("description", &i.description)
+                                .int("total_hosts", i.host_count as i64)
+                                .int(
+                                    "organization_id",
+                                    w.orgs.get(i.org as usize).map(|o| o.id as i64).unwrap_or(0),
+                                )
+                                .str("kind", "");
                         });
                     }
                     if let Some(p) = proj {
                         s.obj("project", |x| {
-                            x.int("id", p.id as i64).str("name", &p.name).str("description", &p.description).str("status", "successful").str("scm_type", "git").bool("allow_override", false);
+                            x.int("id", p.id as i64)
+                                .str("name", &p.name)
+                                .str("description", &p.description)
+                                .str("status", "successful")
+                                .str("scm_type", "git")
+                                .bool("allow_override", false);
                         });
                     }
                     if let Some((id, fin, status)) = st.last {
                         s.obj("last_job", |x| {
-                            x.int("id", id as i64).str("name", &u.job_name).str("description", &u.description).ts("finished", fin).str("status", status.as_str()).bool("failed", status.is_failed());
+                            x.int("id", id as i64)
+                                .str("name", &u.job_name)
+                                .str("description", &u.description)
+                                .ts("finished", fin)
+                                .str("status", status.as_str())
+                                .bool("failed", status.is_failed());
                             if kind == UjtKind::JobTemplate {
                                 x.bool("license_error", false);
                             }
-                            x.ts("canceled_on", if status == Status::Canceled { fin } else { NONE_TS });
+                            x.ts(
+                                "canceled_on",
+                                if status == Status::Canceled {
+                                    fin
+                                } else {
+                                    NONE_TS
+                                },
+                            );
                         });
                     }
                     caps(s, &["start", "schedule", "copy"]);
@@ -416,13 +552,20 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                         s.arr("recent_jobs", |a| {
                             for (id, status, fin, canceled, t) in &st.recent {
                                 a.obj(|x| {
-                                    x.int("id", *id as i64).str("status", status.as_str()).ts("finished", *fin).ts("canceled_on", *canceled).str("type", t.as_str());
+                                    x.int("id", *id as i64)
+                                        .str("status", status.as_str())
+                                        .ts("finished", *fin)
+                                        .ts("canceled_on", *canceled)
+                                        .str("type", t.as_str());
                                 });
                             }
                         });
                     }
                 });
-                o.ts("created", u.created).ts("modified", u.created).str("name", &u.name).str("description", &u.description);
+                o.ts("created", u.created)
+                    .ts("modified", u.created)
+                    .str("name", &u.name)
+                    .str("description", &u.description);
                 match kind {
                     UjtKind::JobTemplate => {
                         o.str("job_type", "run")
@@ -480,30 +623,40 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                             .null("webhook_credential");
                     }
                     UjtKind::Project => {
-                        o.str("local_path", &format!("_{}__{}", u.id, u.name.to_lowercase().replace(' ', "_")))
-                            .str("scm_type", "git")
-                            .str("scm_url", u.scm_url)
-                            .str("scm_branch", "")
-                            .str("scm_refspec", "")
-                            .bool("scm_clean", false)
-                            .bool("scm_track_submodules", false)
-                            .bool("scm_delete_on_update", false)
-                            .null("credential")
-                            .int("timeout", 0)
-                            .str("scm_revision", "2fecdad0f8913a92e94daa3bafa15c5cdbedd821")
-                            .ts("last_job_run", last_run)
-                            .bool("last_job_failed", last_failed)
-                            .ts("next_job_run", next)
-                            .str("status", if status == "successful" { "successful" } else { status })
-                            .opt_int("organization", org.map(|o| o.id as i64))
-                            .bool("scm_update_on_launch", true)
-                            .int("scm_update_cache_timeout", 0)
-                            .bool("allow_override", false)
-                            .null("custom_virtualenv")
-                            .null("default_environment")
-                            .null("signature_validation_credential")
-                            .bool("last_update_failed", last_failed)
-                            .ts("last_updated", last_run);
+                        o.str(
+                            "local_path",
+                            &format!("_{}__{}", u.id, u.name.to_lowercase().replace(' ', "_")),
+                        )
+                        .str("scm_type", "git")
+                        .str("scm_url", u.scm_url)
+                        .str("scm_branch", "")
+                        .str("scm_refspec", "")
+                        .bool("scm_clean", false)
+                        .bool("scm_track_submodules", false)
+                        .bool("scm_delete_on_update", false)
+                        .null("credential")
+                        .int("timeout", 0)
+                        .str("scm_revision", "2fecdad0f8913a92e94daa3bafa15c5cdbedd821")
+                        .ts("last_job_run", last_run)
+                        .bool("last_job_failed", last_failed)
+                        .ts("next_job_run", next)
+                        .str(
+                            "status",
+                            if status == "successful" {
+                                "successful"
+                            } else {
+                                status
+                            },
+                        )
+                        .opt_int("organization", org.map(|o| o.id as i64))
+                        .bool("scm_update_on_launch", true)
+                        .int("scm_update_cache_timeout", 0)
+                        .bool("allow_override", false)
+                        .null("custom_virtualenv")
+                        .null("default_environment")
+                        .null("signature_validation_credential")
+                        .bool("last_update_failed", last_failed)
+                        .ts("last_updated", last_run);
                     }
                     UjtKind::InventorySource => {
                         o.str("source", u.source)
@@ -520,7 +673,14 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                             .ts("last_job_run", last_run)
                             .bool("last_job_failed", last_failed)
                             .ts("next_job_run", next)
-                            .str("status", if st.newest.is_none() { "never updated" } else { status })
+                            .str(
+                                "status",
+                                if st.newest.is_none() {
+                                    "never updated"
+                                } else {
+                                    status
+                                },
+                            )
                             .opt_int("inventory", inv.map(|i| i.id as i64))
                             .bool("update_on_launch", u.id % 2 == 0)
                             .int("update_cache_timeout", 0)
@@ -529,7 +689,12 @@ pub fn templates(sim: &Sim, api: &str, kind: UjtKind, stats: &[TemplateStats]) -
                             .ts("last_updated", last_run);
                     }
                     UjtKind::SystemJobTemplate => {
-                        o.ts("last_job_run", last_run).bool("last_job_failed", last_failed).ts("next_job_run", next).str("status", status).null("execution_environment").str("job_type", u.system_job_type);
+                        o.ts("last_job_run", last_run)
+                            .bool("last_job_failed", last_failed)
+                            .ts("next_job_run", next)
+                            .str("status", status)
+                            .null("execution_environment")
+                            .str("job_type", u.system_job_type);
                     }
                 }
             });
@@ -564,7 +729,15 @@ pub fn schedules(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     let w = &sim.world;
     let schema = RowSchema::new(
         "Schedule",
-        vec![("id", Kind::Int), ("name", Kind::Str), ("description", Kind::Str), ("enabled", Kind::Bool), ("unified_job_template", Kind::Fk), ("unified_job_template__name", Kind::Str), ("next_run", Kind::Time)],
+        vec![
+            ("id", Kind::Int),
+            ("name", Kind::Str),
+            ("description", Kind::Str),
+            ("enabled", Kind::Bool),
+            ("unified_job_template", Kind::Fk),
+            ("unified_job_template__name", Kind::Str),
+            ("next_run", Kind::Time),
+        ],
         vec!["name", "description"],
     );
     let rows = w
@@ -573,16 +746,34 @@ pub fn schedules(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
         .map(|s| {
             let u = &w.ujts[s.ujt as usize];
             let next = next_run(s, sim.now);
-            let dtstart = w.episodes.history_start - 30 * crate::time::DAY + s.phase.rem_euclid(s.interval.max(1));
-            let rrule = format!("DTSTART;TZID=UTC:{} RRULE:FREQ=MINUTELY;INTERVAL={}", crate::time::iso(dtstart).replace(['-', ':'], "").trim_end_matches('Z').split('.').next().unwrap_or(""), (s.interval / crate::time::MIN).max(1));
+            let dtstart = w.episodes.history_start - 30 * crate::time::DAY
+                + s.phase.rem_euclid(s.interval.max(1));
+            let rrule = format!(
+                "DTSTART;TZID=UTC:{} RRULE:FREQ=MINUTELY;INTERVAL={}",
+                crate::time::iso(dtstart)
+                    .replace(['-', ':'], "")
+                    .trim_end_matches('Z')
+                    .split('.')
+                    .next()
+                    .unwrap_or(""),
+                (s.interval / crate::time::MIN).max(1)
+            );
             let json = object(|o| {
-                o.int("id", s.id as i64).str("type", "schedule").str("url", &format!("{api}schedules/{}/", s.id));
+                o.int("id", s.id as i64)
+                    .str("type", "schedule")
+                    .str("url", &format!("{api}schedules/{}/", s.id));
                 o.obj("related", |r| {
-                    r.str("unified_job_template", &format!("{api}{}/{}/", u.kind.collection(), u.id));
+                    r.str(
+                        "unified_job_template",
+                        &format!("{api}{}/{}/", u.kind.collection(), u.id),
+                    );
                 });
                 o.obj("summary_fields", |x| {
                     x.obj("unified_job_template", |t| {
-                        t.int("id", u.id as i64).str("name", &u.name).str("description", &u.description).str("unified_job_type", u.kind.job_type().as_str());
+                        t.int("id", u.id as i64)
+                            .str("name", &u.name)
+                            .str("description", &u.description)
+                            .str("unified_job_type", u.kind.job_type().as_str());
                     });
                     caps(x, &[]);
                 });
@@ -599,7 +790,19 @@ pub fn schedules(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .str("timezone", "UTC")
                     .str("until", "");
             });
-            Row { json, vals: vec![t_int(s.id as i64), t_str(&s.name), t_str(""), Typed::Bool(s.enabled), t_int(u.id as i64), t_str(&u.name), t_ts(next)], type_name: "schedule" }
+            Row {
+                json,
+                vals: vec![
+                    t_int(s.id as i64),
+                    t_str(&s.name),
+                    t_str(""),
+                    Typed::Bool(s.enabled),
+                    t_int(u.id as i64),
+                    t_str(&u.name),
+                    t_ts(next),
+                ],
+                type_name: "schedule",
+            }
         })
         .collect();
     (schema, rows)
@@ -652,13 +855,26 @@ pub fn instances(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
         .map(|(k, i)| {
             let consumed = sim.consumed[k];
             let (running, total) = counts[k];
-            let groups: Vec<&InstanceGroup> = w.instance_groups.iter().filter(|g| g.instances.contains(&(k as u8))).collect();
-            let last_seen = if i.node_state == "ready" { sim.now - (sim.now.rem_euclid(60 * crate::time::SEC)) + 1_234 } else { w.boot - 3 * crate::time::HOUR };
+            let groups: Vec<&InstanceGroup> = w
+                .instance_groups
+                .iter()
+                .filter(|g| g.instances.contains(&(k as u8)))
+                .collect();
+            let last_seen = if i.node_state == "ready" {
+                sim.now - (sim.now.rem_euclid(60 * crate::time::SEC)) + 1_234
+            } else {
+                w.boot - 3 * crate::time::HOUR
+            };
             let json = object(|o| {
                 let url = format!("{api}instances/{}/", i.id);
-                o.int("id", i.id as i64).str("hostname", &i.hostname).str("type", "instance").str("url", &url);
+                o.int("id", i.id as i64)
+                    .str("hostname", &i.hostname)
+                    .str("type", "instance")
+                    .str("url", &url);
                 o.obj("related", |r| {
-                    r.str("jobs", &format!("{url}jobs/")).str("instance_groups", &format!("{url}instance_groups/")).str("health_check", &format!("{url}health_check/"));
+                    r.str("jobs", &format!("{url}jobs/"))
+                        .str("instance_groups", &format!("{url}instance_groups/"))
+                        .str("health_check", &format!("{url}health_check/"));
                 });
                 o.obj("summary_fields", |s| {
                     s.obj("user_capabilities", |c| {
@@ -675,10 +891,20 @@ pub fn instances(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .ts("last_health_check", last_seen)
                     .str("errors", i.errors)
                     .str("capacity_adjustment", "1.00")
-                    .str("version", if i.node_type == NodeType::Hop { "" } else { w.version })
+                    .str(
+                        "version",
+                        if i.node_type == NodeType::Hop {
+                            ""
+                        } else {
+                            w.version
+                        },
+                    )
                     .int("capacity", i.capacity)
                     .int("consumed_capacity", consumed)
-                    .float("percent_capacity_remaining", pct_remaining(i.capacity, consumed))
+                    .float(
+                        "percent_capacity_remaining",
+                        pct_remaining(i.capacity, consumed),
+                    )
                     .int("jobs_running", running)
                     .int("jobs_total", total)
                     .str("cpu", &format!("{:.1}", i.cpu))
@@ -747,7 +973,17 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             }
         }
     }
-    let schema = RowSchema::new("InstanceGroup", vec![("id", Kind::Int), ("name", Kind::Str), ("is_container_group", Kind::Bool), ("created", Kind::Time), ("modified", Kind::Time)], vec!["name"]);
+    let schema = RowSchema::new(
+        "InstanceGroup",
+        vec![
+            ("id", Kind::Int),
+            ("name", Kind::Str),
+            ("is_container_group", Kind::Bool),
+            ("created", Kind::Time),
+            ("modified", Kind::Time),
+        ],
+        vec!["name"],
+    );
     let rows = w
         .instance_groups
         .iter()
@@ -757,9 +993,12 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             let (running, total) = counts[k];
             let json = object(|o| {
                 let url = format!("{api}instance_groups/{}/", g.id);
-                o.int("id", g.id as i64).str("type", "instance_group").str("url", &url);
+                o.int("id", g.id as i64)
+                    .str("type", "instance_group")
+                    .str("url", &url);
                 o.obj("related", |r| {
-                    r.str("jobs", &format!("{url}jobs/")).str("instances", &format!("{url}instances/"));
+                    r.str("jobs", &format!("{url}jobs/"))
+                        .str("instances", &format!("{url}instances/"));
                 });
                 o.str("name", &g.name)
                     .ts("created", g.created)
@@ -778,17 +1017,31 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                 } else {
                     o.null("credential");
                 }
-                o.int("policy_instance_percentage", g.policy_instance_percentage as i64)
-                    .int("policy_instance_minimum", g.policy_instance_minimum as i64)
-                    .arr("policy_instance_list", |_| {})
-                    .str("pod_spec_override", "")
-                    .obj("summary_fields", |s| {
-                        s.obj("user_capabilities", |c| {
-                            c.bool("edit", true).bool("delete", g.name != "controlplane" && g.name != "default");
-                        });
+                o.int(
+                    "policy_instance_percentage",
+                    g.policy_instance_percentage as i64,
+                )
+                .int("policy_instance_minimum", g.policy_instance_minimum as i64)
+                .arr("policy_instance_list", |_| {})
+                .str("pod_spec_override", "")
+                .obj("summary_fields", |s| {
+                    s.obj("user_capabilities", |c| {
+                        c.bool("edit", true)
+                            .bool("delete", g.name != "controlplane" && g.name != "default");
                     });
+                });
             });
-            Row { json, vals: vec![t_int(g.id as i64), t_str(&g.name), Typed::Bool(g.is_container_group), Typed::Time(g.created), Typed::Time(g.created)], type_name: "instance_group" }
+            Row {
+                json,
+                vals: vec![
+                    t_int(g.id as i64),
+                    t_str(&g.name),
+                    Typed::Bool(g.is_container_group),
+                    Typed::Time(g.created),
+                    Typed::Time(g.created),
+                ],
+                type_name: "instance_group",
+            }
         })
         .collect();
     (schema, rows)
@@ -796,9 +1049,23 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
 
 pub fn user_json(w_user: &User, api: &str, created: Micros) -> String {
     object(|o| {
-        o.int("id", w_user.id as i64).str("type", "user").str("url", &format!("{api}users/{}/", w_user.id));
+        o.int("id", w_user.id as i64)
+            .str("type", "user")
+            .str("url", &format!("{api}users/{}/", w_user.id));
         o.obj("related", |r| {
-            for rel in ["teams", "organizations", "admin_of_organizations", "projects", "credentials", "roles", "activity_stream", "access_list", "tokens", "authorized_tokens", "personal_tokens"] {
+            for rel in [
+                "teams",
+                "organizations",
+                "admin_of_organizations",
+                "projects",
+                "credentials",
+                "roles",
+                "activity_stream",
+                "access_list",
+                "tokens",
+                "authorized_tokens",
+                "personal_tokens",
+            ] {
                 r.str(rel, &format!("{api}users/{}/{rel}/", w_user.id));
             }
         });
@@ -825,7 +1092,14 @@ pub fn user_json(w_user: &User, api: &str, created: Micros) -> String {
 pub fn users(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     let schema = RowSchema::new(
         "User",
-        vec![("id", Kind::Int), ("username", Kind::Str), ("first_name", Kind::Str), ("last_name", Kind::Str), ("email", Kind::Str), ("is_superuser", Kind::Bool)],
+        vec![
+            ("id", Kind::Int),
+            ("username", Kind::Str),
+            ("first_name", Kind::Str),
+            ("last_name", Kind::Str),
+            ("email", Kind::Str),
+            ("is_superuser", Kind::Bool),
+        ],
         vec!["username", "first_name", "last_name", "email"],
     );
     let rows = sim
@@ -836,7 +1110,14 @@ pub fn users(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             let created = sim.world.boot - 500 * crate::time::DAY + u.id as i64 * 86_400_000_017;
             Row {
                 json: user_json(u, api, created),
-                vals: vec![t_int(u.id as i64), t_str(&u.username), t_str(&u.first_name), t_str(&u.last_name), t_str(&u.email), Typed::Bool(u.role == Role::Superuser)],
+                vals: vec![
+                    t_int(u.id as i64),
+                    t_str(&u.username),
+                    t_str(&u.first_name),
+                    t_str(&u.last_name),
+                    t_str(&u.email),
+                    Typed::Bool(u.role == Role::Superuser),
+                ],
                 type_name: "user",
             }
         })

@@ -4,7 +4,8 @@ use axum::http::{header, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 
 pub const NOT_AUTHENTICATED: &str = "Authentication credentials were not provided. To establish a login session, visit /api/login/.";
-pub const BAD_CREDENTIALS: &str = "Invalid username/password. To establish a login session, visit /api/login/.";
+pub const BAD_CREDENTIALS: &str =
+    "Invalid username/password. To establish a login session, visit /api/login/.";
 pub const WWW_AUTHENTICATE: &str = "Bearer realm=api authorization_url=/api/o/authorize/";
 
 #[derive(Debug, thiserror::Error)]
@@ -49,9 +50,20 @@ impl IntoResponse for ApiError {
             ApiError::Body(_, b) => b.clone(),
             other => serde_json::json!({ "detail": other.to_string() }).to_string(),
         };
-        let mut resp = (status, [(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], body).into_response();
+        let mut resp = (
+            status,
+            [(
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("application/json"),
+            )],
+            body,
+        )
+            .into_response();
         if status == StatusCode::UNAUTHORIZED {
-            resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(WWW_AUTHENTICATE));
+            resp.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                HeaderValue::from_static(WWW_AUTHENTICATE),
+            );
         }
         resp
     }
@@ -61,7 +73,10 @@ impl IntoResponse for ApiError {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     #[error("cannot bind {addr}: {source}")]
-    Bind { addr: String, source: std::io::Error },
+    Bind {
+        addr: String,
+        source: std::io::Error,
+    },
     #[error("invalid configuration: {0}")]
     Config(String),
     #[error("i/o error: {0}")]

@@ -20,7 +20,12 @@ pub struct Faults {
 
 impl Faults {
     pub fn validate(&self) -> Result<(), String> {
-        for (n, v) in [("error_rate", self.error_rate), ("drop_rate", self.drop_rate), ("truncate_rate", self.truncate_rate), ("invalid_json_rate", self.invalid_json_rate)] {
+        for (n, v) in [
+            ("error_rate", self.error_rate),
+            ("drop_rate", self.drop_rate),
+            ("truncate_rate", self.truncate_rate),
+            ("invalid_json_rate", self.invalid_json_rate),
+        ] {
             if !(0.0..=1.0).contains(&v) {
                 return Err(format!("{n} must be between 0 and 1"));
             }
@@ -37,7 +42,11 @@ impl Faults {
     }
 
     pub fn is_active(&self) -> bool {
-        *self != Faults { error_status: self.error_status, ..Faults::default() }
+        *self
+            != Faults {
+                error_status: self.error_status,
+                ..Faults::default()
+            }
     }
 }
 

@@ -9,10 +9,40 @@ use regex::Regex;
 use std::borrow::Cow;
 use std::cmp::Ordering;
 
-pub const RESERVED: [&str; 12] = ["page", "page_size", "format", "order", "order_by", "search", "type", "host_filter", "count_disabled", "no_truncate", "limit", "validate"];
+pub const RESERVED: [&str; 12] = [
+    "page",
+    "page_size",
+    "format",
+    "order",
+    "order_by",
+    "search",
+    "type",
+    "host_filter",
+    "count_disabled",
+    "no_truncate",
+    "limit",
+    "validate",
+];
 
-const LOOKUPS: [&str; 17] =
-    ["exact", "iexact", "contains", "icontains", "startswith", "istartswith", "endswith", "iendswith", "regex", "iregex", "gt", "gte", "lt", "lte", "in", "isnull", "search"];
+const LOOKUPS: [&str; 17] = [
+    "exact",
+    "iexact",
+    "contains",
+    "icontains",
+    "startswith",
+    "istartswith",
+    "endswith",
+    "iendswith",
+    "regex",
+    "iregex",
+    "gt",
+    "gte",
+    "lt",
+    "lte",
+    "in",
+    "isnull",
+    "search",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Kind {
@@ -220,7 +250,9 @@ impl Op {
             Op::Exact(Typed::Null) => matches!(v, Val::Null),
             Op::Exact(t) => {
                 if kind == Kind::Type {
-                    return val_text(v, kind).map(|s| Typed::Str(s.into_owned()) == *t).unwrap_or(false);
+                    return val_text(v, kind)
+                        .map(|s| Typed::Str(s.into_owned()) == *t)
+                        .unwrap_or(false);
                 }
                 val_cmp(v, t) == Some(Ordering::Equal)
             }
@@ -230,7 +262,9 @@ impl Op {
             Op::Lt(t) => val_cmp(v, t) == Some(Ordering::Less),
             Op::Lte(t) => matches!(val_cmp(v, t), Some(Ordering::Less | Ordering::Equal)),
             _ => {
-                let Some(s) = val_text(v, kind) else { return false };
+                let Some(s) = val_text(v, kind) else {
+                    return false;
+                };
                 match self {
                     Op::IExact(n) => s.to_lowercase() == *n,
                     Op::Contains(n) => s.contains(n.as_str()),
@@ -251,9 +285,16 @@ fn last_segment(path: &str) -> &str {
     path.rsplit("__").next().unwrap_or(path)
 }
 
-fn build_pred<S: Schema>(schema: &S, key: &str, value: &str, negate: bool) -> Result<Pred<S::Field>, ApiError> {
+fn build_pred<S: Schema>(
+    schema: &S,
+    key: &str,
+    value: &str,
+    negate: bool,
+) -> Result<Pred<S::Field>, ApiError> {
     if !key.is_ascii() {
-        return Err(parse_error(format!("'{key}' is not an allowed field name. Must be ascii encodable.")));
+        return Err(parse_error(format!(
+            "'{key}' is not an allowed field name. Must be ascii encodable."
+        )));
     }
     let (path, lookup) = match key.rsplit_once("__") {
         Some((p, l)) if LOOKUPS.contains(&l) => (p, l),
@@ -278,12 +319,18 @@ fn build_pred<S: Schema>(schema: &S, key: &str, value: &str, negate: bool) -> Re
             Op::In(items)
         }
         "regex" | "iregex" => {
-            let pat = if lookup == "iregex" { format!("(?i){value}") } else { value.to_string() };
+            let pat = if lookup == "iregex" {
+                format!("(?i){value}")
+            } else {
+                value.to_string()
+            };
             Op::Regex(Regex::new(&pat).map_err(|e| parse_error(e.to_string()))?)
         }
         "iexact" => {
             if !text_kind {
-                return Err(parse_error(format!("{name} is not a text field and cannot be filtered by case-insensitive search")));
+                return Err(parse_error(format!(
+                    "{name} is not a text field and cannot be filtered by case-insensitive search"
+                )));
             }
             Op::IExact(value.to_lowercase())
         }
@@ -306,20 +353,49 @@ fn build_pred<S: Schema>(schema: &S, key: &str, value: &str, negate: bool) -> Re
         }
         _ => return Err(parse_error(format!("No related model for field {lookup}."))),
     };
-    Ok(Pred { field, kind, negate, op })
+    Ok(Pred {
+        field,
+        kind,
+        negate,
+        op,
+    })
 }
 
 impl<F: Copy> Query<F> {
     /// Compiles the query parameters (already URL-decoded once) for a schema.
-    pub fn parse<S: Schema<Field = F>>(schema: &S, params: &[(String, String)]) -> Result<Query<F>, ApiError> {
-        let mut q = Query { and: Vec::new(), or: Vec::new(), search: Vec::new(), search_fields: Vec::new(), types: None, order: Vec::new(), order_is_id: true, order_is_neg_id: false };
+    pub fn parse<S: Schema<Field = F>>(
+        schema: &S,
+        params: &[(String, String)],
+    ) -> Result<Query<F>, ApiError> {
+        let mut q = Query {
+            and: Vec::new(),
+            or: Vec::new(),
+            search: Vec::new(),
+            search_fields: Vec::new(),
+            types: None,
+            order: Vec::new(),
+            order_is_id: true,
+            order_is_neg_id: false,
+        };
         let mut order_param: Option<&str> = None;
         for (k, v) in params {
             match k.as_str() {
                 "order" | "order_by" => order_param = Some(v),
-                "type" => q.types = Some(v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect()),
+                "type" => {
+                    q.types = Some(
+                        v.split(',')
+                            .map(|s| s.trim().to_string())
+                            .filter(|s| !s.is_empty())
+                            .collect(),
+                    )
+                }
                 "search" => {
-                    let terms: Vec<String> = v.replace('\0', "").replace(',', " ").split_whitespace().map(|s| s.to_lowercase()).collect();
+                    let terms: Vec<String> = v
+                        .replace('\0', "")
+                        .replace(',', " ")
+                        .split_whitespace()
+                        .map(|s| s.to_lowercase())
+                        .collect();
                     if !terms.is_empty() {
                         q.search.extend(terms);
                         q.search_fields = schema.search_fields();
@@ -370,8 +446,12 @@ impl<F: Copy> Query<F> {
                 fields.push((path.to_string(), f, kind, desc));
             }
             if !fields.is_empty() {
-                q.order_is_id = fields.len() == 1 && (fields[0].0 == "id" || fields[0].0 == "pk") && !fields[0].3;
-                q.order_is_neg_id = fields.len() == 1 && (fields[0].0 == "id" || fields[0].0 == "pk") && fields[0].3;
+                q.order_is_id = fields.len() == 1
+                    && (fields[0].0 == "id" || fields[0].0 == "pk")
+                    && !fields[0].3;
+                q.order_is_neg_id = fields.len() == 1
+                    && (fields[0].0 == "id" || fields[0].0 == "pk")
+                    && fields[0].3;
                 q.order = fields.into_iter().map(|(_, f, k, d)| (f, k, d)).collect();
             }
         }
@@ -390,14 +470,22 @@ impl<F: Copy> Query<F> {
                 return false;
             }
         }
-        if !self.or.is_empty() && !self.or.iter().any(|p| p.op.test(schema.get(rec, p.field), p.kind) != p.negate) {
+        if !self.or.is_empty()
+            && !self
+                .or
+                .iter()
+                .any(|p| p.op.test(schema.get(rec, p.field), p.kind) != p.negate)
+        {
             return false;
         }
         for term in &self.search {
-            let hit = self.search_fields.iter().any(|f| match schema.get(rec, *f) {
-                Val::Str(s) => contains_ci(s, term),
-                _ => false,
-            });
+            let hit = self
+                .search_fields
+                .iter()
+                .any(|f| match schema.get(rec, *f) {
+                    Val::Str(s) => contains_ci(s, term),
+                    _ => false,
+                });
             if !hit {
                 return false;
             }
@@ -434,8 +522,16 @@ pub struct RowSchema {
 }
 
 impl RowSchema {
-    pub fn new(model: &'static str, fields: Vec<(&'static str, Kind)>, search: Vec<&'static str>) -> Self {
-        RowSchema { model, fields, search }
+    pub fn new(
+        model: &'static str,
+        fields: Vec<(&'static str, Kind)>,
+        search: Vec<&'static str>,
+    ) -> Self {
+        RowSchema {
+            model,
+            fields,
+            search,
+        }
     }
     fn index(&self, path: &str) -> Option<usize> {
         self.fields.iter().position(|(n, _)| *n == path)
@@ -449,15 +545,27 @@ impl Schema for RowSchema {
         self.model
     }
     fn resolve(&self, path: &str) -> Result<(usize, Kind), String> {
-        let norm = if path == "pk" { "id".to_string() } else { path.strip_suffix("__id").or_else(|| path.strip_suffix("__pk")).unwrap_or(path).to_string() };
+        let norm = if path == "pk" {
+            "id".to_string()
+        } else {
+            path.strip_suffix("__id")
+                .or_else(|| path.strip_suffix("__pk"))
+                .unwrap_or(path)
+                .to_string()
+        };
         if let Some(i) = self.index(&norm) {
             return Ok((i, self.fields[i].1));
         }
         let mut segs = path.split("__");
         let first = segs.next().unwrap_or("");
         match (self.index(first), segs.next()) {
-            (Some(i), Some(next)) if self.fields[i].1 != Kind::Fk => Err(format!("No related model for field {next}.")),
-            (Some(_), Some(next)) => Err(format!("{} has no field named '{next}'", related_model_name(first))),
+            (Some(i), Some(next)) if self.fields[i].1 != Kind::Fk => {
+                Err(format!("No related model for field {next}."))
+            }
+            (Some(_), Some(next)) => Err(format!(
+                "{} has no field named '{next}'",
+                related_model_name(first)
+            )),
             _ => Err(format!("{} has no field named '{first}'", self.model)),
         }
     }
@@ -496,7 +604,9 @@ pub fn related_model_name(fk: &str) -> &'static str {
 /// Splits a raw query string into decoded pairs (decoded exactly once; `+` is a space).
 pub fn parse_query(raw: Option<&str>) -> Vec<(String, String)> {
     let Some(raw) = raw else { return Vec::new() };
-    url::form_urlencoded::parse(raw.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned())).collect()
+    url::form_urlencoded::parse(raw.as_bytes())
+        .map(|(k, v)| (k.into_owned(), v.into_owned()))
+        .collect()
 }
 
 #[cfg(test)]
@@ -504,15 +614,38 @@ mod tests {
     use super::*;
 
     fn schema() -> RowSchema {
-        RowSchema::new("Organization", vec![("id", Kind::Int), ("name", Kind::Str), ("created", Kind::Time), ("organization", Kind::Fk), ("organization__name", Kind::Str)], vec!["name"])
+        RowSchema::new(
+            "Organization",
+            vec![
+                ("id", Kind::Int),
+                ("name", Kind::Str),
+                ("created", Kind::Time),
+                ("organization", Kind::Fk),
+                ("organization__name", Kind::Str),
+            ],
+            vec!["name"],
+        )
     }
 
     fn row(id: i64, name: &str) -> Row {
-        Row { json: String::new(), vals: vec![Typed::Int(id), Typed::Str(name.into()), Typed::Time(id * 1_000_000), Typed::Int(1), Typed::Str("Default".into())], type_name: "organization" }
+        Row {
+            json: String::new(),
+            vals: vec![
+                Typed::Int(id),
+                Typed::Str(name.into()),
+                Typed::Time(id * 1_000_000),
+                Typed::Int(1),
+                Typed::Str("Default".into()),
+            ],
+            type_name: "organization",
+        }
     }
 
     fn q(params: &[(&str, &str)]) -> Result<Query<usize>, ApiError> {
-        let p: Vec<(String, String)> = params.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect();
+        let p: Vec<(String, String)> = params
+            .iter()
+            .map(|(a, b)| (a.to_string(), b.to_string()))
+            .collect();
         Query::parse(&schema(), &p)
     }
 
@@ -521,13 +654,23 @@ mod tests {
         let s = schema();
         let r = row(5, "Web & API, v2/x");
         assert!(q(&[("name", "Web & API, v2/x")]).unwrap().matches(&s, &r));
-        assert!(q(&[("name__icontains", "api, V2")]).unwrap().matches(&s, &r));
+        assert!(q(&[("name__icontains", "api, V2")])
+            .unwrap()
+            .matches(&s, &r));
         assert!(q(&[("id__in", "1,5")]).unwrap().matches(&s, &r));
         assert!(!q(&[("not__id", "5")]).unwrap().matches(&s, &r));
-        assert!(q(&[("or__id", "4"), ("or__name__startswith", "Web")]).unwrap().matches(&s, &r));
-        assert!(q(&[("created__gte", "1970-01-01T00:00:05Z")]).unwrap().matches(&s, &r));
-        assert!(!q(&[("created__gt", "1970-01-01T01:00:05+01:00")]).unwrap().matches(&s, &r));
-        assert!(q(&[("organization__name__iexact", "default")]).unwrap().matches(&s, &r));
+        assert!(q(&[("or__id", "4"), ("or__name__startswith", "Web")])
+            .unwrap()
+            .matches(&s, &r));
+        assert!(q(&[("created__gte", "1970-01-01T00:00:05Z")])
+            .unwrap()
+            .matches(&s, &r));
+        assert!(!q(&[("created__gt", "1970-01-01T01:00:05+01:00")])
+            .unwrap()
+            .matches(&s, &r));
+        assert!(q(&[("organization__name__iexact", "default")])
+            .unwrap()
+            .matches(&s, &r));
         assert!(q(&[("search", "web")]).unwrap().matches(&s, &r));
     }
 
@@ -538,7 +681,10 @@ mod tests {
         let e = q(&[("name__foo", "1")]).err().map(|e| e.to_string());
         assert_eq!(e.as_deref(), Some("No related model for field foo."));
         let e = q(&[("id", "abc")]).err().map(|e| e.to_string());
-        assert_eq!(e.as_deref(), Some("Field 'id' expected a number but got 'abc'."));
+        assert_eq!(
+            e.as_deref(),
+            Some("Field 'id' expected a number but got 'abc'.")
+        );
         assert!(q(&[("id__iexact", "1")]).is_err());
         assert!(q(&[("id__in", "")]).is_err());
         assert!(q(&[("order_by", "-bogus")]).is_err());

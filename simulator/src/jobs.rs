@@ -95,7 +95,11 @@ fn fk(rest: &[&str], rel: &str, id: JF, subs: &[(&str, JF, Kind)]) -> Result<(JF
     match rest {
         [] => Ok((id, Kind::Fk)),
         ["id"] | ["pk"] => Ok((id, Kind::Fk)),
-        [x] => subs.iter().find(|s| s.0 == *x).map(|s| (s.1, s.2)).ok_or_else(|| format!("{} has no field named '{x}'", related_model_name(rel))),
+        [x] => subs
+            .iter()
+            .find(|s| s.0 == *x)
+            .map(|s| (s.1, s.2))
+            .ok_or_else(|| format!("{} has no field named '{x}'", related_model_name(rel))),
         [x, y, ..] => {
             if let Some(s) = subs.iter().find(|s| s.0 == *x) {
                 if s.2 == Kind::Fk && rel == "inventory" && *x == "organization" {
@@ -107,7 +111,10 @@ fn fk(rest: &[&str], rel: &str, id: JF, subs: &[(&str, JF, Kind)]) -> Result<(JF
                 }
                 Err(format!("No related model for field {y}."))
             } else {
-                Err(format!("{} has no field named '{x}'", related_model_name(rel)))
+                Err(format!(
+                    "{} has no field named '{x}'",
+                    related_model_name(rel)
+                ))
             }
         }
     }
@@ -140,12 +147,46 @@ fn base_field(seg: &str, rest: &[&str]) -> Option<Result<(JF, Kind), String>> {
         "execution_node" => scalar(JF::ExecutionNode, Kind::Str),
         "controller_node" => scalar(JF::ControllerNode, Kind::Str),
         "work_unit_id" => scalar(JF::WorkUnitId, Kind::Str),
-        "unified_job_template" => fk(rest, seg, JF::Ujt, &[("name", JF::UjtName, Kind::Str), ("description", JF::UjtDescription, Kind::Str)]),
-        "organization" => fk(rest, seg, JF::Org, &[("name", JF::OrgName, Kind::Str), ("description", JF::OrgDescription, Kind::Str)]),
-        "instance_group" => fk(rest, seg, JF::Ig, &[("name", JF::IgName, Kind::Str), ("is_container_group", JF::IgIsContainer, Kind::Bool)]),
+        "unified_job_template" => fk(
+            rest,
+            seg,
+            JF::Ujt,
+            &[
+                ("name", JF::UjtName, Kind::Str),
+                ("description", JF::UjtDescription, Kind::Str),
+            ],
+        ),
+        "organization" => fk(
+            rest,
+            seg,
+            JF::Org,
+            &[
+                ("name", JF::OrgName, Kind::Str),
+                ("description", JF::OrgDescription, Kind::Str),
+            ],
+        ),
+        "instance_group" => fk(
+            rest,
+            seg,
+            JF::Ig,
+            &[
+                ("name", JF::IgName, Kind::Str),
+                ("is_container_group", JF::IgIsContainer, Kind::Bool),
+            ],
+        ),
         "execution_environment" => fk(rest, seg, JF::Ee, &[("name", JF::EeName, Kind::Str)]),
-        "created_by" => fk(rest, seg, JF::CreatedBy, &[("username", JF::CreatedByUsername, Kind::Str)]),
-        "schedule" => fk(rest, seg, JF::Schedule, &[("name", JF::ScheduleName, Kind::Str)]),
+        "created_by" => fk(
+            rest,
+            seg,
+            JF::CreatedBy,
+            &[("username", JF::CreatedByUsername, Kind::Str)],
+        ),
+        "schedule" => fk(
+            rest,
+            seg,
+            JF::Schedule,
+            &[("name", JF::ScheduleName, Kind::Str)],
+        ),
         _ => return None,
     };
     Some(r)
@@ -158,23 +199,59 @@ fn typed_field(t: JobType, seg: &str, rest: &[&str]) -> Option<Result<(JF, Kind)
             Some(x) => Err(format!("No related model for field {x}.")),
         }
     };
-    let inv = || fk(rest, "inventory", JF::Inventory, &[("name", JF::InventoryName, Kind::Str), ("organization", JF::InventoryOrg, Kind::Fk)]);
-    let proj = || fk(rest, "project", JF::Project, &[("name", JF::ProjectName, Kind::Str)]);
-    let tmpl = |rel: &str| fk(rest, rel, JF::TypedTemplate, &[("name", JF::TypedTemplateName, Kind::Str)]);
+    let inv = || {
+        fk(
+            rest,
+            "inventory",
+            JF::Inventory,
+            &[
+                ("name", JF::InventoryName, Kind::Str),
+                ("organization", JF::InventoryOrg, Kind::Fk),
+            ],
+        )
+    };
+    let proj = || {
+        fk(
+            rest,
+            "project",
+            JF::Project,
+            &[("name", JF::ProjectName, Kind::Str)],
+        )
+    };
+    let tmpl = |rel: &str| {
+        fk(
+            rest,
+            rel,
+            JF::TypedTemplate,
+            &[("name", JF::TypedTemplateName, Kind::Str)],
+        )
+    };
     let _ = NAME_SUBS;
     let r = match (t, seg) {
-        (JobType::Job, "inventory") | (JobType::WorkflowJob, "inventory") | (JobType::InventoryUpdate, "inventory") | (JobType::AdHocCommand, "inventory") => inv(),
+        (JobType::Job, "inventory")
+        | (JobType::WorkflowJob, "inventory")
+        | (JobType::InventoryUpdate, "inventory")
+        | (JobType::AdHocCommand, "inventory") => inv(),
         (JobType::Job, "project") | (JobType::ProjectUpdate, "project") => proj(),
         (JobType::Job, "job_template") => tmpl("job_template"),
         (JobType::WorkflowJob, "workflow_job_template") => tmpl("workflow_job_template"),
         (JobType::InventoryUpdate, "inventory_source") => tmpl("inventory_source"),
         (JobType::SystemJob, "system_job_template") => tmpl("system_job_template"),
         (JobType::Job, "playbook") => scalar(JF::Playbook, Kind::Str),
-        (JobType::Job | JobType::ProjectUpdate | JobType::SystemJob | JobType::AdHocCommand, "job_type") => scalar(JF::JobTypeField, Kind::Str),
+        (
+            JobType::Job | JobType::ProjectUpdate | JobType::SystemJob | JobType::AdHocCommand,
+            "job_type",
+        ) => scalar(JF::JobTypeField, Kind::Str),
         (JobType::Job | JobType::AdHocCommand, "forks") => scalar(JF::Forks, Kind::Int),
-        (JobType::Job | JobType::AdHocCommand | JobType::WorkflowJob, "limit") => scalar(JF::Limit, Kind::Str),
-        (JobType::Job | JobType::AdHocCommand | JobType::InventoryUpdate, "verbosity") => scalar(JF::Verbosity, Kind::Int),
-        (JobType::Job | JobType::ProjectUpdate | JobType::WorkflowJob, "scm_branch") => scalar(JF::ScmBranch, Kind::Str),
+        (JobType::Job | JobType::AdHocCommand | JobType::WorkflowJob, "limit") => {
+            scalar(JF::Limit, Kind::Str)
+        }
+        (JobType::Job | JobType::AdHocCommand | JobType::InventoryUpdate, "verbosity") => {
+            scalar(JF::Verbosity, Kind::Int)
+        }
+        (JobType::Job | JobType::ProjectUpdate | JobType::WorkflowJob, "scm_branch") => {
+            scalar(JF::ScmBranch, Kind::Str)
+        }
         (JobType::AdHocCommand, "module_name") => scalar(JF::ModuleName, Kind::Str),
         (JobType::InventoryUpdate, "source") => scalar(JF::Source, Kind::Str),
         _ => return None,
@@ -207,10 +284,22 @@ impl<'w> JobSchema<'w> {
                 };
                 if let Some(t) = sub {
                     let Some((s2, rest2)) = rest.split_first() else {
-                        return Ok((FieldRef { f: JF::Id, only: Some(t) }, Kind::Fk));
+                        return Ok((
+                            FieldRef {
+                                f: JF::Id,
+                                only: Some(t),
+                            },
+                            Kind::Fk,
+                        ));
                     };
                     if *s2 == "id" && rest2.is_empty() {
-                        return Ok((FieldRef { f: JF::Id, only: Some(t) }, Kind::Int));
+                        return Ok((
+                            FieldRef {
+                                f: JF::Id,
+                                only: Some(t),
+                            },
+                            Kind::Int,
+                        ));
                     }
                     if let Some(r) = base_field(s2, rest2).or_else(|| typed_field(t, s2, rest2)) {
                         return r.map(|(f, k)| (FieldRef { f, only: Some(t) }, k));
@@ -230,7 +319,13 @@ impl<'w> JobSchema<'w> {
         }
         let w = self.world;
         let ujt = w.ujts.get(j.ujt as usize);
-        let opt_ts = |t: Micros| if t == crate::time::NONE_TS { Val::Null } else { Val::Time(t) };
+        let opt_ts = |t: Micros| {
+            if t == crate::time::NONE_TS {
+                Val::Null
+            } else {
+                Val::Time(t)
+            }
+        };
         match r.f {
             JF::Id => Val::Int(j.id as i64),
             JF::Type => Val::Str(j.jtype.as_str()),
@@ -249,27 +344,95 @@ impl<'w> JobSchema<'w> {
             JF::CanceledOn => opt_ts(j.canceled_on()),
             JF::Elapsed => Val::Float(j.elapsed(self.now)),
             JF::JobExplanation => Val::Str(job_explanation(j)),
-            JF::ExecutionNode => Val::Str(if j.exec_node == NONE8 { "" } else { w.instance_name(j.exec_node) }),
-            JF::ControllerNode => Val::Str(if j.controller_node == NONE8 { "" } else { w.instance_name(j.controller_node) }),
+            JF::ExecutionNode => Val::Str(if j.exec_node == NONE8 {
+                ""
+            } else {
+                w.instance_name(j.exec_node)
+            }),
+            JF::ControllerNode => Val::Str(if j.controller_node == NONE8 {
+                ""
+            } else {
+                w.instance_name(j.controller_node)
+            }),
             JF::WorkUnitId => Val::Null,
-            JF::Org => w.orgs.get(j.org as usize).map(|o| Val::Int(o.id as i64)).unwrap_or(Val::Null),
+            JF::Org => w
+                .orgs
+                .get(j.org as usize)
+                .map(|o| Val::Int(o.id as i64))
+                .unwrap_or(Val::Null),
             JF::OrgName => w.org_name(j.org).map(Val::Str).unwrap_or(Val::Null),
-            JF::OrgDescription => w.orgs.get(j.org as usize).map(|o| Val::Str(&o.description)).unwrap_or(Val::Null),
-            JF::Ig => w.instance_groups.get(j.instance_group as usize).map(|g| Val::Int(g.id as i64)).unwrap_or(Val::Null),
-            JF::IgName => w.ig_name(j.instance_group).map(Val::Str).unwrap_or(Val::Null),
-            JF::IgIsContainer => w.instance_groups.get(j.instance_group as usize).map(|g| Val::Bool(g.is_container_group)).unwrap_or(Val::Null),
+            JF::OrgDescription => w
+                .orgs
+                .get(j.org as usize)
+                .map(|o| Val::Str(&o.description))
+                .unwrap_or(Val::Null),
+            JF::Ig => w
+                .instance_groups
+                .get(j.instance_group as usize)
+                .map(|g| Val::Int(g.id as i64))
+                .unwrap_or(Val::Null),
+            JF::IgName => w
+                .ig_name(j.instance_group)
+                .map(Val::Str)
+                .unwrap_or(Val::Null),
+            JF::IgIsContainer => w
+                .instance_groups
+                .get(j.instance_group as usize)
+                .map(|g| Val::Bool(g.is_container_group))
+                .unwrap_or(Val::Null),
             JF::Ee => ee_of(j).map(|e| Val::Int(e.0)).unwrap_or(Val::Null),
             JF::EeName => ee_of(j).map(|e| Val::Str(e.1)).unwrap_or(Val::Null),
-            JF::CreatedBy => w.users.get(j.created_by as usize).map(|u| Val::Int(u.id as i64)).unwrap_or(Val::Null),
-            JF::CreatedByUsername => w.users.get(j.created_by as usize).map(|u| Val::Str(&u.username)).unwrap_or(Val::Null),
-            JF::Schedule => w.schedules.get(j.schedule as usize).map(|s| Val::Int(s.id as i64)).unwrap_or(Val::Null),
-            JF::ScheduleName => w.schedules.get(j.schedule as usize).map(|s| Val::Str(&s.name)).unwrap_or(Val::Null),
-            JF::Inventory => w.inventories.get(j.inventory as usize).map(|i| Val::Int(i.id as i64)).unwrap_or(Val::Null),
-            JF::InventoryName => w.inventory_name(j.inventory).map(Val::Str).unwrap_or(Val::Null),
-            JF::InventoryOrg => w.inventories.get(j.inventory as usize).and_then(|i| w.orgs.get(i.org as usize)).map(|o| Val::Int(o.id as i64)).unwrap_or(Val::Null),
-            JF::InventoryOrgName => w.inventories.get(j.inventory as usize).and_then(|i| w.org_name(i.org)).map(Val::Str).unwrap_or(Val::Null),
-            JF::Project => w.ujts.get(j.project as usize).map(|p| Val::Int(p.id as i64)).unwrap_or(Val::Null),
-            JF::ProjectName => w.ujts.get(j.project as usize).map(|p| Val::Str(&p.name)).unwrap_or(Val::Null),
+            JF::CreatedBy => w
+                .users
+                .get(j.created_by as usize)
+                .map(|u| Val::Int(u.id as i64))
+                .unwrap_or(Val::Null),
+            JF::CreatedByUsername => w
+                .users
+                .get(j.created_by as usize)
+                .map(|u| Val::Str(&u.username))
+                .unwrap_or(Val::Null),
+            JF::Schedule => w
+                .schedules
+                .get(j.schedule as usize)
+                .map(|s| Val::Int(s.id as i64))
+                .unwrap_or(Val::Null),
+            JF::ScheduleName => w
+                .schedules
+                .get(j.schedule as usize)
+                .map(|s| Val::Str(&s.name))
+                .unwrap_or(Val::Null),
+            JF::Inventory => w
+                .inventories
+                .get(j.inventory as usize)
+                .map(|i| Val::Int(i.id as i64))
+                .unwrap_or(Val::Null),
+            JF::InventoryName => w
+                .inventory_name(j.inventory)
+                .map(Val::Str)
+                .unwrap_or(Val::Null),
+            JF::InventoryOrg => w
+                .inventories
+                .get(j.inventory as usize)
+                .and_then(|i| w.orgs.get(i.org as usize))
+                .map(|o| Val::Int(o.id as i64))
+                .unwrap_or(Val::Null),
+            JF::InventoryOrgName => w
+                .inventories
+                .get(j.inventory as usize)
+                .and_then(|i| w.org_name(i.org))
+                .map(Val::Str)
+                .unwrap_or(Val::Null),
+            JF::Project => w
+                .ujts
+                .get(j.project as usize)
+                .map(|p| Val::Int(p.id as i64))
+                .unwrap_or(Val::Null),
+            JF::ProjectName => w
+                .ujts
+                .get(j.project as usize)
+                .map(|p| Val::Str(&p.name))
+                .unwrap_or(Val::Null),
             JF::TypedTemplate => ujt.map(|u| Val::Int(u.id as i64)).unwrap_or(Val::Null),
             JF::TypedTemplateName => ujt.map(|u| Val::Str(&u.name)).unwrap_or(Val::Null),
             JF::Playbook => ujt.map(|u| Val::Str(u.playbook)).unwrap_or(Val::Null),
@@ -280,7 +443,13 @@ impl<'w> JobSchema<'w> {
             JF::ScmBranch => Val::Str(""),
             JF::ModuleName => Val::Str(w.job_name(j)),
             JF::Source => ujt.map(|u| Val::Str(u.source)).unwrap_or(Val::Null),
-            JF::SourceWorkflowJob => if j.source_wf == 0 { Val::Null } else { Val::Int(j.source_wf as i64) },
+            JF::SourceWorkflowJob => {
+                if j.source_wf == 0 {
+                    Val::Null
+                } else {
+                    Val::Int(j.source_wf as i64)
+                }
+            }
         }
     }
 }
@@ -298,7 +467,20 @@ impl<'w> Schema for JobSchema<'w> {
         self.value(rec, f)
     }
     fn search_fields(&self) -> Vec<FieldRef> {
-        vec![FieldRef { f: JF::Description, only: None }, FieldRef { f: JF::Name, only: None }, FieldRef { f: JF::Playbook, only: Some(JobType::Job) }]
+        vec![
+            FieldRef {
+                f: JF::Description,
+                only: None,
+            },
+            FieldRef {
+                f: JF::Name,
+                only: None,
+            },
+            FieldRef {
+                f: JF::Playbook,
+                only: Some(JobType::Job),
+            },
+        ]
     }
     fn type_name<'a>(&'a self, rec: &'a Job) -> &'a str {
         rec.jtype.as_str()
@@ -325,7 +507,11 @@ fn job_type_field(w: &World, j: &Job) -> &'static str {
                 "check"
             }
         }
-        JobType::SystemJob => w.ujts.get(j.ujt as usize).map(|u| u.system_job_type).unwrap_or(""),
+        JobType::SystemJob => w
+            .ujts
+            .get(j.ujt as usize)
+            .map(|u| u.system_job_type)
+            .unwrap_or(""),
         _ => "",
     }
 }
@@ -334,7 +520,11 @@ fn job_type_field(w: &World, j: &Job) -> &'static str {
 fn ee_of(j: &Job) -> Option<(i64, &'static str, &'static str)> {
     match j.jtype {
         JobType::WorkflowJob => None,
-        JobType::ProjectUpdate | JobType::SystemJob => Some((2, "Control Plane Execution Environment", "quay.io/ansible/awx-ee:24.6.1")),
+        JobType::ProjectUpdate | JobType::SystemJob => Some((
+            2,
+            "Control Plane Execution Environment",
+            "quay.io/ansible/awx-ee:24.6.1",
+        )),
         _ => Some((1, "AWX EE (latest)", "quay.io/ansible/awx-ee:latest")),
     }
 }
@@ -344,28 +534,46 @@ fn launched_by(o: &mut Obj, w: &World, lb: LaunchedBy, api: &str) {
         LaunchedBy::Unknown => {}
         LaunchedBy::User(u) => {
             if let Some(u) = w.users.get(u as usize) {
-                o.int("id", u.id as i64).str("name", &u.username).str("type", "user").str("url", &format!("{api}users/{}/", u.id));
+                o.int("id", u.id as i64)
+                    .str("name", &u.username)
+                    .str("type", "user")
+                    .str("url", &format!("{api}users/{}/", u.id));
             }
         }
         LaunchedBy::Schedule(s) => {
             if let Some(s) = w.schedules.get(s as usize) {
-                o.int("id", s.id as i64).str("name", &s.name).str("type", "schedule").str("url", &format!("{api}schedules/{}/", s.id));
+                o.int("id", s.id as i64)
+                    .str("name", &s.name)
+                    .str("type", "schedule")
+                    .str("url", &format!("{api}schedules/{}/", s.id));
             }
         }
         LaunchedBy::Dependency => {
-            o.null("id").str("name", "Generated by AWX").str("type", "Dependency").null("url");
+            o.null("id")
+                .str("name", "Generated by AWX")
+                .str("type", "Dependency")
+                .null("url");
         }
         LaunchedBy::JobTemplate(t) => {
             if let Some(u) = w.ujts.get(t as usize) {
-                o.int("id", u.id as i64).str("name", &u.name).str("type", "job_template").str("url", &format!("{api}job_templates/{}/", u.id));
+                o.int("id", u.id as i64)
+                    .str("name", &u.name)
+                    .str("type", "job_template")
+                    .str("url", &format!("{api}job_templates/{}/", u.id));
             }
         }
     }
 }
 
 fn inventory_summary(o: &mut Obj, w: &World, inv: u16) {
-    let Some(i) = w.inventories.get(inv as usize) else { return };
-    let sources = w.ujts.iter().filter(|u| u.kind == UjtKind::InventorySource && u.inventory == inv).count() as i64;
+    let Some(i) = w.inventories.get(inv as usize) else {
+        return;
+    };
+    let sources = w
+        .ujts
+        .iter()
+        .filter(|u| u.kind == UjtKind::InventorySource && u.inventory == inv)
+        .count() as i64;
     o.obj("inventory", |s| {
         s.int("id", i.id as i64)
             .str("name", &i.name)
@@ -377,13 +585,24 @@ fn inventory_summary(o: &mut Obj, w: &World, inv: u16) {
             .bool("has_inventory_sources", sources > 0)
             .int("total_inventory_sources", sources)
             .int("inventory_sources_with_failures", 0)
-            .int("organization_id", w.orgs.get(i.org as usize).map(|o| o.id as i64).unwrap_or(0))
+            .int(
+                "organization_id",
+                w.orgs.get(i.org as usize).map(|o| o.id as i64).unwrap_or(0),
+            )
             .str("kind", i.kind);
     });
 }
 
 /// Renders one job as AWX does. `detail` adds the fields the list serializer leaves out.
-pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, detail: bool, wf_lookup: &dyn Fn(u32) -> Option<Job>) {
+pub fn render_job(
+    out: &mut String,
+    w: &World,
+    j: &Job,
+    now: Micros,
+    api: &str,
+    detail: bool,
+    wf_lookup: &dyn Fn(u32) -> Option<Job>,
+) {
     let ujt = w.ujts.get(j.ujt as usize);
     let coll = j.jtype.collection();
     let url = format!("{api}{coll}/{}/", j.id);
@@ -395,13 +614,31 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
     let inv = w.inventories.get(j.inventory as usize);
     let name = w.job_name(j);
     let description = w.job_description(j);
-    let exec_node = if j.exec_node == NONE8 { "" } else { w.instance_name(j.exec_node) };
-    let ctrl_node = if j.controller_node == NONE8 { "" } else { w.instance_name(j.controller_node) };
-    let src_wf = if j.source_wf != 0 { wf_lookup(j.source_wf) } else { None };
-    let work_unit = if j.started != crate::time::NONE_TS && j.jtype != JobType::WorkflowJob { Some(work_unit_id(j.id)) } else { None };
+    let exec_node = if j.exec_node == NONE8 {
+        ""
+    } else {
+        w.instance_name(j.exec_node)
+    };
+    let ctrl_node = if j.controller_node == NONE8 {
+        ""
+    } else {
+        w.instance_name(j.controller_node)
+    };
+    let src_wf = if j.source_wf != 0 {
+        wf_lookup(j.source_wf)
+    } else {
+        None
+    };
+    let work_unit = if j.started != crate::time::NONE_TS && j.jtype != JobType::WorkflowJob {
+        Some(work_unit_id(j.id))
+    } else {
+        None
+    };
 
     let mut o = Obj::new(out);
-    o.int("id", j.id as i64).str("type", j.jtype.as_str()).str("url", &url);
+    o.int("id", j.id as i64)
+        .str("type", j.jtype.as_str())
+        .str("url", &url);
     o.obj("related", |r| {
         if let Some(u) = created_by {
             r.str("created_by", &format!("{api}users/{}/", u.id));
@@ -419,7 +656,10 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
             r.str("organization", &format!("{api}organizations/{}/", o.id));
         }
         if let Some(u) = ujt {
-            r.str("unified_job_template", &format!("{api}{}/{}/", u.kind.collection(), u.id));
+            r.str(
+                "unified_job_template",
+                &format!("{api}{}/{}/", u.kind.collection(), u.id),
+            );
         }
         if j.jtype != JobType::WorkflowJob {
             r.str("stdout", &format!("{url}stdout/"));
@@ -428,49 +668,75 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
             r.str("schedule", &format!("{api}schedules/{}/", s.id));
         }
         if j.source_wf != 0 {
-            r.str("source_workflow_job", &format!("{api}workflow_jobs/{}/", j.source_wf));
+            r.str(
+                "source_workflow_job",
+                &format!("{api}workflow_jobs/{}/", j.source_wf),
+            );
         }
         if let Some(e) = ee {
-            r.str("execution_environment", &format!("{api}execution_environments/{}/", e.0));
+            r.str(
+                "execution_environment",
+                &format!("{api}execution_environments/{}/", e.0),
+            );
         }
         match j.jtype {
             JobType::Job => {
-                r.str("job_events", &format!("{url}job_events/")).str("job_host_summaries", &format!("{url}job_host_summaries/"));
+                r.str("job_events", &format!("{url}job_events/"))
+                    .str("job_host_summaries", &format!("{url}job_host_summaries/"));
                 if let Some(u) = ujt {
                     r.str("job_template", &format!("{api}job_templates/{}/", u.id));
                 }
-                r.str("cancel", &format!("{url}cancel/")).str("relaunch", &format!("{url}relaunch/"));
+                r.str("cancel", &format!("{url}cancel/"))
+                    .str("relaunch", &format!("{url}relaunch/"));
             }
             JobType::WorkflowJob => {
                 if let Some(u) = ujt {
-                    r.str("workflow_job_template", &format!("{api}workflow_job_templates/{}/", u.id));
+                    r.str(
+                        "workflow_job_template",
+                        &format!("{api}workflow_job_templates/{}/", u.id),
+                    );
                 }
-                r.str("workflow_nodes", &format!("{url}workflow_nodes/")).str("cancel", &format!("{url}cancel/")).str("relaunch", &format!("{url}relaunch/"));
+                r.str("workflow_nodes", &format!("{url}workflow_nodes/"))
+                    .str("cancel", &format!("{url}cancel/"))
+                    .str("relaunch", &format!("{url}relaunch/"));
             }
             JobType::ProjectUpdate => {
-                r.str("cancel", &format!("{url}cancel/")).str("events", &format!("{url}events/"));
+                r.str("cancel", &format!("{url}cancel/"))
+                    .str("events", &format!("{url}events/"));
             }
             JobType::InventoryUpdate => {
                 if let Some(u) = ujt {
-                    r.str("inventory_source", &format!("{api}inventory_sources/{}/", u.id));
+                    r.str(
+                        "inventory_source",
+                        &format!("{api}inventory_sources/{}/", u.id),
+                    );
                 }
-                r.str("cancel", &format!("{url}cancel/")).str("events", &format!("{url}events/"));
+                r.str("cancel", &format!("{url}cancel/"))
+                    .str("events", &format!("{url}events/"));
             }
             JobType::SystemJob => {
                 if let Some(u) = ujt {
-                    r.str("system_job_template", &format!("{api}system_job_templates/{}/", u.id));
+                    r.str(
+                        "system_job_template",
+                        &format!("{api}system_job_templates/{}/", u.id),
+                    );
                 }
-                r.str("cancel", &format!("{url}cancel/")).str("events", &format!("{url}events/"));
+                r.str("cancel", &format!("{url}cancel/"))
+                    .str("events", &format!("{url}events/"));
             }
             JobType::AdHocCommand => {
-                r.str("events", &format!("{url}events/")).str("cancel", &format!("{url}cancel/")).str("relaunch", &format!("{url}relaunch/"));
+                r.str("events", &format!("{url}events/"))
+                    .str("cancel", &format!("{url}cancel/"))
+                    .str("relaunch", &format!("{url}relaunch/"));
             }
         }
     });
     o.obj("summary_fields", |s| {
         if let Some(org) = org {
             s.obj("organization", |x| {
-                x.int("id", org.id as i64).str("name", &org.name).str("description", &org.description);
+                x.int("id", org.id as i64)
+                    .str("name", &org.name)
+                    .str("description", &org.description);
             });
         }
         if j.jtype != JobType::ProjectUpdate && j.jtype != JobType::SystemJob {
@@ -478,54 +744,82 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
         }
         if let Some(e) = ee {
             s.obj("execution_environment", |x| {
-                x.int("id", e.0).str("name", e.1).str("description", "").str("image", e.2);
+                x.int("id", e.0)
+                    .str("name", e.1)
+                    .str("description", "")
+                    .str("image", e.2);
             });
         }
         if let Some(p) = project {
             s.obj("project", |x| {
-                x.int("id", p.id as i64).str("name", &p.name).str("description", &p.description).str("status", "successful").str("scm_type", "git").bool("allow_override", false);
+                x.int("id", p.id as i64)
+                    .str("name", &p.name)
+                    .str("description", &p.description)
+                    .str("status", "successful")
+                    .str("scm_type", "git")
+                    .bool("allow_override", false);
             });
         }
         if let Some(u) = ujt {
             match j.jtype {
                 JobType::Job => {
                     s.obj("job_template", |x| {
-                        x.int("id", u.id as i64).str("name", &u.name).str("description", &u.description);
+                        x.int("id", u.id as i64)
+                            .str("name", &u.name)
+                            .str("description", &u.description);
                     });
                 }
                 JobType::WorkflowJob => {
                     s.obj("workflow_job_template", |x| {
-                        x.int("id", u.id as i64).str("name", &u.name).str("description", &u.description);
+                        x.int("id", u.id as i64)
+                            .str("name", &u.name)
+                            .str("description", &u.description);
                     });
                 }
                 _ => {}
             }
             s.obj("unified_job_template", |x| {
-                x.int("id", u.id as i64).str("name", &u.name).str("description", &u.description).str("unified_job_type", u.kind.job_type().as_str());
+                x.int("id", u.id as i64)
+                    .str("name", &u.name)
+                    .str("description", &u.description)
+                    .str("unified_job_type", u.kind.job_type().as_str());
             });
             if j.jtype == JobType::InventoryUpdate {
                 s.obj("inventory_source", |x| {
-                    x.int("id", u.id as i64).str("name", &u.name).str("source", u.source).ts("last_updated", j.finished).str("status", j.status.as_str());
+                    x.int("id", u.id as i64)
+                        .str("name", &u.name)
+                        .str("source", u.source)
+                        .ts("last_updated", j.finished)
+                        .str("status", j.status.as_str());
                 });
             }
         }
         if let Some(sc) = w.schedules.get(j.schedule as usize) {
             s.obj("schedule", |x| {
-                x.int("id", sc.id as i64).str("name", &sc.name).str("description", "").ts("next_run", next_run(sc, now));
+                x.int("id", sc.id as i64)
+                    .str("name", &sc.name)
+                    .str("description", "")
+                    .ts("next_run", next_run(sc, now));
             });
         }
         if let Some(g) = ig {
             s.obj("instance_group", |x| {
-                x.int("id", g.id as i64).str("name", &g.name).bool("is_container_group", g.is_container_group);
+                x.int("id", g.id as i64)
+                    .str("name", &g.name)
+                    .bool("is_container_group", g.is_container_group);
             });
         }
         if let Some(u) = created_by {
             s.obj("created_by", |x| {
-                x.int("id", u.id as i64).str("username", &u.username).str("first_name", &u.first_name).str("last_name", &u.last_name);
+                x.int("id", u.id as i64)
+                    .str("username", &u.username)
+                    .str("first_name", &u.first_name)
+                    .str("last_name", &u.last_name);
             });
         }
         s.obj("user_capabilities", |x| {
-            x.bool("delete", true).bool("start", j.jtype != JobType::SystemJob);
+            x.bool("delete", true)
+                .bool("start", j.jtype != JobType::SystemJob);
         });
         if j.jtype == JobType::Job || j.jtype == JobType::WorkflowJob {
             s.obj("labels", |x| {
@@ -546,24 +840,38 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
             s.arr("credentials", |a| {
                 if j.jtype == JobType::Job {
                     a.obj(|x| {
-                        x.int("id", 1).str("name", "Demo Credential").str("description", "").str("kind", "ssh").bool("cloud", false);
+                        x.int("id", 1)
+                            .str("name", "Demo Credential")
+                            .str("description", "")
+                            .str("kind", "ssh")
+                            .bool("cloud", false);
                     });
                 }
             });
         }
     });
-    o.ts("created", j.created).ts("modified", j.modified).str("name", name).str("description", description);
+    o.ts("created", j.created)
+        .ts("modified", j.modified)
+        .str("name", name)
+        .str("description", description);
     match ujt {
         Some(u) => o.int("unified_job_template", u.id as i64),
         None => o.null("unified_job_template"),
     };
-    o.str("launch_type", j.launch_type.as_str()).str("status", j.status.as_str());
+    o.str("launch_type", j.launch_type.as_str())
+        .str("status", j.status.as_str());
     if j.jtype != JobType::WorkflowJob {
         o.opt_int("execution_environment", ee.map(|e| e.0));
     }
-    o.bool("failed", j.failed()).ts("started", j.started).ts("finished", j.finished).ts("canceled_on", j.canceled_on()).float("elapsed", j.elapsed(now));
+    o.bool("failed", j.failed())
+        .ts("started", j.started)
+        .ts("finished", j.finished)
+        .ts("canceled_on", j.canceled_on())
+        .float("elapsed", j.elapsed(now));
     if detail && j.jtype != JobType::WorkflowJob {
-        o.str("job_args", "").str("job_cwd", "/runner/project").raw("job_env", "{}");
+        o.str("job_args", "")
+            .str("job_cwd", "/runner/project")
+            .raw("job_env", "{}");
     }
     o.str("job_explanation", job_explanation(j));
     if j.jtype != JobType::WorkflowJob {
@@ -572,7 +880,8 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
             o.str("controller_node", ctrl_node);
         }
         if detail {
-            o.str("result_traceback", "").bool("event_processing_finished", j.status.is_final());
+            o.str("result_traceback", "")
+                .bool("event_processing_finished", j.status.is_final());
         }
     } else if detail {
         o.str("result_traceback", "");
@@ -603,12 +912,26 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
                 .arr("passwords_needed_to_start", |_| {})
                 .bool("allow_simultaneous", false)
                 .raw("artifacts", "{}")
-                .str("scm_revision", if j.started != crate::time::NONE_TS { "2fecdad0f8913a92e94daa3bafa15c5cdbedd821" } else { "" })
+                .str(
+                    "scm_revision",
+                    if j.started != crate::time::NONE_TS {
+                        "2fecdad0f8913a92e94daa3bafa15c5cdbedd821"
+                    } else {
+                        ""
+                    },
+                )
                 .opt_int("instance_group", ig.map(|g| g.id as i64))
                 .bool("diff_mode", false)
                 .int("job_slice_number", 0)
                 .int("job_slice_count", 1)
-                .str("webhook_service", if j.launch_type == LaunchType::Webhook { u.map(|u| u.webhook_service).unwrap_or("") } else { "" })
+                .str(
+                    "webhook_service",
+                    if j.launch_type == LaunchType::Webhook {
+                        u.map(|u| u.webhook_service).unwrap_or("")
+                    } else {
+                        ""
+                    },
+                )
                 .null("webhook_credential")
                 .str("webhook_guid", "");
             if detail {
@@ -623,7 +946,22 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
                     }
                 });
                 o.obj("playbook_counts", |x| {
-                    x.int("play_count", if j.started != crate::time::NONE_TS { 1 } else { 0 }).int("task_count", if j.started != crate::time::NONE_TS { 6 } else { 0 });
+                    x.int(
+                        "play_count",
+                        if j.started != crate::time::NONE_TS {
+                            1
+                        } else {
+                            0
+                        },
+                    )
+                    .int(
+                        "task_count",
+                        if j.started != crate::time::NONE_TS {
+                            6
+                        } else {
+                            0
+                        },
+                    );
                 });
                 o.null("custom_virtualenv");
             }
@@ -645,25 +983,43 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
         }
         JobType::ProjectUpdate => {
             let p = project;
-            o.str("local_path", &p.map(|p| format!("_{}__{}", p.id, p.name.to_lowercase().replace(' ', "_"))).unwrap_or_default())
-                .str("scm_type", "git")
-                .str("scm_url", p.map(|p| p.scm_url).unwrap_or(""))
-                .str("scm_branch", "")
-                .str("scm_refspec", "")
-                .bool("scm_clean", false)
-                .bool("scm_track_submodules", false)
-                .bool("scm_delete_on_update", false)
-                .null("credential")
-                .int("timeout", 0)
-                .str("scm_revision", if j.status == Status::Successful { "2fecdad0f8913a92e94daa3bafa15c5cdbedd821" } else { "" })
-                .opt_int("project", p.map(|p| p.id as i64))
-                .str("job_type", job_type_field(w, j))
-                .str("job_tags", "update_git,install_roles,install_collections");
+            o.str(
+                "local_path",
+                &p.map(|p| format!("_{}__{}", p.id, p.name.to_lowercase().replace(' ', "_")))
+                    .unwrap_or_default(),
+            )
+            .str("scm_type", "git")
+            .str("scm_url", p.map(|p| p.scm_url).unwrap_or(""))
+            .str("scm_branch", "")
+            .str("scm_refspec", "")
+            .bool("scm_clean", false)
+            .bool("scm_track_submodules", false)
+            .bool("scm_delete_on_update", false)
+            .null("credential")
+            .int("timeout", 0)
+            .str(
+                "scm_revision",
+                if j.status == Status::Successful {
+                    "2fecdad0f8913a92e94daa3bafa15c5cdbedd821"
+                } else {
+                    ""
+                },
+            )
+            .opt_int("project", p.map(|p| p.id as i64))
+            .str("job_type", job_type_field(w, j))
+            .str("job_tags", "update_git,install_roles,install_collections");
         }
         JobType::InventoryUpdate => {
             let u = ujt;
             o.str("source", u.map(|u| u.source).unwrap_or(""))
-                .str("source_path", if u.map(|u| u.source) == Some("scm") { "envs/staging/inventory" } else { "" })
+                .str(
+                    "source_path",
+                    if u.map(|u| u.source) == Some("scm") {
+                        "envs/staging/inventory"
+                    } else {
+                        ""
+                    },
+                )
                 .str("source_vars", "---")
                 .null("credential")
                 .str("enabled_var", "")
@@ -683,7 +1039,10 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
                 .str("scm_revision", "");
         }
         JobType::SystemJob => {
-            o.opt_int("system_job_template", ujt.map(|u| u.id as i64)).str("job_type", job_type_field(w, j)).str("extra_vars", "{\"days\": \"90\"}").str("result_stdout", "");
+            o.opt_int("system_job_template", ujt.map(|u| u.id as i64))
+                .str("job_type", job_type_field(w, j))
+                .str("extra_vars", "{\"days\": \"90\"}")
+                .str("result_stdout", "");
         }
         JobType::AdHocCommand => {
             o.str("job_type", "run")
@@ -691,7 +1050,14 @@ pub fn render_job(out: &mut String, w: &World, j: &Job, now: Micros, api: &str, 
                 .str("limit", "all")
                 .int("credential", 1)
                 .str("module_name", name)
-                .str("module_args", if name == "shell" || name == "command" { "uptime" } else { "" })
+                .str(
+                    "module_args",
+                    if name == "shell" || name == "command" {
+                        "uptime"
+                    } else {
+                        ""
+                    },
+                )
                 .int("forks", 0)
                 .int("verbosity", 0)
                 .str("extra_vars", "")
@@ -743,10 +1109,27 @@ pub fn render_truth(a: &mut Arr, w: &World, j: &Job, now: Micros) {
             .opt_str("template_type", u.map(|u| u.kind.type_name()))
             .opt_str("organization", w.org_name(j.org))
             .opt_str("inventory", w.inventory_name(j.inventory))
-            .opt_str("project", w.ujts.get(j.project as usize).map(|p| p.name.as_str()))
-            .str("execution_node", if j.exec_node == NONE8 { "" } else { w.instance_name(j.exec_node) })
+            .opt_str(
+                "project",
+                w.ujts.get(j.project as usize).map(|p| p.name.as_str()),
+            )
+            .str(
+                "execution_node",
+                if j.exec_node == NONE8 {
+                    ""
+                } else {
+                    w.instance_name(j.exec_node)
+                },
+            )
             .opt_str("instance_group", w.ig_name(j.instance_group))
             .opt_str("launched_by", w.launched_by_name(j.launched_by))
-            .opt_int("source_workflow_job", if j.source_wf == 0 { None } else { Some(j.source_wf as i64) });
+            .opt_int(
+                "source_workflow_job",
+                if j.source_wf == 0 {
+                    None
+                } else {
+                    Some(j.source_wf as i64)
+                },
+            );
     });
 }

@@ -54,15 +54,29 @@ pub struct Family {
 }
 
 fn fam(name: &'static str, help: &'static str, samples: Vec<Sample>) -> Family {
-    Family { name, help, typ: "gauge", samples, subsystem: false }
+    Family {
+        name,
+        help,
+        typ: "gauge",
+        samples,
+        subsystem: false,
+    }
 }
 
 fn one(v: f64) -> Vec<Sample> {
-    vec![Sample { suffix: "", labels: vec![], value: Value::Gauge(v) }]
+    vec![Sample {
+        suffix: "",
+        labels: vec![],
+        value: Value::Gauge(v),
+    }]
 }
 
 fn s(labels: Vec<(&'static str, String)>, v: f64) -> Sample {
-    Sample { suffix: "", labels, value: Value::Gauge(v) }
+    Sample {
+        suffix: "",
+        labels,
+        value: Value::Gauge(v),
+    }
 }
 
 /// Which parts of the output a request asked for (`subsystemonly`, `dbonly`, `node`, `metric`).
@@ -114,35 +128,133 @@ pub fn main_families(sim: &Sim) -> Vec<Family> {
         )],
     ));
     let count = |k: UjtKind| w.ujts.iter().filter(|u| u.kind == k).count() as f64;
-    out.push(fam("awx_organizations_total", "Number of organizations", one(w.orgs.len() as f64)));
-    out.push(fam("awx_users_total", "Number of users", one(w.users.len() as f64)));
-    out.push(fam("awx_teams_total", "Number of teams", one(w.teams as f64)));
-    out.push(fam("awx_inventories_total", "Number of inventories", one(w.inventories.len() as f64)));
-    out.push(fam("awx_projects_total", "Number of projects", one(count(UjtKind::Project))));
-    out.push(fam("awx_job_templates_total", "Number of job templates", one(count(UjtKind::JobTemplate))));
-    out.push(fam("awx_workflow_job_templates_total", "Number of workflow job templates", one(count(UjtKind::WorkflowJobTemplate))));
-    let active = w.hosts.iter().filter(|h| h.enabled).map(|h| h.name.as_str()).collect::<std::collections::BTreeSet<_>>().len();
-    out.push(fam("awx_hosts_total", "Number of hosts", vec![s(vec![("type", "all".into())], w.hosts.len() as f64), s(vec![("type", "active".into())], active as f64)]));
-    out.push(fam("awx_schedules_total", "Number of schedules", one(w.schedules.len() as f64)));
+    out.push(fam(
+        "awx_organizations_total",
+        "Number of organizations",
+        one(w.orgs.len() as f64),
+    ));
+    out.push(fam(
+        "awx_users_total",
+        "Number of users",
+        one(w.users.len() as f64),
+    ));
+    out.push(fam(
+        "awx_teams_total",
+        "Number of teams",
+        one(w.teams as f64),
+    ));
+    out.push(fam(
+        "awx_inventories_total",
+        "Number of inventories",
+        one(w.inventories.len() as f64),
+    ));
+    out.push(fam(
+        "awx_projects_total",
+        "Number of projects",
+        one(count(UjtKind::Project)),
+    ));
+    out.push(fam(
+        "awx_job_templates_total",
+        "Number of job templates",
+        one(count(UjtKind::JobTemplate)),
+    ));
+    out.push(fam(
+        "awx_workflow_job_templates_total",
+        "Number of workflow job templates",
+        one(count(UjtKind::WorkflowJobTemplate)),
+    ));
+    let active = w
+        .hosts
+        .iter()
+        .filter(|h| h.enabled)
+        .map(|h| h.name.as_str())
+        .collect::<std::collections::BTreeSet<_>>()
+        .len();
+    out.push(fam(
+        "awx_hosts_total",
+        "Number of hosts",
+        vec![
+            s(vec![("type", "all".into())], w.hosts.len() as f64),
+            s(vec![("type", "active".into())], active as f64),
+        ],
+    ));
+    out.push(fam(
+        "awx_schedules_total",
+        "Number of schedules",
+        one(w.schedules.len() as f64),
+    ));
     out.push(fam(
         "awx_sessions_total",
         "Number of sessions",
-        vec![s(vec![("type", "all".into())], 3.0), s(vec![("type", "user".into())], 2.0), s(vec![("type", "anonymous".into())], 1.0)],
+        vec![
+            s(vec![("type", "all".into())], 3.0),
+            s(vec![("type", "user".into())], 2.0),
+            s(vec![("type", "anonymous".into())], 1.0),
+        ],
     ));
     let st = |x: Status| status[x as usize] as f64;
-    out.push(fam("awx_running_jobs_total", "Number of running jobs on the system", one(st(Status::Running) + st(Status::Waiting))));
-    out.push(fam("awx_pending_jobs_total", "Number of pending jobs on the system", one(st(Status::Pending))));
+    out.push(fam(
+        "awx_running_jobs_total",
+        "Number of running jobs on the system",
+        one(st(Status::Running) + st(Status::Waiting)),
+    ));
+    out.push(fam(
+        "awx_pending_jobs_total",
+        "Number of pending jobs on the system",
+        one(st(Status::Pending)),
+    ));
     out.push(fam(
         "awx_status_total",
         "Status of Job launched",
-        [Status::Pending, Status::Waiting, Status::Running, Status::Successful, Status::Failed, Status::Error, Status::Canceled].iter().map(|x| s(vec![("status", x.as_str().into())], st(*x))).collect(),
+        [
+            Status::Pending,
+            Status::Waiting,
+            Status::Running,
+            Status::Successful,
+            Status::Failed,
+            Status::Error,
+            Status::Canceled,
+        ]
+        .iter()
+        .map(|x| s(vec![("status", x.as_str().into())], st(*x)))
+        .collect(),
     ));
-    let tm: Vec<(usize, &Instance)> = w.instances.iter().enumerate().filter(|(_, i)| i.in_task_manager()).collect();
-    let hl = |i: &Instance| vec![("hostname", i.hostname.clone()), ("instance_uuid", i.uuid.clone())];
-    let hln = |i: &Instance| vec![("hostname", i.hostname.clone()), ("instance_uuid", i.uuid.clone()), ("node_type", i.node_type.as_str().to_string())];
-    out.push(fam("awx_instance_capacity", "Capacity of each node in the system", tm.iter().map(|(_, i)| s(hln(i), i.capacity as f64)).collect()));
-    out.push(fam("awx_instance_cpu", "CPU cores on each node in the system", tm.iter().map(|(_, i)| s(hl(i), i.cpu)).collect()));
-    out.push(fam("awx_instance_memory", "RAM (Kb) on each node in the system", tm.iter().map(|(_, i)| s(hl(i), i.memory as f64)).collect()));
+    let tm: Vec<(usize, &Instance)> = w
+        .instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.in_task_manager())
+        .collect();
+    let hl = |i: &Instance| {
+        vec![
+            ("hostname", i.hostname.clone()),
+            ("instance_uuid", i.uuid.clone()),
+        ]
+    };
+    let hln = |i: &Instance| {
+        vec![
+            ("hostname", i.hostname.clone()),
+            ("instance_uuid", i.uuid.clone()),
+            ("node_type", i.node_type.as_str().to_string()),
+        ]
+    };
+    out.push(fam(
+        "awx_instance_capacity",
+        "Capacity of each node in the system",
+        tm.iter()
+            .map(|(_, i)| s(hln(i), i.capacity as f64))
+            .collect(),
+    ));
+    out.push(fam(
+        "awx_instance_cpu",
+        "CPU cores on each node in the system",
+        tm.iter().map(|(_, i)| s(hl(i), i.cpu)).collect(),
+    ));
+    out.push(fam(
+        "awx_instance_memory",
+        "RAM (Kb) on each node in the system",
+        tm.iter().map(|(_, i)| s(hl(i), i.memory as f64)).collect(),
+    ));
     out.push(fam(
         "awx_instance_info",
         "Info about each node in the system",
@@ -168,35 +280,86 @@ pub fn main_families(sim: &Sim) -> Vec<Family> {
         for l in LaunchType::ALL {
             let c = by_node_lt[i][l as usize];
             if c > 0 {
-                lt.push(s(vec![("launch_type", l.as_str().into()), ("node", inst.hostname.clone())], c as f64));
+                lt.push(s(
+                    vec![
+                        ("launch_type", l.as_str().into()),
+                        ("node", inst.hostname.clone()),
+                    ],
+                    c as f64,
+                ));
             }
         }
-        for x in [Status::Successful, Status::Failed, Status::Error, Status::Canceled, Status::Running, Status::Waiting, Status::Pending, Status::New] {
+        for x in [
+            Status::Successful,
+            Status::Failed,
+            Status::Error,
+            Status::Canceled,
+            Status::Running,
+            Status::Waiting,
+            Status::Pending,
+            Status::New,
+        ] {
             let c = by_node_status[i][x as usize];
             if c > 0 {
-                ns.push(s(vec![("node", inst.hostname.clone()), ("status", x.as_str().into())], c as f64));
+                ns.push(s(
+                    vec![
+                        ("node", inst.hostname.clone()),
+                        ("status", x.as_str().into()),
+                    ],
+                    c as f64,
+                ));
             }
         }
     }
-    out.push(fam("awx_instance_launch_type_total", "Type of Job launched", lt));
-    out.push(fam("awx_instance_status_total", "Status of Job launched", ns));
-    out.push(fam("awx_instance_consumed_capacity", "Consumed capacity of each node in the system", tm.iter().map(|(k, i)| s(hln(i), sim.consumed[*k] as f64)).collect()));
+    out.push(fam(
+        "awx_instance_launch_type_total",
+        "Type of Job launched",
+        lt,
+    ));
+    out.push(fam(
+        "awx_instance_status_total",
+        "Status of Job launched",
+        ns,
+    ));
+    out.push(fam(
+        "awx_instance_consumed_capacity",
+        "Consumed capacity of each node in the system",
+        tm.iter()
+            .map(|(k, i)| s(hln(i), sim.consumed[*k] as f64))
+            .collect(),
+    ));
     out.push(fam(
         "awx_instance_remaining_capacity",
         "Remaining capacity of each node in the system",
-        tm.iter().map(|(k, i)| s(hln(i), (i.capacity - sim.consumed[*k]) as f64)).collect(),
+        tm.iter()
+            .map(|(k, i)| s(hln(i), (i.capacity - sim.consumed[*k]) as f64))
+            .collect(),
     ));
-    out.push(fam("awx_license_instance_total", "Total number of managed hosts provided by your license", one(0.0)));
-    out.push(fam("awx_license_instance_free", "Number of remaining managed hosts provided by your license", one(0.0)));
+    out.push(fam(
+        "awx_license_instance_total",
+        "Total number of managed hosts provided by your license",
+        one(0.0),
+    ));
+    out.push(fam(
+        "awx_license_instance_free",
+        "Number of remaining managed hosts provided by your license",
+        one(0.0),
+    ));
     let running = st(Status::Running) + st(Status::Waiting);
-    out.push(fam("awx_database_connections_total", "Number of connections to database", one(12.0 + (running / 4.0).floor().min(40.0))));
+    out.push(fam(
+        "awx_database_connections_total",
+        "Number of connections to database",
+        one(12.0 + (running / 4.0).floor().min(40.0)),
+    ));
     out
 }
 
 /// A deterministic small "timing" value that moves every 15 s of simulated time.
 fn jitter(sim: &Sim, node: usize, k: u64, scale: f64) -> f64 {
     let tick = (sim.now / (15 * SEC)) as u64;
-    let mut x = tick.wrapping_mul(0x9E37_79B9_7F4A_7C15) ^ (node as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F) ^ k.wrapping_mul(0x1656_67B1_9E37_79F9);
+    let mut x = tick.wrapping_mul(0x9E37_79B9_7F4A_7C15)
+        ^ (node as u64).wrapping_mul(0xC2B2_AE3D_27D4_EB4F)
+        ^ k.wrapping_mul(0x1656_67B1_9E37_79F9);
     x ^= x >> 29;
     x = x.wrapping_mul(0xBF58_476D_1CE4_E5B9);
     x ^= x >> 32;
@@ -206,16 +369,32 @@ fn jitter(sim: &Sim, node: usize, k: u64, scale: f64) -> f64 {
 
 pub fn subsystem_families(sim: &Sim) -> Vec<Family> {
     let w = &sim.world;
-    let nodes: Vec<(usize, &str)> = w.instances.iter().enumerate().filter(|(_, i)| i.node_type.can_control() && i.in_task_manager()).map(|(k, i)| (k, i.hostname.as_str())).take(2).collect();
+    let nodes: Vec<(usize, &str)> = w
+        .instances
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| i.node_type.can_control() && i.in_task_manager())
+        .map(|(k, i)| (k, i.hostname.as_str()))
+        .take(2)
+        .collect();
     let c = &sim.counters;
-    let uptime = ((sim.now - w.boot).max(0) / SEC) as i64;
-    let history = ((w.boot - w.episodes.history_start).max(0) / SEC) as i64;
+    let uptime = (sim.now - w.boot).max(0) / SEC;
+    let history = (w.boot - w.episodes.history_start).max(0) / SEC;
     let base_calls = (uptime + history) / 20;
-    let pending = sim.jobs.iter().rev().take(5000).filter(|j| j.status == Status::Pending).count() as i64;
+    let pending = sim
+        .jobs
+        .iter()
+        .rev()
+        .take(5000)
+        .filter(|j| j.status == Status::Pending)
+        .count() as i64;
     let ts = |n: usize| (c.last_tm / 1000) as f64 / 1000.0 + n as f64 * 0.137;
     type Gen<'a> = Box<dyn Fn(usize, usize) -> Value + 'a>;
-    let f = |k: u64, scale: f64| -> Gen { Box::new(move |slot, _| Value::Float(jitter(sim, slot, k, scale))) };
-    let int = |g: Box<dyn Fn(usize) -> i64>| -> Gen { Box::new(move |slot, _| Value::Int(g(slot))) };
+    let f = |k: u64, scale: f64| -> Gen {
+        Box::new(move |slot, _| Value::Float(jitter(sim, slot, k, scale)))
+    };
+    let int =
+        |g: Box<dyn Fn(usize) -> i64>| -> Gen { Box::new(move |slot, _| Value::Int(g(slot))) };
     let dispatcher: Vec<(&'static str, &'static str, Gen)> = vec![
         ("task_manager_get_tasks_seconds", "Time spent in loading tasks from db", f(1, 0.01)),
         ("task_manager_start_task_seconds", "Time spent starting task", f(2, 0.02)),
@@ -247,25 +426,88 @@ pub fn subsystem_families(sim: &Sim) -> Vec<Family> {
     ];
     let common = |k: u64| -> Vec<(&'static str, &'static str, Gen)> {
         vec![
-            ("subsystem_metrics_pipe_execute_seconds", "Time spent saving metrics to redis", Box::new(move |n, _| Value::Float((((base_calls as f64) * 0.00021 + jitter(sim, n, k, 0.1)) * 1000.0).round() / 1000.0))),
-            ("subsystem_metrics_pipe_execute_calls", "Number of calls to pipe_execute", int(Box::new(move |n| base_calls * 3 + k as i64 * 7 + n as i64))),
-            ("subsystem_metrics_send_metrics_seconds", "Time spent sending metrics to other nodes", f(k + 1, 0.3)),
+            (
+                "subsystem_metrics_pipe_execute_seconds",
+                "Time spent saving metrics to redis",
+                Box::new(move |n, _| {
+                    Value::Float(
+                        (((base_calls as f64) * 0.00021 + jitter(sim, n, k, 0.1)) * 1000.0).round()
+                            / 1000.0,
+                    )
+                }),
+            ),
+            (
+                "subsystem_metrics_pipe_execute_calls",
+                "Number of calls to pipe_execute",
+                int(Box::new(move |n| base_calls * 3 + k as i64 * 7 + n as i64)),
+            ),
+            (
+                "subsystem_metrics_send_metrics_seconds",
+                "Time spent sending metrics to other nodes",
+                f(k + 1, 0.3),
+            ),
         ]
     };
     let callback: Vec<(&'static str, &'static str, Gen)> = vec![
-        ("callback_receiver_events_queue_size_redis", "Current number of events in redis queue", int(Box::new(move |_| (c.running_processed as i64 * 3) % 50))),
-        ("callback_receiver_events_popped_redis", "Number of events popped from redis", int(Box::new(move |n| c.events_inserted[n.min(1)] as i64))),
-        ("callback_receiver_events_in_memory", "Current number of events in memory (in transfer from redis to db)", int(Box::new(|_| 0))),
-        ("callback_receiver_batch_events_errors", "Number of times batch insertion failed", int(Box::new(|_| 0))),
-        ("callback_receiver_events_insert_db_seconds", "Total time spent saving events to database", Box::new(move |n, _| Value::Float((c.events_inserted[n.min(1)] as f64 * 0.00082 * 1000.0).round() / 1000.0))),
-        ("callback_receiver_events_insert_db", "Number of events batch inserted into database", int(Box::new(move |n| c.events_inserted[n.min(1)] as i64))),
-        ("callback_receiver_events_broadcast", "Number of events broadcast to other control plane nodes", int(Box::new(move |n| c.events_inserted[n.min(1)] as i64))),
+        (
+            "callback_receiver_events_queue_size_redis",
+            "Current number of events in redis queue",
+            int(Box::new(move |_| (c.running_processed as i64 * 3) % 50)),
+        ),
+        (
+            "callback_receiver_events_popped_redis",
+            "Number of events popped from redis",
+            int(Box::new(move |n| c.events_inserted[n.min(1)] as i64)),
+        ),
+        (
+            "callback_receiver_events_in_memory",
+            "Current number of events in memory (in transfer from redis to db)",
+            int(Box::new(|_| 0)),
+        ),
+        (
+            "callback_receiver_batch_events_errors",
+            "Number of times batch insertion failed",
+            int(Box::new(|_| 0)),
+        ),
+        (
+            "callback_receiver_events_insert_db_seconds",
+            "Total time spent saving events to database",
+            Box::new(move |n, _| {
+                Value::Float(
+                    (c.events_inserted[n.min(1)] as f64 * 0.00082 * 1000.0).round() / 1000.0,
+                )
+            }),
+        ),
+        (
+            "callback_receiver_events_insert_db",
+            "Number of events batch inserted into database",
+            int(Box::new(move |n| c.events_inserted[n.min(1)] as i64)),
+        ),
+        (
+            "callback_receiver_events_broadcast",
+            "Number of events broadcast to other control plane nodes",
+            int(Box::new(move |n| c.events_inserted[n.min(1)] as i64)),
+        ),
     ];
     let mut out = Vec::new();
     let push_block = |defs: Vec<(&'static str, &'static str, Gen)>, out: &mut Vec<Family>| {
         for (name, help, g) in defs {
-            let samples = nodes.iter().enumerate().map(|(slot, (_, host))| Sample { suffix: "", labels: vec![("node", host.to_string())], value: g(slot, 0) }).collect();
-            out.push(Family { name, help, typ: "gauge", samples, subsystem: true });
+            let samples = nodes
+                .iter()
+                .enumerate()
+                .map(|(slot, (_, host))| Sample {
+                    suffix: "",
+                    labels: vec![("node", host.to_string())],
+                    value: g(slot, 0),
+                })
+                .collect();
+            out.push(Family {
+                name,
+                help,
+                typ: "gauge",
+                samples,
+                subsystem: true,
+            });
         }
     };
     push_block(dispatcher, &mut out);
@@ -274,16 +516,53 @@ pub fn subsystem_families(sim: &Sim) -> Vec<Family> {
     let mut hist = Vec::new();
     for (slot, (_, host)) in nodes.iter().enumerate() {
         let b = &c.batch_buckets[slot.min(1)];
-        for (k, le) in BATCH_BUCKETS.iter().map(|x| x.to_string()).chain(std::iter::once("+Inf".to_string())).enumerate() {
-            hist.push(Sample { suffix: "_bucket", labels: vec![("le", le), ("node", host.to_string())], value: Value::Int(b[k] as i64) });
+        for (k, le) in BATCH_BUCKETS
+            .iter()
+            .map(|x| x.to_string())
+            .chain(std::iter::once("+Inf".to_string()))
+            .enumerate()
+        {
+            hist.push(Sample {
+                suffix: "_bucket",
+                labels: vec![("le", le), ("node", host.to_string())],
+                value: Value::Int(b[k] as i64),
+            });
         }
-        hist.push(Sample { suffix: "_count", labels: vec![("node", host.to_string())], value: Value::Int(c.batches[slot.min(1)] as i64) });
-        hist.push(Sample { suffix: "_sum", labels: vec![("node", host.to_string())], value: Value::Int(c.events_inserted[slot.min(1)] as i64) });
+        hist.push(Sample {
+            suffix: "_count",
+            labels: vec![("node", host.to_string())],
+            value: Value::Int(c.batches[slot.min(1)] as i64),
+        });
+        hist.push(Sample {
+            suffix: "_sum",
+            labels: vec![("node", host.to_string())],
+            value: Value::Int(c.events_inserted[slot.min(1)] as i64),
+        });
     }
-    out.push(Family { name: "callback_receiver_batch_events_insert_db", help: "Number of events batch inserted into database", typ: "histogram", samples: hist, subsystem: true });
+    out.push(Family {
+        name: "callback_receiver_batch_events_insert_db",
+        help: "Number of events batch inserted into database",
+        typ: "histogram",
+        samples: hist,
+        subsystem: true,
+    });
     let avg: Gen = f(40, 0.0008);
-    let samples = nodes.iter().enumerate().map(|(slot, (_, host))| Sample { suffix: "", labels: vec![("node", host.to_string())], value: avg(slot, 0) }).collect();
-    out.push(Family { name: "callback_receiver_event_processing_avg_seconds", help: "Average processing time per event per callback receiver batch", typ: "gauge", samples, subsystem: true });
+    let samples = nodes
+        .iter()
+        .enumerate()
+        .map(|(slot, (_, host))| Sample {
+            suffix: "",
+            labels: vec![("node", host.to_string())],
+            value: avg(slot, 0),
+        })
+        .collect();
+    out.push(Family {
+        name: "callback_receiver_event_processing_avg_seconds",
+        help: "Average processing time per event per callback receiver batch",
+        typ: "gauge",
+        samples,
+        subsystem: true,
+    });
     push_block(common(30), &mut out);
     out
 }
@@ -299,7 +578,11 @@ pub fn families(sim: &Sim, sel: &Selection) -> Vec<Family> {
                 continue;
             }
             if !sel.nodes.is_empty() {
-                f.samples.retain(|s| s.labels.iter().any(|(k, v)| *k == "node" && sel.nodes.contains(v)));
+                f.samples.retain(|s| {
+                    s.labels
+                        .iter()
+                        .any(|(k, v)| *k == "node" && sel.nodes.contains(v))
+                });
             }
             out.push(f);
         }
@@ -308,7 +591,9 @@ pub fn families(sim: &Sim, sel: &Selection) -> Vec<Family> {
 }
 
 fn escape_label(v: &str) -> String {
-    v.replace('\\', "\\\\").replace('\n', "\\n").replace('"', "\\\"")
+    v.replace('\\', "\\\\")
+        .replace('\n', "\\n")
+        .replace('"', "\\\"")
 }
 
 pub fn render_text(fams: &[Family]) -> String {
@@ -344,30 +629,32 @@ pub fn render_json(fams: &[Family]) -> String {
     for f in fams {
         let mut body = String::new();
         let mut o = Obj::new(&mut body);
-        o.str("help_text", f.help).str("type", f.typ).arr("samples", |a| {
-            for s in &f.samples {
-                a.obj(|x| {
-                    x.obj("labels", |l| {
-                        for (k, v) in &s.labels {
-                            l.str(k, v);
+        o.str("help_text", f.help)
+            .str("type", f.typ)
+            .arr("samples", |a| {
+                for s in &f.samples {
+                    a.obj(|x| {
+                        x.obj("labels", |l| {
+                            for (k, v) in &s.labels {
+                                l.str(k, v);
+                            }
+                        });
+                        x.float("value", s.value.as_f64());
+                        match s.suffix {
+                            "_bucket" => {
+                                x.str("sample_type", "bucket");
+                            }
+                            "_count" => {
+                                x.str("sample_type", "count");
+                            }
+                            "_sum" => {
+                                x.str("sample_type", "sum");
+                            }
+                            _ => {}
                         }
                     });
-                    x.float("value", s.value.as_f64());
-                    match s.suffix {
-                        "_bucket" => {
-                            x.str("sample_type", "bucket");
-                        }
-                        "_count" => {
-                            x.str("sample_type", "count");
-                        }
-                        "_sum" => {
-                            x.str("sample_type", "sum");
-                        }
-                        _ => {}
-                    }
-                });
-            }
-        });
+                }
+            });
         o.end();
         match entries.iter_mut().find(|e| e.0 == f.name) {
             Some(e) => e.1 = body,

@@ -105,7 +105,10 @@ impl Status {
         }
     }
     pub fn is_final(self) -> bool {
-        matches!(self, Status::Successful | Status::Failed | Status::Error | Status::Canceled)
+        matches!(
+            self,
+            Status::Successful | Status::Failed | Status::Error | Status::Canceled
+        )
     }
     /// AWX's `failed` flag: failed, error or canceled.
     pub fn is_failed(self) -> bool {

@@ -38,7 +38,11 @@ pub struct Clock {
 
 impl Clock {
     pub fn now(&self) -> Micros {
-        let real = if self.frozen { 0 } else { self.base_real.elapsed().as_micros() as i64 };
+        let real = if self.frozen {
+            0
+        } else {
+            self.base_real.elapsed().as_micros() as i64
+        };
         self.base_sim + self.offset + real
     }
 }
@@ -116,7 +120,9 @@ impl RunningSim {
 
 pub fn parse_now(cfg: &Config) -> Result<Micros, SimError> {
     match &cfg.now {
-        Some(s) => chrono::DateTime::parse_from_rfc3339(s).map(|d| d.timestamp_micros()).map_err(|e| SimError::Config(format!("--now {s:?}: {e}"))),
+        Some(s) => chrono::DateTime::parse_from_rfc3339(s)
+            .map(|d| d.timestamp_micros())
+            .map_err(|e| SimError::Config(format!("--now {s:?}: {e}"))),
         None => Ok(chrono::Utc::now().timestamp_micros()),
     }
 }
@@ -129,7 +135,13 @@ pub fn build_state(cfg: Config) -> Result<Arc<AppState>, SimError> {
     let faults = cfg.faults();
     faults.validate().map_err(SimError::Config)?;
     let now = parse_now(&cfg)?;
-    let world = crate::world::build(&crate::world::WorldParams { seed: cfg.seed, now, days: cfg.days, jobs_per_day: cfg.jobs_per_day, users: &cfg.users });
+    let world = crate::world::build(&crate::world::WorldParams {
+        seed: cfg.seed,
+        now,
+        days: cfg.days,
+        jobs_per_day: cfg.jobs_per_day,
+        users: &cfg.users,
+    });
     let span = cfg.days.max(1) as i64 * DAY;
     let retain = match cfg.retain_days {
         Some(d) if d > 0.0 => (d * DAY as f64) as Micros,
@@ -139,12 +151,21 @@ pub fn build_state(cfg: Config) -> Result<Arc<AppState>, SimError> {
     let mut sim = Sim::new(world, cfg.seed, start, retain);
     let t = Instant::now();
     sim.run_until(now);
-    tracing::info!(jobs = sim.jobs.len(), elapsed_ms = t.elapsed().as_millis() as u64, "history generated");
+    tracing::info!(
+        jobs = sim.jobs.len(),
+        elapsed_ms = t.elapsed().as_millis() as u64,
+        "history generated"
+    );
     let workers = cfg.workers.filter(|w| *w > 0).map(Semaphore::new);
     let frng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(cfg.seed ^ 0xfa17);
     Ok(Arc::new(AppState {
         sim: RwLock::new(sim),
-        clock: Mutex::new(Clock { base_sim: now, base_real: Instant::now(), offset: 0, frozen: cfg.frozen }),
+        clock: Mutex::new(Clock {
+            base_sim: now,
+            base_real: Instant::now(),
+            offset: 0,
+            frozen: cfg.frozen,
+        }),
         faults: Mutex::new((faults, frng)),
         stats: Mutex::new(Stats::default()),
         in_flight: AtomicUsize::new(0),
@@ -164,8 +185,15 @@ pub async fn start(cfg: Config) -> Result<RunningSim, SimError> {
     let listen = cfg.listen.clone();
     let frozen = cfg.frozen;
     let tick = cfg.tick_ms.max(10);
-    let state = tokio::task::spawn_blocking(move || build_state(cfg)).await.map_err(|e| SimError::Config(e.to_string()))??;
-    let listener = tokio::net::TcpListener::bind(&listen).await.map_err(|e| SimError::Bind { addr: listen.clone(), source: e })?;
+    let state = tokio::task::spawn_blocking(move || build_state(cfg))
+        .await
+        .map_err(|e| SimError::Config(e.to_string()))??;
+    let listener = tokio::net::TcpListener::bind(&listen)
+        .await
+        .map_err(|e| SimError::Bind {
+            addr: listen.clone(),
+            source: e,
+        })?;
     let addr = listener.local_addr()?;
     let (tx, rx) = watch::channel(false);
     let app = router(state.clone());
@@ -183,10 +211,19 @@ pub async fn start(cfg: Config) -> Result<RunningSim, SimError> {
         });
     }
     let task = tokio::spawn(accept_loop(listener, app, rx));
-    Ok(RunningSim { addr, shutdown: tx, task, state })
+    Ok(RunningSim {
+        addr,
+        shutdown: tx,
+        task,
+        state,
+    })
 }
 
-async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router, mut shutdown: watch::Receiver<bool>) {
+async fn accept_loop(
+    listener: tokio::net::TcpListener,
+    app: axum::Router,
+    mut shutdown: watch::Receiver<bool>,
+) {
     loop {
         let (stream, _) = tokio::select! {
             r = listener.accept() => match r {
@@ -210,7 +247,12 @@ async fn accept_loop(listener: tokio::net::TcpListener, app: axum::Router, mut s
                 let app = app.clone();
                 async move { app.oneshot(req.map(Body::new)).await }
             });
-            let conn = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), hyper_util::service::TowerToHyperService::new(svc));
+            let conn = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(
+                    TokioIo::new(stream),
+                    hyper_util::service::TowerToHyperService::new(svc),
+                );
             tokio::select! {
                 r = conn => {
                     if let Err(e) = r {
@@ -241,7 +283,12 @@ pub struct Answer {
 
 impl Answer {
     fn json(body: String) -> Answer {
-        Answer { status: StatusCode::OK, content_type: "application/json", body, location: None }
+        Answer {
+            status: StatusCode::OK,
+            content_type: "application/json",
+            body,
+            location: None,
+        }
     }
 }
 
@@ -255,7 +302,11 @@ fn draw_faults(st: &AppState, path: &str, page2: bool) -> Draw {
     Draw {
         latency_ms: f.latency_ms,
         drop: roll(f.drop_rate),
-        error: if roll(f.error_rate) { Some(f.error_status) } else { None },
+        error: if roll(f.error_rate) {
+            Some(f.error_status)
+        } else {
+            None
+        },
         truncate: roll(f.truncate_rate),
         invalid_json: roll(f.invalid_json_rate),
         slow_page_ms: if page2 { f.slow_page_ms } else { 0 },
@@ -285,7 +336,9 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
     };
     let began = Instant::now();
     let params = parse_query(query.as_deref());
-    let page2 = params.iter().any(|(k, v)| k == "page" && v.trim().parse::<u64>().map(|p| p >= 2).unwrap_or(false));
+    let page2 = params
+        .iter()
+        .any(|(k, v)| k == "page" && v.trim().parse::<u64>().map(|p| p >= 2).unwrap_or(false));
     let draw = draw_faults(&st, &path, page2);
     if draw.latency_ms > 0 {
         tokio::time::sleep(Duration::from_millis(draw.latency_ms)).await;
@@ -295,7 +348,12 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
             ctl.drop.notify_one();
             std::future::pending::<()>().await;
         }
-        return Response::builder().status(StatusCode::BAD_GATEWAY).body(Body::from_stream(futures::stream::once(async { Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("dropped")) }))).unwrap_or_default();
+        return Response::builder()
+            .status(StatusCode::BAD_GATEWAY)
+            .body(Body::from_stream(futures::stream::once(async {
+                Err::<bytes::Bytes, std::io::Error>(std::io::Error::other("dropped"))
+            })))
+            .unwrap_or_default();
     }
     let (answer, authed) = if let Some(code) = draw.error {
         let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
@@ -304,9 +362,29 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
             503 => "<html><body><h1>503 Service Unavailable</h1>\nNo server is available to handle this request.\n</body></html>\n".to_string(),
             _ => "{\"detail\":\"A server error occurred.\"}".to_string(),
         };
-        (Answer { status, content_type: if code == 502 || code == 503 { "text/html" } else { "application/json" }, body, location: None }, false)
+        (
+            Answer {
+                status,
+                content_type: if code == 502 || code == 503 {
+                    "text/html"
+                } else {
+                    "application/json"
+                },
+                body,
+                location: None,
+            },
+            false,
+        )
     } else {
-        match dispatch(&st, &method, &path, query.as_deref(), &params, &headers, draw.endless) {
+        match dispatch(
+            &st,
+            &method,
+            &path,
+            query.as_deref(),
+            &params,
+            &headers,
+            draw.endless,
+        ) {
             Ok((a, authed)) => (a, authed),
             Err((e, authed)) => {
                 let status = e.status();
@@ -314,7 +392,15 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
                     ApiError::Body(_, b) => b.clone(),
                     other => serde_json::json!({ "detail": other.to_string() }).to_string(),
                 };
-                (Answer { status, content_type: "application/json", body, location: None }, authed)
+                (
+                    Answer {
+                        status,
+                        content_type: "application/json",
+                        body,
+                        location: None,
+                    },
+                    authed,
+                )
             }
         }
     };
@@ -340,7 +426,14 @@ fn finish(st: &AppState, a: Answer, authed: bool, draw: &Draw, began: Instant) -
     let mut resp = if draw.truncate && a.status.is_success() {
         let cut = floor_char(&body, body.len() / 2);
         let half = bytes::Bytes::from(body[..cut].to_string());
-        let stream = futures::stream::iter(vec![Ok(half), Err(std::io::Error::other("truncated by fault injection"))]);
+        use futures::StreamExt;
+        let stream = futures::stream::iter(vec![Ok::<bytes::Bytes, std::io::Error>(half)]).chain(
+            futures::stream::once(async {
+                // let the headers and the first half reach the client before the connection is cut
+                tokio::time::sleep(Duration::from_millis(50)).await;
+                Err(std::io::Error::other("truncated by fault injection"))
+            }),
+        );
         let mut r = Response::new(Body::from_stream(stream));
         if let Ok(v) = HeaderValue::from_str(&full_len.to_string()) {
             r.headers_mut().insert(header::CONTENT_LENGTH, v);
@@ -351,16 +444,25 @@ fn finish(st: &AppState, a: Answer, authed: bool, draw: &Draw, began: Instant) -
     };
     *resp.status_mut() = a.status;
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static(a.content_type));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static(a.content_type),
+    );
     if let Some(loc) = a.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
         h.insert(header::LOCATION, loc);
     }
     if a.status == StatusCode::UNAUTHORIZED {
-        h.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static(crate::error::WWW_AUTHENTICATE));
+        h.insert(
+            header::WWW_AUTHENTICATE,
+            HeaderValue::from_static(crate::error::WWW_AUTHENTICATE),
+        );
     }
     let (node, version) = {
         let sim = read(&st.sim);
-        (sim.world.instance_name(sim.world.active_node).to_string(), sim.world.version)
+        (
+            sim.world.instance_name(sim.world.active_node).to_string(),
+            sim.world.version,
+        )
     };
     if let Ok(v) = HeaderValue::from_str(&node) {
         h.insert("x-api-node", v);
@@ -375,11 +477,20 @@ fn finish(st: &AppState, a: Answer, authed: bool, draw: &Draw, began: Instant) -
         h.insert("x-api-total-time", v);
     }
     let seq = st.request_seq.fetch_add(1, Ordering::SeqCst);
-    if let Ok(v) = HeaderValue::from_str(&format!("{:032x}", (seq as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835))) {
+    if let Ok(v) = HeaderValue::from_str(&format!(
+        "{:032x}",
+        (seq as u128 + 1).wrapping_mul(0x9E37_79B9_7F4A_7C15_F39C_C060_5CED_C835)
+    )) {
         h.insert("x-api-request-id", v);
     }
-    h.insert(header::VARY, HeaderValue::from_static("Accept, Authorization, Cookie"));
-    h.insert(header::ALLOW, HeaderValue::from_static("GET, HEAD, OPTIONS"));
+    h.insert(
+        header::VARY,
+        HeaderValue::from_static("Accept, Authorization, Cookie"),
+    );
+    h.insert(
+        header::ALLOW,
+        HeaderValue::from_static("GET, HEAD, OPTIONS"),
+    );
     resp
 }
 
@@ -392,7 +503,12 @@ fn floor_char(s: &str, mut i: usize) -> usize {
 
 /// The authenticated user (index into World::users), or an error for bad Basic credentials.
 fn authenticate(st: &AppState, sim: &Sim, headers: &HeaderMap) -> Result<Option<usize>, ApiError> {
-    let Some(h) = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) else { return Ok(None) };
+    let Some(h) = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+    else {
+        return Ok(None);
+    };
     let h = h.trim();
     let (scheme, cred) = h.split_once(' ').unwrap_or((h, ""));
     let cred = cred.trim();
@@ -401,21 +517,36 @@ fn authenticate(st: &AppState, sim: &Sim, headers: &HeaderMap) -> Result<Option<
         if revoked || cred.is_empty() {
             return Ok(None);
         }
-        return Ok(sim.world.users.iter().position(|u| u.token.as_deref() == Some(cred)));
+        return Ok(sim
+            .world
+            .users
+            .iter()
+            .position(|u| u.token.as_deref() == Some(cred)));
     }
     if scheme.eq_ignore_ascii_case("basic") {
         let suffix = " To establish a login session, visit /api/login/.";
         if cred.is_empty() || cred.contains(' ') {
-            return Err(ApiError::AuthFailed(format!("Invalid basic header. No credentials provided.{suffix}")));
+            return Err(ApiError::AuthFailed(format!(
+                "Invalid basic header. No credentials provided.{suffix}"
+            )));
         }
         let decoded = base64_decode(cred).and_then(|b| String::from_utf8(b).ok());
         let Some(decoded) = decoded else {
-            return Err(ApiError::AuthFailed(format!("Invalid basic header. Credentials not correctly base64 encoded.{suffix}")));
+            return Err(ApiError::AuthFailed(format!(
+                "Invalid basic header. Credentials not correctly base64 encoded.{suffix}"
+            )));
         };
         let (user, pass) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-        return match sim.world.users.iter().position(|u| u.username == user && u.password == pass) {
+        return match sim
+            .world
+            .users
+            .iter()
+            .position(|u| u.username == user && u.password == pass)
+        {
             Some(i) => Ok(Some(i)),
-            None => Err(ApiError::AuthFailed(crate::error::BAD_CREDENTIALS.to_string())),
+            None => Err(ApiError::AuthFailed(
+                crate::error::BAD_CREDENTIALS.to_string(),
+            )),
         };
     }
     Ok(None)
@@ -447,7 +578,15 @@ pub fn base64_decode(s: &str) -> Option<Vec<u8>> {
 
 type Dispatched = Result<(Answer, bool), (ApiError, bool)>;
 
-fn dispatch(st: &AppState, method: &Method, path: &str, raw_query: Option<&str>, params: &[(String, String)], headers: &HeaderMap, endless: bool) -> Dispatched {
+fn dispatch(
+    st: &AppState,
+    method: &Method,
+    path: &str,
+    raw_query: Option<&str>,
+    params: &[(String, String)],
+    headers: &HeaderMap,
+    endless: bool,
+) -> Dispatched {
     let roots = st.cfg.api_prefix.roots();
     let sim = read(&st.sim);
     let now = sim.now;
@@ -457,13 +596,21 @@ fn dispatch(st: &AppState, method: &Method, path: &str, raw_query: Option<&str>,
         }
         return Ok((Answer::json(api_root(roots)), false));
     }
-    let Some((root, rest)) = roots.iter().find_map(|r| path.strip_prefix(r).map(|rest| (*r, rest)).or_else(|| (path == r.trim_end_matches('/')).then_some((*r, "")))) else {
+    let Some((root, rest)) = roots.iter().find_map(|r| {
+        path.strip_prefix(r)
+            .map(|rest| (*r, rest))
+            .or_else(|| (path == r.trim_end_matches('/')).then_some((*r, "")))
+    }) else {
         return Err((ApiError::NotFound, false));
     };
     if !path.ends_with('/') {
         return Ok((redirect(path, raw_query), false));
     }
-    let segs: Vec<&str> = rest.trim_end_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    let segs: Vec<&str> = rest
+        .trim_end_matches('/')
+        .split('/')
+        .filter(|s| !s.is_empty())
+        .collect();
     let is_get = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if segs.is_empty() {
         return Ok((Answer::json(v2_root(root)), false));
@@ -498,12 +645,21 @@ fn dispatch(st: &AppState, method: &Method, path: &str, raw_query: Option<&str>,
         return Err(e(ApiError::MethodNotAllowed(method.to_string())));
     }
     let user_idx = user.unwrap_or(0);
-    let ctx = ListCtx { path, raw_query, params, endless };
+    let ctx = ListCtx {
+        path,
+        raw_query,
+        params,
+        endless,
+    };
     let body = match segs.as_slice() {
         ["me"] => {
             let u = &sim.world.users[user_idx];
             let created = sim.world.boot - 500 * DAY + u.id as i64 * 86_400_000_017;
-            let rows = vec![Row { json: entities::user_json(u, root, created), vals: vec![], type_name: "user" }];
+            let rows = vec![Row {
+                json: entities::user_json(u, root, created),
+                vals: vec![],
+                type_name: "user",
+            }];
             let schema = RowSchema::new("User", vec![], vec![]);
             list_rows(&schema, rows, &ctx).map_err(e)?
         }
@@ -517,19 +673,34 @@ fn dispatch(st: &AppState, method: &Method, path: &str, raw_query: Option<&str>,
         [coll, id] if JobType::from_collection(coll).is_some() => {
             let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
             let id: u32 = id.parse().map_err(|_| e(ApiError::NotFound))?;
-            let idx = sim.index_of(id).filter(|i| sim.jobs[*i].jtype == t).ok_or_else(|| e(ApiError::NotFound))?;
+            let idx = sim
+                .index_of(id)
+                .filter(|i| sim.jobs[*i].jtype == t)
+                .ok_or_else(|| e(ApiError::NotFound))?;
             let mut out = String::new();
-            render_job(&mut out, &sim.world, &sim.jobs[idx], now, root, true, &|wid| sim.index_of(wid).map(|i| sim.jobs[i].clone()));
+            render_job(
+                &mut out,
+                &sim.world,
+                &sim.jobs[idx],
+                now,
+                root,
+                true,
+                &|wid| sim.index_of(wid).map(|i| sim.jobs[i].clone()),
+            );
             out
         }
         [coll] => {
-            let (schema, rows) = small_list(&sim, coll, root).ok_or_else(|| e(ApiError::NotFound))?;
+            let (schema, rows) =
+                small_list(&sim, coll, root).ok_or_else(|| e(ApiError::NotFound))?;
             list_rows(&schema, rows, &ctx).map_err(e)?
         }
         [coll, id] => {
             let (_, rows) = small_list(&sim, coll, root).ok_or_else(|| e(ApiError::NotFound))?;
             let id: i64 = id.parse().map_err(|_| e(ApiError::NotFound))?;
-            rows.into_iter().find(|r| matches!(r.vals.first(), Some(crate::filter::Typed::Int(x)) if *x == id)).map(|r| r.json).ok_or_else(|| e(ApiError::NotFound))?
+            rows.into_iter()
+                .find(|r| matches!(r.vals.first(), Some(crate::filter::Typed::Int(x)) if *x == id))
+                .map(|r| r.json)
+                .ok_or_else(|| e(ApiError::NotFound))?
         }
         _ => return Err(e(ApiError::NotFound)),
     };
@@ -542,7 +713,12 @@ fn redirect(path: &str, raw_query: Option<&str>) -> Answer {
         loc.push('?');
         loc.push_str(q);
     }
-    Answer { status: StatusCode::MOVED_PERMANENTLY, content_type: "text/html; charset=utf-8", body: String::new(), location: Some(loc) }
+    Answer {
+        status: StatusCode::MOVED_PERMANENTLY,
+        content_type: "text/html; charset=utf-8",
+        body: String::new(),
+        location: Some(loc),
+    }
 }
 
 fn small_list(sim: &Sim, coll: &str, api: &str) -> Option<(RowSchema, Vec<Row>)> {
@@ -588,7 +764,13 @@ struct PageReq {
 }
 
 fn page_req(params: &[(String, String)]) -> Result<PageReq, ApiError> {
-    let get = |k: &str| params.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     let (size, capped) = match get("page_size").and_then(|v| v.trim().parse::<i64>().ok()) {
         Some(n) if n > MAX_PAGE_SIZE as i64 => (MAX_PAGE_SIZE, true),
         Some(n) if n > 0 => (n as usize, false),
@@ -601,8 +783,15 @@ fn page_req(params: &[(String, String)]) -> Result<PageReq, ApiError> {
             _ => return Err(ApiError::InvalidPage),
         },
     };
-    let count_disabled = get("count_disabled").map(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false")).unwrap_or(false);
-    Ok(PageReq { page, size, capped, count_disabled })
+    let count_disabled = get("count_disabled")
+        .map(|v| !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
+        .unwrap_or(false);
+    Ok(PageReq {
+        page,
+        size,
+        capped,
+        count_disabled,
+    })
 }
 
 /// DRF's `replace_query_param` (AWX caps page_size first): sorted keys, `quote_plus` encoding.
@@ -625,10 +814,18 @@ pub fn page_link(path: &str, raw_query: Option<&str>, page: usize, capped: bool)
 }
 
 /// Renders one page of `total` records whose JSON is produced by `render(i, out)` for i in the page.
-fn page_body(ctx: &ListCtx, total: usize, render: &mut dyn FnMut(usize, &mut String)) -> Result<String, ApiError> {
+fn page_body(
+    ctx: &ListCtx,
+    total: usize,
+    render: &mut dyn FnMut(usize, &mut String),
+) -> Result<String, ApiError> {
     let pr = page_req(ctx.params)?;
     let start = (pr.page - 1).saturating_mul(pr.size);
-    let pages = if total == 0 { 1 } else { total.div_ceil(pr.size) };
+    let pages = if total == 0 {
+        1
+    } else {
+        total.div_ceil(pr.size)
+    };
     let past_end = pr.page > pages;
     if past_end && !ctx.endless && !pr.count_disabled {
         return Err(ApiError::InvalidPage);
@@ -647,10 +844,21 @@ fn page_body(ctx: &ListCtx, total: usize, render: &mut dyn FnMut(usize, &mut Str
     if pr.count_disabled {
         return Ok(format!("{{\"results\":{results}}}"));
     }
-    let next = if pr.page < pages || ctx.endless { Some(page_link(ctx.path, ctx.raw_query, pr.page + 1, pr.capped)) } else { None };
-    let prev = if pr.page > 1 { Some(page_link(ctx.path, ctx.raw_query, pr.page - 1, pr.capped)) } else { None };
+    let next = if pr.page < pages || ctx.endless {
+        Some(page_link(ctx.path, ctx.raw_query, pr.page + 1, pr.capped))
+    } else {
+        None
+    };
+    let prev = if pr.page > 1 {
+        Some(page_link(ctx.path, ctx.raw_query, pr.page - 1, pr.capped))
+    } else {
+        None
+    };
     Ok(object(|o| {
-        o.int("count", total as i64).opt_str("next", next.as_deref()).opt_str("previous", prev.as_deref()).raw("results", &results);
+        o.int("count", total as i64)
+            .opt_str("next", next.as_deref())
+            .opt_str("previous", prev.as_deref())
+            .raw("results", &results);
     }))
 }
 
@@ -667,15 +875,30 @@ fn list_rows(schema: &RowSchema, rows: Vec<Row>, ctx: &ListCtx) -> Result<String
     page_body(ctx, sel.len(), &mut |i, out| out.push_str(&sel[i].json))
 }
 
-fn list_jobs(sim: &Sim, model: JobModel, ctx: &ListCtx, api: &str, now: Micros) -> Result<String, ApiError> {
-    let schema = JobSchema { world: &sim.world, now, model };
+fn list_jobs(
+    sim: &Sim,
+    model: JobModel,
+    ctx: &ListCtx,
+    api: &str,
+    now: Micros,
+) -> Result<String, ApiError> {
+    let schema = JobSchema {
+        world: &sim.world,
+        now,
+        model,
+    };
     let q = Query::parse(&schema, ctx.params)?;
     let only = match model {
         JobModel::Typed(t) => Some(t),
         JobModel::Unified => None,
     };
     let jobs = &sim.jobs;
-    let mut idx: Vec<u32> = jobs.iter().enumerate().filter(|(_, j)| only.map(|t| j.jtype == t).unwrap_or(true) && q.matches(&schema, *j)).map(|(i, _)| i as u32).collect();
+    let mut idx: Vec<u32> = jobs
+        .iter()
+        .enumerate()
+        .filter(|(_, j)| only.map(|t| j.jtype == t).unwrap_or(true) && q.matches(&schema, *j))
+        .map(|(i, _)| i as u32)
+        .collect();
     if !q.order_is_id {
         if q.order_is_neg_id {
             idx.reverse();
@@ -684,19 +907,49 @@ fn list_jobs(sim: &Sim, model: JobModel, ctx: &ListCtx, api: &str, now: Micros) 
         }
     }
     let lookup = |wid: u32| sim.index_of(wid).map(|i| sim.jobs[i].clone());
-    page_body(ctx, idx.len(), &mut |i, out| render_job(out, &sim.world, &jobs[idx[i] as usize], now, api, false, &lookup))
+    page_body(ctx, idx.len(), &mut |i, out| {
+        render_job(
+            out,
+            &sim.world,
+            &jobs[idx[i] as usize],
+            now,
+            api,
+            false,
+            &lookup,
+        )
+    })
 }
 
 fn metrics_answer(sim: &Sim, params: &[(String, String)], headers: &HeaderMap) -> Answer {
-    let flag = |k: &str| params.iter().any(|(n, v)| n == k && !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"));
+    let flag = |k: &str| {
+        params
+            .iter()
+            .any(|(n, v)| n == k && !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
+    };
     let sel = metrics::Selection {
         subsystem_only: flag("subsystemonly"),
         db_only: flag("dbonly"),
-        nodes: params.iter().filter(|(k, _)| k == "node").map(|(_, v)| v.clone()).collect(),
-        metrics: params.iter().filter(|(k, _)| k == "metric").map(|(_, v)| v.clone()).collect(),
+        nodes: params
+            .iter()
+            .filter(|(k, _)| k == "node")
+            .map(|(_, v)| v.clone())
+            .collect(),
+        metrics: params
+            .iter()
+            .filter(|(k, _)| k == "metric")
+            .map(|(_, v)| v.clone())
+            .collect(),
     };
-    let format = params.iter().rev().find(|(k, _)| k == "format").map(|(_, v)| v.as_str());
-    let accept_json = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).map(|a| a.starts_with("application/json")).unwrap_or(false);
+    let format = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "format")
+        .map(|(_, v)| v.as_str());
+    let accept_json = headers
+        .get(header::ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .map(|a| a.starts_with("application/json"))
+        .unwrap_or(false);
     let json = match format {
         Some("json") => true,
         Some(_) => false,
@@ -706,16 +959,26 @@ fn metrics_answer(sim: &Sim, params: &[(String, String)], headers: &HeaderMap) -
     if json {
         Answer::json(metrics::render_json(&fams))
     } else {
-        Answer { status: StatusCode::OK, content_type: "text/plain; charset=utf-8", body: metrics::render_text(&fams), location: None }
+        Answer {
+            status: StatusCode::OK,
+            content_type: "text/plain; charset=utf-8",
+            body: metrics::render_text(&fams),
+            location: None,
+        }
     }
 }
 
 fn api_root(roots: &[&str]) -> String {
     object(|o| {
-        o.str("description", "AWX REST API").str("current_version", roots[0]).obj("available_versions", |v| {
-            v.str("v2", roots[0]);
-        });
-        o.str("oauth2", "/api/o/").str("custom_logo", "").str("custom_login_info", "").bool("login_redirect_override", false);
+        o.str("description", "AWX REST API")
+            .str("current_version", roots[0])
+            .obj("available_versions", |v| {
+                v.str("v2", roots[0]);
+            });
+        o.str("oauth2", "/api/o/")
+            .str("custom_logo", "")
+            .str("custom_login_info", "")
+            .bool("login_redirect_override", false);
     })
 }
 
@@ -762,12 +1025,31 @@ fn v2_root(root: &str) -> String {
 fn ping(sim: &Sim) -> String {
     let w = &sim.world;
     object(|o| {
-        o.bool("ha", w.instances.iter().filter(|i| i.node_type.can_control()).count() > 1).str("version", w.version).str("active_node", w.instance_name(w.active_node)).str("install_uuid", &w.install_uuid);
+        o.bool(
+            "ha",
+            w.instances
+                .iter()
+                .filter(|i| i.node_type.can_control())
+                .count()
+                > 1,
+        )
+        .str("version", w.version)
+        .str("active_node", w.instance_name(w.active_node))
+        .str("install_uuid", &w.install_uuid);
         o.arr("instances", |a| {
             for i in w.instances.iter().filter(|i| i.node_type != NodeType::Hop) {
-                let hb = if i.node_state == "ready" { sim.now - sim.now.rem_euclid(60 * SEC) + 4321 } else { w.boot - 3 * HOUR };
+                let hb = if i.node_state == "ready" {
+                    sim.now - sim.now.rem_euclid(60 * SEC) + 4321
+                } else {
+                    w.boot - 3 * HOUR
+                };
                 a.obj(|x| {
-                    x.str("node", &i.hostname).str("node_type", i.node_type.as_str()).str("uuid", &i.uuid).ts("heartbeat", hb).int("capacity", i.capacity).str("version", w.version);
+                    x.str("node", &i.hostname)
+                        .str("node_type", i.node_type.as_str())
+                        .str("uuid", &i.uuid)
+                        .ts("heartbeat", hb)
+                        .int("capacity", i.capacity)
+                        .str("version", w.version);
                 });
             }
         });
@@ -775,11 +1057,13 @@ fn ping(sim: &Sim) -> String {
             for g in &w.instance_groups {
                 let (cap, _) = entities::group_capacity(sim, g);
                 a.obj(|x| {
-                    x.str("name", &g.name).int("capacity", cap).arr("instances", |ia| {
-                        for &i in &g.instances {
-                            ia.str(w.instance_name(i));
-                        }
-                    });
+                    x.str("name", &g.name)
+                        .int("capacity", cap)
+                        .arr("instances", |ia| {
+                            for &i in &g.instances {
+                                ia.str(w.instance_name(i));
+                            }
+                        });
                 });
             }
         });
@@ -791,11 +1075,30 @@ fn config_json(sim: &Sim, role: Option<Role>) -> String {
     object(|o| {
         o.str("time_zone", "UTC");
         o.obj("license_info", |l| {
-            l.str("license_type", "open").bool("valid_key", true).str("subscription_name", "OPEN").str("product_name", "AWX");
+            l.str("license_type", "open")
+                .bool("valid_key", true)
+                .str("subscription_name", "OPEN")
+                .str("product_name", "AWX");
         });
-        o.str("version", w.version).str("eula", "").str("analytics_status", "off").obj("analytics_collectors", |_| {});
+        o.str("version", w.version)
+            .str("eula", "")
+            .str("analytics_status", "off")
+            .obj("analytics_collectors", |_| {});
         o.arr("become_methods", |a| {
-            for (k, v) in [("sudo", "Sudo"), ("su", "Su"), ("pbrun", "Pbrun"), ("pfexec", "Pfexec"), ("dzdo", "DZDO"), ("pmrun", "Pmrun"), ("runas", "Runas"), ("enable", "Enable"), ("doas", "Doas"), ("ksu", "Ksu"), ("machinectl", "Machinectl"), ("sesu", "Sesu")] {
+            for (k, v) in [
+                ("sudo", "Sudo"),
+                ("su", "Su"),
+                ("pbrun", "Pbrun"),
+                ("pfexec", "Pfexec"),
+                ("dzdo", "DZDO"),
+                ("pmrun", "Pmrun"),
+                ("runas", "Runas"),
+                ("enable", "Enable"),
+                ("doas", "Doas"),
+                ("ksu", "Ksu"),
+                ("machinectl", "Machinectl"),
+                ("sesu", "Sesu"),
+            ] {
                 a.arr(|p| {
                     p.str(k).str(v);
                 });
@@ -803,36 +1106,66 @@ fn config_json(sim: &Sim, role: Option<Role>) -> String {
         });
         o.bool("ui_next", false);
         if matches!(role, Some(Role::Superuser | Role::Auditor)) {
-            o.str("project_base_dir", "/var/lib/awx/projects").arr("project_local_paths", |_| {}).arr("custom_virtualenvs", |_| {});
+            o.str("project_base_dir", "/var/lib/awx/projects")
+                .arr("project_local_paths", |_| {})
+                .arr("custom_virtualenvs", |_| {});
         }
     })
 }
 
 fn dashboard_graph(sim: &Sim, params: &[(String, String)]) -> Result<String, ApiError> {
     use chrono::{Datelike, Months, TimeZone, Utc};
-    let get = |k: &str| params.iter().rev().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+    let get = |k: &str| {
+        params
+            .iter()
+            .rev()
+            .find(|(n, _)| n == k)
+            .map(|(_, v)| v.as_str())
+    };
     let period = get("period").unwrap_or("month");
     let job_type = get("job_type").unwrap_or("all");
     let end = sim.now;
-    let end_dt = Utc.timestamp_micros(end).single().ok_or_else(|| ApiError::BadRequest("bad clock".into()))?;
+    let end_dt = Utc
+        .timestamp_micros(end)
+        .single()
+        .ok_or_else(|| ApiError::BadRequest("bad clock".into()))?;
     let start_dt = match period {
         "month" => end_dt.checked_sub_months(Months::new(1)).unwrap_or(end_dt),
         "two_weeks" => end_dt - chrono::Duration::weeks(2),
         "week" => end_dt - chrono::Duration::weeks(1),
         "day" => end_dt - chrono::Duration::days(1),
-        other => return Err(ApiError::Body(StatusCode::BAD_REQUEST, serde_json::json!({ "error": format!("Unknown period \"{other}\"") }).to_string())),
+        other => {
+            return Err(ApiError::Body(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": format!("Unknown period \"{other}\"") }).to_string(),
+            ))
+        }
     };
     let only = match job_type {
         "all" => None,
         "inv_sync" => Some(JobType::InventoryUpdate),
         "playbook_run" => Some(JobType::Job),
         "scm_update" => Some(JobType::ProjectUpdate),
-        other => return Err(ApiError::Body(StatusCode::BAD_REQUEST, serde_json::json!({ "error": format!("Unknown job type \"{other}\"") }).to_string())),
+        other => {
+            return Err(ApiError::Body(
+                StatusCode::BAD_REQUEST,
+                serde_json::json!({ "error": format!("Unknown job type \"{other}\"") }).to_string(),
+            ))
+        }
     };
     let start = start_dt.timestamp_micros();
-    let day0 = Utc.with_ymd_and_hms(start_dt.year(), start_dt.month(), start_dt.day(), 0, 0, 0).single().map(|d| d.timestamp_micros()).unwrap_or(start);
+    let day0 = Utc
+        .with_ymd_and_hms(start_dt.year(), start_dt.month(), start_dt.day(), 0, 0, 0)
+        .single()
+        .map(|d| d.timestamp_micros())
+        .unwrap_or(start);
     let ndays = ((end - day0) / DAY + 1).max(0) as usize;
-    let statuses = [Status::Successful, Status::Failed, Status::Canceled, Status::Error];
+    let statuses = [
+        Status::Successful,
+        Status::Failed,
+        Status::Canceled,
+        Status::Error,
+    ];
     let mut counts = vec![[0u64; 4]; ndays];
     for j in sim.jobs.iter().rev() {
         if j.finished == crate::time::NONE_TS || j.is_sync() || j.finished < start {
@@ -841,7 +1174,9 @@ fn dashboard_graph(sim: &Sim, params: &[(String, String)]) -> Result<String, Api
         if only.map(|t| t != j.jtype).unwrap_or(false) {
             continue;
         }
-        let Some(s) = statuses.iter().position(|s| *s == j.status) else { continue };
+        let Some(s) = statuses.iter().position(|s| *s == j.status) else {
+            continue;
+        };
         let off = j.finished - day0;
         if period == "day" && off.rem_euclid(DAY) >= HOUR {
             continue; // AWX truncates by hour but steps by day
@@ -856,7 +1191,8 @@ fn dashboard_graph(sim: &Sim, params: &[(String, String)]) -> Result<String, Api
                 jo.arr(s.as_str(), |a| {
                     for (d, c) in counts.iter().enumerate() {
                         a.arr(|p| {
-                            p.float((day0 / SEC + d as i64 * 86_400) as f64).int(c[k] as i64);
+                            p.float((day0 / SEC + d as i64 * 86_400) as f64)
+                                .int(c[k] as i64);
                         });
                     }
                 });

@@ -79,7 +79,12 @@ pub fn parse_datetime(s: &str) -> Option<Micros> {
     if let Ok(dt) = DateTime::parse_from_rfc3339(&norm) {
         return Some(dt.timestamp_micros());
     }
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f%:z", "%Y-%m-%dT%H:%M:%S%.f%z", "%Y-%m-%dT%H:%M%:z", "%Y-%m-%dT%H:%M%z"] {
+    for fmt in [
+        "%Y-%m-%dT%H:%M:%S%.f%:z",
+        "%Y-%m-%dT%H:%M:%S%.f%z",
+        "%Y-%m-%dT%H:%M%:z",
+        "%Y-%m-%dT%H:%M%z",
+    ] {
         if let Ok(dt) = DateTime::parse_from_str(&norm, fmt) {
             return Some(dt.timestamp_micros());
         }
@@ -91,7 +96,9 @@ pub fn parse_datetime(s: &str) -> Option<Micros> {
         }
     }
     if let Ok(d) = NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return d.and_hms_opt(0, 0, 0).map(|dt| dt.and_utc().timestamp_micros());
+        return d
+            .and_hms_opt(0, 0, 0)
+            .map(|dt| dt.and_utc().timestamp_micros());
     }
     None
 }
@@ -113,8 +120,14 @@ mod tests {
         let ts = parse_datetime("2023-06-04T08:36:47+02:00").expect("parse");
         assert_eq!(iso(ts), "2023-06-04T06:36:47Z");
         assert_eq!(iso(0), "1970-01-01T00:00:00Z");
-        assert_eq!(parse_datetime("2024-02-29"), parse_datetime("2024-02-29T00:00:00Z"));
-        assert_eq!(parse_datetime("2024-02-29 10:00:00"), parse_datetime("2024-02-29T10:00:00Z"));
+        assert_eq!(
+            parse_datetime("2024-02-29"),
+            parse_datetime("2024-02-29T00:00:00Z")
+        );
+        assert_eq!(
+            parse_datetime("2024-02-29 10:00:00"),
+            parse_datetime("2024-02-29T10:00:00Z")
+        );
         assert!(parse_datetime("yesterday").is_none());
         assert_eq!(elapsed_secs(0, 44_024_400), 44.024);
     }

@@ -23,17 +23,41 @@ impl std::str::FromStr for UserSpec {
         if parts.len() < 3 || parts[0].is_empty() {
             return Err(format!("expected name:password:role[:token], got {s:?}"));
         }
-        let role = Role::parse(parts[2]).ok_or_else(|| format!("unknown role {:?} (superuser|auditor|user)", parts[2]))?;
-        let token = parts.get(3).filter(|t| !t.is_empty()).map(|t| t.to_string());
-        Ok(UserSpec { username: parts[0].into(), password: parts[1].into(), role, token })
+        let role = Role::parse(parts[2])
+            .ok_or_else(|| format!("unknown role {:?} (superuser|auditor|user)", parts[2]))?;
+        let token = parts
+            .get(3)
+            .filter(|t| !t.is_empty())
+            .map(|t| t.to_string());
+        Ok(UserSpec {
+            username: parts[0].into(),
+            password: parts[1].into(),
+            role,
+            token,
+        })
     }
 }
 
 pub fn builtin_users() -> Vec<UserSpec> {
     vec![
-        UserSpec { username: "admin".into(), password: "password".into(), role: Role::Superuser, token: Some("sim-admin-token".into()) },
-        UserSpec { username: "auditor".into(), password: "auditor-pass".into(), role: Role::Auditor, token: Some("sim-auditor-token".into()) },
-        UserSpec { username: "viewer".into(), password: "viewer-pass".into(), role: Role::User, token: Some("sim-viewer-token".into()) },
+        UserSpec {
+            username: "admin".into(),
+            password: "password".into(),
+            role: Role::Superuser,
+            token: Some("sim-admin-token".into()),
+        },
+        UserSpec {
+            username: "auditor".into(),
+            password: "auditor-pass".into(),
+            role: Role::Auditor,
+            token: Some("sim-auditor-token".into()),
+        },
+        UserSpec {
+            username: "viewer".into(),
+            password: "viewer-pass".into(),
+            role: Role::User,
+            token: Some("sim-viewer-token".into()),
+        },
     ]
 }
 
@@ -140,13 +164,36 @@ fn jt(
     weight: f64,
     sched: f64,
 ) -> Jt {
-    Jt { name, org, inv, proj, ig, playbook, median, sigma, fail, impact, weight, sched, sync: 0.25, dep: None, webhook: "" }
+    Jt {
+        name,
+        org,
+        inv,
+        proj,
+        ig,
+        playbook,
+        median,
+        sigma,
+        fail,
+        impact,
+        weight,
+        sched,
+        sync: 0.25,
+        dep: None,
+        webhook: "",
+    }
 }
 
 fn uuid(rng: &mut ChaCha8Rng) -> String {
     let b: [u8; 16] = rng.gen();
     let h: String = b.iter().map(|x| format!("{x:02x}")).collect();
-    format!("{}-{}-4{}-a{}-{}", &h[0..8], &h[8..12], &h[13..16], &h[17..20], &h[20..32])
+    format!(
+        "{}-{}-4{}-a{}-{}",
+        &h[0..8],
+        &h[8..12],
+        &h[13..16],
+        &h[17..20],
+        &h[20..32]
+    )
 }
 
 pub struct WorldParams<'a> {
@@ -158,31 +205,56 @@ pub struct WorldParams<'a> {
 }
 
 pub fn build(p: &WorldParams) -> World {
-    let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(p.seed ^ 0x5eed_0f_a3c);
+    let mut rng = <ChaCha8Rng as rand::SeedableRng>::seed_from_u64(p.seed ^ 0x0005_eed0_fa3c);
     let span = (p.days.max(1) as i64) * DAY;
     let history_start = p.now - span;
     let t0 = history_start - 90 * DAY;
 
-    let orgs: Vec<Org> = [("Default", ""), ("Engineering", "Product engineering"), ("Operations", "Infrastructure and network operations"), ("Finance", "Finance IT")]
-        .iter()
-        .enumerate()
-        .map(|(i, (n, d))| Org { id: i as u32 + 1, name: n.to_string(), description: d.to_string() })
-        .collect();
+    let orgs: Vec<Org> = [
+        ("Default", ""),
+        ("Engineering", "Product engineering"),
+        ("Operations", "Infrastructure and network operations"),
+        ("Finance", "Finance IT"),
+    ]
+    .iter()
+    .enumerate()
+    .map(|(i, (n, d))| Org {
+        id: i as u32 + 1,
+        name: n.to_string(),
+        description: d.to_string(),
+    })
+    .collect();
 
     // Users: the configured ones (built-ins unless overridden by name) plus a few humans who launch jobs.
-    let mut specs: Vec<UserSpec> = builtin_users().into_iter().filter(|b| !p.users.iter().any(|u| u.username == b.username)).collect();
+    let mut specs: Vec<UserSpec> = builtin_users()
+        .into_iter()
+        .filter(|b| !p.users.iter().any(|u| u.username == b.username))
+        .collect();
     specs.extend(p.users.iter().cloned());
-    let humans = [("alice", "Alice", "Nguyen"), ("bob", "Bob", "Martin"), ("carol", "Carol", "Schmidt")];
+    let humans = [
+        ("alice", "Alice", "Nguyen"),
+        ("bob", "Bob", "Martin"),
+        ("carol", "Carol", "Schmidt"),
+    ];
     for (u, _, _) in humans {
         if !specs.iter().any(|s| s.username == u) {
-            specs.push(UserSpec { username: u.into(), password: format!("{u}-pass"), role: Role::User, token: None });
+            specs.push(UserSpec {
+                username: u.into(),
+                password: format!("{u}-pass"),
+                role: Role::User,
+                token: None,
+            });
         }
     }
     let users: Vec<User> = specs
         .iter()
         .enumerate()
         .map(|(i, s)| {
-            let (first, last) = humans.iter().find(|h| h.0 == s.username).map(|h| (h.1, h.2)).unwrap_or(("", ""));
+            let (first, last) = humans
+                .iter()
+                .find(|h| h.0 == s.username)
+                .map(|h| (h.1, h.2))
+                .unwrap_or(("", ""));
             User {
                 id: i as u32 + 1,
                 username: s.username.clone(),
@@ -191,7 +263,11 @@ pub fn build(p: &WorldParams) -> World {
                 role: s.role,
                 first_name: first.into(),
                 last_name: last.into(),
-                email: if first.is_empty() { String::new() } else { format!("{}@example.org", s.username) },
+                email: if first.is_empty() {
+                    String::new()
+                } else {
+                    format!("{}@example.org", s.username)
+                },
             }
         })
         .collect();
@@ -223,11 +299,28 @@ pub fn build(p: &WorldParams) -> World {
             let hname = match i {
                 0 => "localhost".to_string(),
                 4 => format!("sw-{:02}.net.example.org", h + 1),
-                _ => format!("{}-{:02}.example.org", name.to_ascii_lowercase().replace(' ', "-"), h + 1),
+                _ => format!(
+                    "{}-{:02}.example.org",
+                    name.to_ascii_lowercase().replace(' ', "-"),
+                    h + 1
+                ),
             };
-            hosts.push(Host { id: hosts.len() as u32 + 1, name: hname, inventory: i as u16, enabled: h % 17 != 16 });
+            hosts.push(Host {
+                id: hosts.len() as u32 + 1,
+                name: hname,
+                inventory: i as u16,
+                enabled: h % 17 != 16,
+            });
         }
-        inventories.push(Inventory { id: i as u32 + 1, name: name.to_string(), description: desc.to_string(), org: *org, kind: "", host_count: *n, first_host: first });
+        inventories.push(Inventory {
+            id: i as u32 + 1,
+            name: name.to_string(),
+            description: desc.to_string(),
+            org: *org,
+            kind: "",
+            host_count: *n,
+            first_host: first,
+        });
     }
 
     // Instances and instance groups.
@@ -264,10 +357,30 @@ pub fn build(p: &WorldParams) -> World {
 
     // System job templates (AWX creates these first).
     let sys_defs = [
-        ("Cleanup Job Details", "Remove job history", "cleanup_jobs", DAY),
-        ("Cleanup Activity Stream", "Remove activity stream history", "cleanup_activitystream", 7 * DAY),
-        ("Cleanup Expired Sessions", "Cleans out expired browser sessions", "cleanup_sessions", 7 * DAY),
-        ("Cleanup Expired OAuth 2 Tokens", "Cleanup expired OAuth 2 access and refresh tokens", "cleanup_tokens", 7 * DAY),
+        (
+            "Cleanup Job Details",
+            "Remove job history",
+            "cleanup_jobs",
+            DAY,
+        ),
+        (
+            "Cleanup Activity Stream",
+            "Remove activity stream history",
+            "cleanup_activitystream",
+            7 * DAY,
+        ),
+        (
+            "Cleanup Expired Sessions",
+            "Cleans out expired browser sessions",
+            "cleanup_sessions",
+            7 * DAY,
+        ),
+        (
+            "Cleanup Expired OAuth 2 Tokens",
+            "Cleanup expired OAuth 2 access and refresh tokens",
+            "cleanup_tokens",
+            7 * DAY,
+        ),
     ];
     let mut sys_idx = Vec::new();
     for (n, d, t, _) in sys_defs {
@@ -275,17 +388,53 @@ pub fn build(p: &WorldParams) -> World {
         u.description = d.into();
         u.system_job_type = t;
         u.impact = 5;
-        u.behavior = Behavior { median_secs: 25.0, sigma: 0.4, fail_rate: 0.0, error_rate: 0.01, ..Default::default() };
+        u.behavior = Behavior {
+            median_secs: 25.0,
+            sigma: 0.4,
+            fail_rate: 0.0,
+            error_rate: 0.01,
+            ..Default::default()
+        };
         sys_idx.push(add(&mut ujts, u));
     }
 
     let proj_defs: [(&str, u8, &str, &str); 6] = [
-        ("Demo Project", 0, "https://github.com/ansible/ansible-tower-samples", ""),
-        ("Infrastructure Playbooks", 1, "https://git.example.org/infra/playbooks.git", "Core infrastructure automation"),
-        ("Web Platform", 1, "https://git.example.org/web/platform-deploy.git", ""),
-        ("Network Automation", 2, "https://git.example.org/netops/automation.git", ""),
-        ("Security Baseline", 2, "https://git.example.org/secops/baseline.git", "CIS hardening and audits"),
-        ("Finance Apps", 3, "https://git.example.org/finance/apps.git", ""),
+        (
+            "Demo Project",
+            0,
+            "https://github.com/ansible/ansible-tower-samples",
+            "",
+        ),
+        (
+            "Infrastructure Playbooks",
+            1,
+            "https://git.example.org/infra/playbooks.git",
+            "Core infrastructure automation",
+        ),
+        (
+            "Web Platform",
+            1,
+            "https://git.example.org/web/platform-deploy.git",
+            "",
+        ),
+        (
+            "Network Automation",
+            2,
+            "https://git.example.org/netops/automation.git",
+            "",
+        ),
+        (
+            "Security Baseline",
+            2,
+            "https://git.example.org/secops/baseline.git",
+            "CIS hardening and audits",
+        ),
+        (
+            "Finance Apps",
+            3,
+            "https://git.example.org/finance/apps.git",
+            "",
+        ),
     ];
     let mut proj_idx = Vec::new();
     for (n, org, url, d) in proj_defs {
@@ -293,14 +442,26 @@ pub fn build(p: &WorldParams) -> World {
         u.description = d.into();
         u.scm_url = url;
         u.impact = 1;
-        u.behavior = Behavior { median_secs: 22.0, sigma: 0.5, fail_rate: 0.03, error_rate: 0.005, weight: 0.25, sched_frac: 0.5, ..Default::default() };
+        u.behavior = Behavior {
+            median_secs: 22.0,
+            sigma: 0.5,
+            fail_rate: 0.03,
+            error_rate: 0.005,
+            weight: 0.25,
+            sched_frac: 0.5,
+            ..Default::default()
+        };
         let i = add(&mut ujts, u);
         ujts[i as usize].project = i;
         proj_idx.push(i);
     }
 
-    let src_defs: [(&str, u16, &str, u16); 4] =
-        [("Production EC2", 3, "ec2", NONE16), ("Staging source", 2, "scm", 2), ("VMware East", 5, "vmware", NONE16), ("Azure Finance", 6, "azure_rm", NONE16)];
+    let src_defs: [(&str, u16, &str, u16); 4] = [
+        ("Production EC2", 3, "ec2", NONE16),
+        ("Staging source", 2, "scm", 2),
+        ("VMware East", 5, "vmware", NONE16),
+        ("Azure Finance", 6, "azure_rm", NONE16),
+    ];
     let mut src_idx = Vec::new();
     for (n, inv, source, proj) in src_defs {
         let inv_name = &inventories[inv as usize].name;
@@ -308,40 +469,364 @@ pub fn build(p: &WorldParams) -> World {
         u.job_name = format!("{inv_name} - {n}");
         u.inventory = inv;
         u.source = source;
-        u.project = if proj == NONE16 { NONE16 } else { proj_idx[proj as usize] };
+        u.project = if proj == NONE16 {
+            NONE16
+        } else {
+            proj_idx[proj as usize]
+        };
         u.impact = 1;
         u.instance_group = if source == "ec2" { 3 } else { NONE8 };
-        u.behavior = Behavior { median_secs: 55.0, sigma: 0.5, fail_rate: 0.05, error_rate: 0.01, weight: 0.3, sched_frac: 0.7, ..Default::default() };
+        u.behavior = Behavior {
+            median_secs: 55.0,
+            sigma: 0.5,
+            fail_rate: 0.05,
+            error_rate: 0.01,
+            weight: 0.3,
+            sched_frac: 0.7,
+            ..Default::default()
+        };
         src_idx.push(add(&mut ujts, u));
     }
 
     // Job templates: name, org, inventory, project, instance group, playbook, median s, sigma,
     // failure rate, impact (forks+1), launch weight, scheduled share.
     let mut jts = vec![
-        jt("Demo Job Template", 0, 0, 0, "default", "hello_world.yml", 8.0, 0.3, 0.01, 2, 0.6, 0.0),
-        jt("Deploy Web App", 1, 1, 2, "default", "deploy_web.yml", 240.0, 0.35, 0.04, 11, 6.0, 0.2),
-        jt("Deploy API, v2/canary & blue", 1, 2, 2, "default", "deploy_api.yml", 180.0, 0.4, 0.06, 6, 3.0, 0.0),
-        jt("Backup Databases", 1, 1, 1, "linux-prod", "backup_db.yml", 600.0, 0.25, 0.02, 6, 3.0, 0.9),
-        jt("Patch All Servers", 2, 5, 4, "default", "patch.yml", 1500.0, 0.5, 0.08, 26, 1.0, 0.5),
-        jt("Rotate Certificates", 2, 5, 4, "linux-prod", "rotate_certs.yml", 90.0, 0.3, 0.03, 6, 1.0, 0.7),
-        jt("Run Compliance Scan", 2, 5, 4, "default", "compliance.yml", 420.0, 0.3, 0.05, 16, 2.0, 0.8),
-        jt("Update DNS Records", 2, 4, 3, "default", "dns.yml", 45.0, 0.5, 0.02, 3, 3.0, 0.3),
-        jt("Provision Azure VM", 3, 6, 5, "default", "playbooks/provision-azure-vm.yml", 300.0, 0.4, 0.07, 2, 1.0, 0.0),
-        jt("Install docker", 1, 2, 1, "default", "install_docker.yml", 150.0, 0.35, 0.05, 4, 1.5, 0.0),
-        jt("Restart Services", 1, 1, 1, "linux-prod", "restart.yml", 30.0, 0.4, 0.03, 11, 4.0, 0.1),
-        jt("Collect Facts", 2, 5, 3, "default", "facts.yml", 75.0, 0.3, 0.02, 26, 3.0, 0.9),
-        jt("Configure Firewall", 2, 4, 3, "default", "firewall.yml", 120.0, 0.4, 0.05, 11, 1.5, 0.0),
-        jt("Network Config Backup", 2, 4, 3, "default", "net_backup.yml", 200.0, 0.3, 0.04, 16, 2.0, 1.0),
-        jt("Sync Users & Groups", 1, 1, 1, "default", "users.yml", 60.0, 0.3, 0.02, 6, 2.0, 0.8),
-        jt("Cleanup Temp Files", 1, 1, 1, "default", "cleanup_tmp.yml", 20.0, 0.3, 0.01, 11, 2.0, 0.9),
-        jt("Security Audit", 2, 5, 4, "default", "audit.yml", 900.0, 0.3, 0.06, 21, 0.5, 0.8),
-        jt("Rotate Logs", 1, 1, 1, "default", "logrotate.yml", 15.0, 0.3, 0.01, 6, 2.0, 0.9),
-        jt("Database Migration", 1, 2, 2, "default", "db_migrate.yml", 360.0, 0.6, 0.12, 3, 0.8, 0.0),
-        jt("Provision EC2 Instances", 1, 3, 1, "openshift", "ec2_provision.yml", 240.0, 0.45, 0.06, 5, 1.5, 0.0),
-        jt("Decommission Hosts", 2, 5, 4, "default", "decommission.yml", 180.0, 0.4, 0.1, 3, 0.4, 0.0),
-        jt("Monthly Billing Report", 3, 6, 5, "default", "billing.yml", 480.0, 0.3, 0.03, 4, 0.5, 0.6),
-        jt("Payroll Batch Export", 3, 6, 5, "default", "payroll.yml", 720.0, 0.25, 0.02, 4, 0.5, 0.7),
-        jt("Scale Kubernetes Pods", 1, 3, 2, "openshift", "k8s_scale.yml", 50.0, 0.4, 0.04, 2, 2.0, 0.3),
+        jt(
+            "Demo Job Template",
+            0,
+            0,
+            0,
+            "default",
+            "hello_world.yml",
+            8.0,
+            0.3,
+            0.01,
+            2,
+            0.6,
+            0.0,
+        ),
+        jt(
+            "Deploy Web App",
+            1,
+            1,
+            2,
+            "default",
+            "deploy_web.yml",
+            240.0,
+            0.35,
+            0.04,
+            11,
+            6.0,
+            0.2,
+        ),
+        jt(
+            "Deploy API, v2/canary & blue",
+            1,
+            2,
+            2,
+            "default",
+            "deploy_api.yml",
+            180.0,
+            0.4,
+            0.06,
+            6,
+            3.0,
+            0.0,
+        ),
+        jt(
+            "Backup Databases",
+            1,
+            1,
+            1,
+            "linux-prod",
+            "backup_db.yml",
+            600.0,
+            0.25,
+            0.02,
+            6,
+            3.0,
+            0.9,
+        ),
+        jt(
+            "Patch All Servers",
+            2,
+            5,
+            4,
+            "default",
+            "patch.yml",
+            1500.0,
+            0.5,
+            0.08,
+            26,
+            1.0,
+            0.5,
+        ),
+        jt(
+            "Rotate Certificates",
+            2,
+            5,
+            4,
+            "linux-prod",
+            "rotate_certs.yml",
+            90.0,
+            0.3,
+            0.03,
+            6,
+            1.0,
+            0.7,
+        ),
+        jt(
+            "Run Compliance Scan",
+            2,
+            5,
+            4,
+            "default",
+            "compliance.yml",
+            420.0,
+            0.3,
+            0.05,
+            16,
+            2.0,
+            0.8,
+        ),
+        jt(
+            "Update DNS Records",
+            2,
+            4,
+            3,
+            "default",
+            "dns.yml",
+            45.0,
+            0.5,
+            0.02,
+            3,
+            3.0,
+            0.3,
+        ),
+        jt(
+            "Provision Azure VM",
+            3,
+            6,
+            5,
+            "default",
+            "playbooks/provision-azure-vm.yml",
+            300.0,
+            0.4,
+            0.07,
+            2,
+            1.0,
+            0.0,
+        ),
+        jt(
+            "Install docker",
+            1,
+            2,
+            1,
+            "default",
+            "install_docker.yml",
+            150.0,
+            0.35,
+            0.05,
+            4,
+            1.5,
+            0.0,
+        ),
+        jt(
+            "Restart Services",
+            1,
+            1,
+            1,
+            "linux-prod",
+            "restart.yml",
+            30.0,
+            0.4,
+            0.03,
+            11,
+            4.0,
+            0.1,
+        ),
+        jt(
+            "Collect Facts",
+            2,
+            5,
+            3,
+            "default",
+            "facts.yml",
+            75.0,
+            0.3,
+            0.02,
+            26,
+            3.0,
+            0.9,
+        ),
+        jt(
+            "Configure Firewall",
+            2,
+            4,
+            3,
+            "default",
+            "firewall.yml",
+            120.0,
+            0.4,
+            0.05,
+            11,
+            1.5,
+            0.0,
+        ),
+        jt(
+            "Network Config Backup",
+            2,
+            4,
+            3,
+            "default",
+            "net_backup.yml",
+            200.0,
+            0.3,
+            0.04,
+            16,
+            2.0,
+            1.0,
+        ),
+        jt(
+            "Sync Users & Groups",
+            1,
+            1,
+            1,
+            "default",
+            "users.yml",
+            60.0,
+            0.3,
+            0.02,
+            6,
+            2.0,
+            0.8,
+        ),
+        jt(
+            "Cleanup Temp Files",
+            1,
+            1,
+            1,
+            "default",
+            "cleanup_tmp.yml",
+            20.0,
+            0.3,
+            0.01,
+            11,
+            2.0,
+            0.9,
+        ),
+        jt(
+            "Security Audit",
+            2,
+            5,
+            4,
+            "default",
+            "audit.yml",
+            900.0,
+            0.3,
+            0.06,
+            21,
+            0.5,
+            0.8,
+        ),
+        jt(
+            "Rotate Logs",
+            1,
+            1,
+            1,
+            "default",
+            "logrotate.yml",
+            15.0,
+            0.3,
+            0.01,
+            6,
+            2.0,
+            0.9,
+        ),
+        jt(
+            "Database Migration",
+            1,
+            2,
+            2,
+            "default",
+            "db_migrate.yml",
+            360.0,
+            0.6,
+            0.12,
+            3,
+            0.8,
+            0.0,
+        ),
+        jt(
+            "Provision EC2 Instances",
+            1,
+            3,
+            1,
+            "openshift",
+            "ec2_provision.yml",
+            240.0,
+            0.45,
+            0.06,
+            5,
+            1.5,
+            0.0,
+        ),
+        jt(
+            "Decommission Hosts",
+            2,
+            5,
+            4,
+            "default",
+            "decommission.yml",
+            180.0,
+            0.4,
+            0.1,
+            3,
+            0.4,
+            0.0,
+        ),
+        jt(
+            "Monthly Billing Report",
+            3,
+            6,
+            5,
+            "default",
+            "billing.yml",
+            480.0,
+            0.3,
+            0.03,
+            4,
+            0.5,
+            0.6,
+        ),
+        jt(
+            "Payroll Batch Export",
+            3,
+            6,
+            5,
+            "default",
+            "payroll.yml",
+            720.0,
+            0.25,
+            0.02,
+            4,
+            0.5,
+            0.7,
+        ),
+        jt(
+            "Scale Kubernetes Pods",
+            1,
+            3,
+            2,
+            "openshift",
+            "k8s_scale.yml",
+            50.0,
+            0.4,
+            0.04,
+            2,
+            2.0,
+            0.3,
+        ),
     ];
     jts[1].webhook = "github";
     jts[2].webhook = "gitlab";
@@ -351,7 +836,13 @@ pub fn build(p: &WorldParams) -> World {
 
     // Instance groups are resolved by name below; indices are fixed here.
     let ig_names = ["controlplane", "default", "linux-prod", "openshift"];
-    let ig_of = |n: &str| ig_names.iter().position(|x| *x == n).map(|i| i as u8).unwrap_or(1);
+    let ig_of = |n: &str| {
+        ig_names
+            .iter()
+            .position(|x| *x == n)
+            .map(|i| i as u8)
+            .unwrap_or(1)
+    };
 
     let mut jt_idx = Vec::new();
     for (k, j) in jts.iter().enumerate() {
@@ -385,17 +876,33 @@ pub fn build(p: &WorldParams) -> World {
         jt_idx.push(add(&mut ujts, u));
     }
 
+    #[allow(clippy::type_complexity)]
     let wf_defs: [(&str, u8, &[usize], f64, f64, &str); 3] = [
-        ("Full Stack Deploy", 1, &[100, 19, 1, 10], 1.0, 0.0, "Sync, provision, deploy and restart"),
+        (
+            "Full Stack Deploy",
+            1,
+            &[100, 19, 1, 10],
+            1.0,
+            0.0,
+            "Sync, provision, deploy and restart",
+        ),
         ("Nightly Maintenance", 1, &[3, 15, 17], 0.6, 1.0, ""),
         ("Quarterly Finance Close", 3, &[21, 22], 0.2, 0.5, ""),
     ];
     for (n, org, nodes, w, s, d) in wf_defs {
         let mut u = base(UjtKind::WorkflowJobTemplate, n, org);
         u.description = d.into();
-        u.wf_nodes = nodes.iter().map(|&k| if k == 100 { proj_idx[2] } else { jt_idx[k] }).collect();
+        u.wf_nodes = nodes
+            .iter()
+            .map(|&k| if k == 100 { proj_idx[2] } else { jt_idx[k] })
+            .collect();
         u.impact = 0;
-        u.behavior = Behavior { weight: w, sched_frac: s, relaunch_prob: 0.05, ..Default::default() };
+        u.behavior = Behavior {
+            weight: w,
+            sched_frac: s,
+            relaunch_prob: 0.05,
+            ..Default::default()
+        };
         add(&mut ujts, u);
     }
 
@@ -405,7 +912,18 @@ pub fn build(p: &WorldParams) -> World {
         match u.kind {
             UjtKind::JobTemplate => 1.0 + u.behavior.sync_prob + u.behavior.dep_prob,
             UjtKind::WorkflowJobTemplate => {
-                1.0 + u.wf_nodes.iter().map(|&c| { let b = &ujts[c as usize].behavior; if ujts[c as usize].kind == UjtKind::JobTemplate { 1.0 + b.sync_prob + b.dep_prob } else { 1.0 } }).sum::<f64>()
+                1.0 + u
+                    .wf_nodes
+                    .iter()
+                    .map(|&c| {
+                        let b = &ujts[c as usize].behavior;
+                        if ujts[c as usize].kind == UjtKind::JobTemplate {
+                            1.0 + b.sync_prob + b.dep_prob
+                        } else {
+                            1.0
+                        }
+                    })
+                    .sum::<f64>()
             }
             _ => 1.0,
         }
@@ -428,7 +946,14 @@ pub fn build(p: &WorldParams) -> World {
     let mut schedules = Vec::new();
     for (k, &si) in sys_idx.iter().enumerate() {
         let interval = sys_defs[k].3;
-        schedules.push(Schedule { id: 0, name: sys_defs[k].0.to_string(), ujt: si, interval, phase: 2 * HOUR + (k as i64) * 10 * MIN, enabled: true });
+        schedules.push(Schedule {
+            id: 0,
+            name: sys_defs[k].0.to_string(),
+            ujt: si,
+            interval,
+            phase: 2 * HOUR + (k as i64) * 10 * MIN,
+            enabled: true,
+        });
     }
     // Direct runs per day of each template, for capacity sizing.
     let mut runs = vec![0.0f64; ujts.len()];
@@ -454,7 +979,14 @@ pub fn build(p: &WorldParams) -> World {
                 UjtKind::WorkflowJobTemplate => "Nightly",
                 _ => "Recurring run",
             };
-            schedules.push(Schedule { id: 0, name: format!("{} - {label}", ujts[i].name), ujt: i as u16, interval, phase, enabled: true });
+            schedules.push(Schedule {
+                id: 0,
+                name: format!("{} - {label}", ujts[i].name),
+                ujt: i as u16,
+                interval,
+                phase,
+                enabled: true,
+            });
         }
         let random = launches * (1.0 - b.sched_frac);
         if random > 0.0 {
@@ -490,7 +1022,14 @@ pub fn build(p: &WorldParams) -> World {
     let exec_total = (exec_load * 3.5).ceil().max(220.0);
     let control_total = (control_jobs * 3.5).ceil().max(40.0);
 
-    let mk_instance = |rng: &mut ChaCha8Rng, id: u32, host: &str, nt: NodeType, cap: f64, state: &'static str, enabled: bool| -> Instance {
+    let mk_instance = |rng: &mut ChaCha8Rng,
+                       id: u32,
+                       host: &str,
+                       nt: NodeType,
+                       cap: f64,
+                       state: &'static str,
+                       enabled: bool|
+     -> Instance {
         let cap = cap.round() as i64;
         let cpu = ((cap as f64) / 4.0).ceil().max(1.0);
         let mem_mb = cap * 100 + 2048 + 317;
@@ -508,28 +1047,128 @@ pub fn build(p: &WorldParams) -> World {
             mem_capacity: cap,
             ip_address: format!("10.0.{}.{}", id / 250, 10 + id),
             created: t0 + id as i64 * MIN,
-            errors: if state == "ready" { "" } else { "Receptor error from awx-exec-5, detail:\nFailed to connect: no route to host" },
+            errors: if state == "ready" {
+                ""
+            } else {
+                "Receptor error from awx-exec-5, detail:\nFailed to connect: no route to host"
+            },
         }
     };
     let e = exec_total;
     let mut instances = vec![
-        mk_instance(&mut rng, 1, "awx-control-1", NodeType::Control, control_total * 0.6, "ready", true),
-        mk_instance(&mut rng, 2, "awx-hybrid-1", NodeType::Hybrid, control_total * 0.4 + e * 0.16, "ready", true),
-        mk_instance(&mut rng, 3, "awx-exec-1", NodeType::Execution, e * 0.28, "ready", true),
-        mk_instance(&mut rng, 4, "awx-exec-2", NodeType::Execution, e * 0.28, "ready", true),
-        mk_instance(&mut rng, 5, "awx-exec-3", NodeType::Execution, e * 0.28, "ready", true),
-        mk_instance(&mut rng, 6, "awx-exec-4", NodeType::Execution, e * 0.28, "ready", false),
-        mk_instance(&mut rng, 7, "awx-exec-5", NodeType::Execution, e * 0.28, "unavailable", true),
+        mk_instance(
+            &mut rng,
+            1,
+            "awx-control-1",
+            NodeType::Control,
+            control_total * 0.6,
+            "ready",
+            true,
+        ),
+        mk_instance(
+            &mut rng,
+            2,
+            "awx-hybrid-1",
+            NodeType::Hybrid,
+            control_total * 0.4 + e * 0.16,
+            "ready",
+            true,
+        ),
+        mk_instance(
+            &mut rng,
+            3,
+            "awx-exec-1",
+            NodeType::Execution,
+            e * 0.28,
+            "ready",
+            true,
+        ),
+        mk_instance(
+            &mut rng,
+            4,
+            "awx-exec-2",
+            NodeType::Execution,
+            e * 0.28,
+            "ready",
+            true,
+        ),
+        mk_instance(
+            &mut rng,
+            5,
+            "awx-exec-3",
+            NodeType::Execution,
+            e * 0.28,
+            "ready",
+            true,
+        ),
+        mk_instance(
+            &mut rng,
+            6,
+            "awx-exec-4",
+            NodeType::Execution,
+            e * 0.28,
+            "ready",
+            false,
+        ),
+        mk_instance(
+            &mut rng,
+            7,
+            "awx-exec-5",
+            NodeType::Execution,
+            e * 0.28,
+            "unavailable",
+            true,
+        ),
         mk_instance(&mut rng, 8, "awx-hop-1", NodeType::Hop, 0.0, "ready", true),
     ];
     instances[7].cpu = 2.0;
     instances[7].cpu_capacity = 0;
     instances[7].mem_capacity = 0;
     let instance_groups = vec![
-        InstanceGroup { id: 1, name: "controlplane".into(), is_container_group: false, instances: vec![0, 1], max_concurrent_jobs: 0, max_forks: 0, policy_instance_percentage: 100, policy_instance_minimum: 0, created: t0 },
-        InstanceGroup { id: 2, name: "default".into(), is_container_group: false, instances: vec![1, 2, 3, 4, 5, 6], max_concurrent_jobs: 0, max_forks: 0, policy_instance_percentage: 100, policy_instance_minimum: 0, created: t0 },
-        InstanceGroup { id: 3, name: "linux-prod".into(), is_container_group: false, instances: vec![3, 4], max_concurrent_jobs: 0, max_forks: 0, policy_instance_percentage: 0, policy_instance_minimum: 0, created: t0 + DAY },
-        InstanceGroup { id: 4, name: "openshift".into(), is_container_group: true, instances: vec![], max_concurrent_jobs: 20, max_forks: 0, policy_instance_percentage: 0, policy_instance_minimum: 0, created: t0 + 2 * DAY },
+        InstanceGroup {
+            id: 1,
+            name: "controlplane".into(),
+            is_container_group: false,
+            instances: vec![0, 1],
+            max_concurrent_jobs: 0,
+            max_forks: 0,
+            policy_instance_percentage: 100,
+            policy_instance_minimum: 0,
+            created: t0,
+        },
+        InstanceGroup {
+            id: 2,
+            name: "default".into(),
+            is_container_group: false,
+            instances: vec![1, 2, 3, 4, 5, 6],
+            max_concurrent_jobs: 0,
+            max_forks: 0,
+            policy_instance_percentage: 100,
+            policy_instance_minimum: 0,
+            created: t0,
+        },
+        InstanceGroup {
+            id: 3,
+            name: "linux-prod".into(),
+            is_container_group: false,
+            instances: vec![3, 4],
+            max_concurrent_jobs: 0,
+            max_forks: 0,
+            policy_instance_percentage: 0,
+            policy_instance_minimum: 0,
+            created: t0 + DAY,
+        },
+        InstanceGroup {
+            id: 4,
+            name: "openshift".into(),
+            is_container_group: true,
+            instances: vec![],
+            max_concurrent_jobs: 20,
+            max_forks: 0,
+            policy_instance_percentage: 0,
+            policy_instance_minimum: 0,
+            created: t0 + 2 * DAY,
+        },
     ];
 
     let spike_len = (4 * HOUR).min(span / 10);
@@ -581,7 +1220,10 @@ impl World {
         self.ujts.iter().position(|u| u.id == id)
     }
     pub fn ujt_name(&self, i: u16) -> &str {
-        self.ujts.get(i as usize).map(|u| u.name.as_str()).unwrap_or("")
+        self.ujts
+            .get(i as usize)
+            .map(|u| u.name.as_str())
+            .unwrap_or("")
     }
     pub fn org_name(&self, i: u8) -> Option<&str> {
         self.orgs.get(i as usize).map(|o| o.name.as_str())
@@ -590,29 +1232,46 @@ impl World {
         self.inventories.get(i as usize).map(|o| o.name.as_str())
     }
     pub fn instance_name(&self, i: u8) -> &str {
-        self.instances.get(i as usize).map(|o| o.hostname.as_str()).unwrap_or("")
+        self.instances
+            .get(i as usize)
+            .map(|o| o.hostname.as_str())
+            .unwrap_or("")
     }
     pub fn ig_name(&self, i: u8) -> Option<&str> {
-        self.instance_groups.get(i as usize).map(|o| o.name.as_str())
+        self.instance_groups
+            .get(i as usize)
+            .map(|o| o.name.as_str())
     }
     pub fn user_by_name(&self, name: &str) -> Option<&User> {
         self.users.iter().find(|u| u.username == name)
     }
     pub fn user_by_token(&self, token: &str) -> Option<&User> {
-        self.users.iter().find(|u| u.token.as_deref() == Some(token))
+        self.users
+            .iter()
+            .find(|u| u.token.as_deref() == Some(token))
     }
     /// A job's name as AWX stores it.
     pub fn job_name<'a>(&'a self, j: &Job) -> &'a str {
         if j.jtype == JobType::AdHocCommand {
-            return self.modules.get(j.module as usize).copied().unwrap_or("command");
+            return self
+                .modules
+                .get(j.module as usize)
+                .copied()
+                .unwrap_or("command");
         }
-        self.ujts.get(j.ujt as usize).map(|u| u.job_name.as_str()).unwrap_or("")
+        self.ujts
+            .get(j.ujt as usize)
+            .map(|u| u.job_name.as_str())
+            .unwrap_or("")
     }
     pub fn job_description<'a>(&'a self, j: &Job) -> &'a str {
         if j.jtype == JobType::AdHocCommand {
             return "";
         }
-        self.ujts.get(j.ujt as usize).map(|u| u.description.as_str()).unwrap_or("")
+        self.ujts
+            .get(j.ujt as usize)
+            .map(|u| u.description.as_str())
+            .unwrap_or("")
     }
     /// `launched_by` name (truth JSON), or None for `{}`.
     pub fn launched_by_name(&self, lb: LaunchedBy) -> Option<&str> {

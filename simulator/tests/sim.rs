@@ -1,0 +1,1234 @@
+//! Integration tests: start the simulator on a free port and talk HTTP to it.
+
+use awx_sim::{Config, RunningSim};
+use reqwest::StatusCode;
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+const NOW: &str = "2024-10-05T00:00:00Z"; // a Saturday: the history (Wed..Fri) is weekdays
+const ADMIN: &str = "sim-admin-token";
+
+struct T {
+    sim: RunningSim,
+    http: reqwest::Client,
+}
+
+fn cfg(days: u32, per_day: f64) -> Config {
+    Config {
+        days,
+        jobs_per_day: per_day,
+        api_prefix: awx_sim::ApiPrefix::Both,
+        ..Config::for_tests(NOW)
+    }
+}
+
+async fn spawn(c: Config) -> T {
+    let sim = awx_sim::start(c).await.expect("start");
+    let http = reqwest::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client");
+    T { sim, http }
+}
+
+impl T {
+    fn url(&self, p: &str) -> String {
+        format!("{}{p}", self.sim.url())
+    }
+    async fn get(&self, p: &str) -> (StatusCode, String) {
+        let r = self
+            .http
+            .get(self.url(p))
+            .bearer_auth(ADMIN)
+            .send()
+            .await
+            .expect("send");
+        (r.status(), r.text().await.expect("body"))
+    }
+    async fn json(&self, p: &str) -> Value {
+        let (s, b) = self.get(p).await;
+        assert_eq!(s, StatusCode::OK, "GET {p}: {b}");
+        serde_json::from_str(&b).expect("json")
+    }
+    async fn truth(&self) -> Vec<Value> {
+        let r = self
+            .http
+            .get(self.url("/_sim/truth/jobs"))
+            .send()
+            .await
+            .expect("send");
+        r.json::<Vec<Value>>().await.expect("truth")
+    }
+    async fn metrics_text(&self) -> String {
+        let (s, b) = self.get("/api/v2/metrics/").await;
+        assert_eq!(s, StatusCode::OK);
+        b
+    }
+    async fn advance(&self, secs: u64) -> Value {
+        let r = self
+            .http
+            .post(self.url(&format!("/_sim/advance?seconds={secs}")))
+            .send()
+            .await
+            .expect("send");
+        assert_eq!(r.status(), StatusCode::OK);
+        r.json().await.expect("json")
+    }
+    /// All jobs of a list, following `next`.
+    async fn all(&self, first: &str) -> Vec<Value> {
+        let mut out = Vec::new();
+        let mut next = Some(first.to_string());
+        while let Some(p) = next {
+            let page = self.json(&p).await;
+            out.extend(page["results"].as_array().cloned().unwrap_or_default());
+            next = page["next"].as_str().map(str::to_string);
+        }
+        out
+    }
+}
+
+fn count(truth: &[Value], f: impl Fn(&Value) -> bool) -> u64 {
+    truth.iter().filter(|j| f(j)).count() as u64
+}
+
+fn metric(text: &str, series: &str) -> Option<f64> {
+    text.lines().find_map(|l| {
+        l.strip_prefix(series)
+            .and_then(|r| r.strip_prefix(' '))
+            .and_then(|v| v.trim().parse().ok())
+    })
+}
+
+#[tokio::test]
+async fn pagination_semantics() {
+    let t = spawn(cfg(3, 400.0)).await;
+    let truth = t.truth().await;
+    let n = truth.len() as u64;
+    assert!(n > 900, "expected a workload, got {n}");
+
+    let p = t.json("/api/v2/unified_jobs/").await;
+    assert_eq!(p["count"].as_u64(), Some(n));
+    assert_eq!(p["results"].as_array().map(|a| a.len()), Some(25));
+    assert_eq!(p["next"], "/api/v2/unified_jobs/?page=2");
+    assert!(p["previous"].is_null());
+    // default order: id ascending
+    let ids: Vec<u64> = p["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    assert!(ids.windows(2).all(|w| w[0] < w[1]));
+    assert_eq!(ids[0], truth[0]["id"].as_u64().unwrap());
+
+    // page_size above 200 is capped and the links say 200; other params are kept, sorted
+    let p = t
+        .json("/api/v2/unified_jobs/?status=successful&page_size=500")
+        .await;
+    assert_eq!(p["results"].as_array().map(|a| a.len()), Some(200));
+    assert_eq!(
+        p["next"],
+        "/api/v2/unified_jobs/?page=2&page_size=200&status=successful"
+    );
+    let p2 = t.json(p["next"].as_str().unwrap()).await;
+    assert_eq!(
+        p2["previous"],
+        "/api/v2/unified_jobs/?page=1&page_size=200&status=successful"
+    );
+
+    // past the end
+    let last = n.div_ceil(200);
+    let (s, b) = t
+        .get(&format!(
+            "/api/v2/unified_jobs/?page_size=200&page={}",
+            last + 1
+        ))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    assert_eq!(b, r#"{"detail":"Invalid page."}"#);
+    let (s, _) = t.get("/api/v2/unified_jobs/?page=0").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let p = t
+        .json(&format!("/api/v2/unified_jobs/?page_size=200&page={last}"))
+        .await;
+    assert!(p["next"].is_null());
+    assert_eq!(
+        p["results"].as_array().unwrap().len() as u64,
+        n - (last - 1) * 200
+    );
+
+    // following next gives every job exactly once
+    let all = t.all("/api/v2/unified_jobs/?page_size=200").await;
+    assert_eq!(all.len() as u64, n);
+
+    // count_disabled
+    let p = t
+        .json("/api/v2/unified_jobs/?count_disabled=1&page_size=5")
+        .await;
+    assert_eq!(
+        p.as_object().map(|o| o.keys().cloned().collect::<Vec<_>>()),
+        Some(vec!["results".to_string()])
+    );
+    assert_eq!(p["results"].as_array().unwrap().len(), 5);
+
+    // a typed list only holds its type
+    let p = t.json("/api/v2/workflow_jobs/?page_size=200").await;
+    assert_eq!(
+        p["count"].as_u64(),
+        Some(count(&truth, |j| j["type"] == "workflow_job"))
+    );
+    assert!(p["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["type"] == "workflow_job" && j.get("execution_node").is_none()));
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn ordering() {
+    let t = spawn(cfg(3, 400.0)).await;
+    let truth = t.truth().await;
+    let max_id = truth
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let p = t
+        .json("/api/v2/unified_jobs/?order_by=-id&page_size=3")
+        .await;
+    assert_eq!(p["results"][0]["id"].as_u64(), Some(max_id));
+    assert_eq!(
+        p["next"],
+        "/api/v2/unified_jobs/?order_by=-id&page=2&page_size=3"
+    );
+
+    let all = t
+        .all("/api/v2/unified_jobs/?order=-finished,id&page_size=200&finished__isnull=false")
+        .await;
+    let fin: Vec<&str> = all
+        .iter()
+        .map(|j| j["finished"].as_str().unwrap())
+        .collect();
+    assert!(
+        fin.windows(2).all(|w| w[0] >= w[1]),
+        "not ordered by -finished"
+    );
+    assert_eq!(
+        all.len() as u64,
+        count(&truth, |j| !j["finished"].is_null())
+    );
+
+    let all = t
+        .all("/api/v2/jobs/?order_by=unified_job_template__name,-id&page_size=200")
+        .await;
+    let keys: Vec<(String, i64)> = all
+        .iter()
+        .map(|j| {
+            (
+                j["summary_fields"]["unified_job_template"]["name"]
+                    .as_str()
+                    .unwrap()
+                    .to_string(),
+                -j["id"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    assert!(keys.windows(2).all(|w| w[0] <= w[1]));
+
+    let (s, b) = t.get("/api/v2/unified_jobs/?order_by=nope").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert_eq!(b, r#"{"detail":"UnifiedJob has no field named 'nope'"}"#);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn filters_match_the_truth() {
+    let t = spawn(cfg(3, 400.0)).await;
+    let truth = t.truth().await;
+    let c = |path: &'static str| {
+        let t = &t;
+        async move {
+            t.json(&format!(
+                "{path}{}page_size=1",
+                if path.contains('?') { "&" } else { "?" }
+            ))
+            .await["count"]
+                .as_u64()
+                .unwrap()
+        }
+    };
+    let s = |j: &Value, k: &str| j[k].as_str().unwrap_or("").to_string();
+    assert_eq!(
+        c("/api/v2/unified_jobs/?status=failed").await,
+        count(&truth, |j| j["status"] == "failed")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?status__in=failed,error").await,
+        count(&truth, |j| j["status"] == "failed"
+            || j["status"] == "error")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?not__launch_type=sync").await,
+        count(&truth, |j| j["launch_type"] != "sync")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?launch_type=scheduled").await,
+        count(&truth, |j| j["launch_type"] == "scheduled")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?failed=true").await,
+        count(&truth, |j| j["failed"] == true)
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?failed=0").await,
+        count(&truth, |j| j["failed"] == false)
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?execution_node=awx-exec-1").await,
+        count(&truth, |j| j["execution_node"] == "awx-exec-1")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?execution_node=").await,
+        count(&truth, |j| j["execution_node"] == "")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?instance_group__name=openshift").await,
+        count(&truth, |j| j["instance_group"] == "openshift")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?instance_group__isnull=true").await,
+        count(&truth, |j| j["instance_group"].is_null())
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?organization__name=Finance").await,
+        count(&truth, |j| j["organization"] == "Finance")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?unified_job_template__name=Deploy%20Web%20App").await,
+        count(&truth, |j| j["template_name"] == "Deploy Web App")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?unified_job_template__name__icontains=deploy").await,
+        count(&truth, |j| s(j, "template_name")
+            .to_lowercase()
+            .contains("deploy"))
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?name__startswith=Rotate").await,
+        count(&truth, |j| s(j, "name").starts_with("Rotate"))
+    );
+    // reserved characters in a value round-trip (decoded exactly once)
+    assert_eq!(
+        c("/api/v2/unified_jobs/?name=Deploy%20API%2C%20v2%2Fcanary%20%26%20blue").await,
+        count(&truth, |j| j["name"] == "Deploy API, v2/canary & blue")
+    );
+    assert!(count(&truth, |j| j["name"] == "Deploy API, v2/canary & blue") > 0);
+    assert_eq!(
+        c("/api/v2/unified_jobs/?or__status=error&or__status=canceled").await,
+        count(&truth, |j| j["status"] == "error"
+            || j["status"] == "canceled")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?type=job,workflow_job").await,
+        count(&truth, |j| j["type"] == "job"
+            || j["type"] == "workflow_job")
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?search=backup").await,
+        count(&truth, |j| s(j, "name").to_lowercase().contains("backup"))
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?finished__isnull=true").await,
+        count(&truth, |j| j["finished"].is_null())
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?elapsed__gt=600").await,
+        count(&truth, |j| j["elapsed"].as_f64().unwrap() > 600.0)
+    );
+    // datetimes with Z and with an offset
+    let cut = "2024-10-04T00:00:00";
+    let n = count(&truth, |j| s(j, "created").as_str() >= cut);
+    assert_eq!(
+        c("/api/v2/unified_jobs/?created__gte=2024-10-04T00:00:00Z").await,
+        n
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?created__gte=2024-10-04T02:00:00%2B02:00").await,
+        n
+    );
+    assert_eq!(
+        c("/api/v2/unified_jobs/?created__lt=2024-10-04T00:00:00Z").await,
+        truth.len() as u64 - n
+    );
+    let mid = truth[truth.len() / 2]["id"].as_u64().unwrap();
+    assert_eq!(
+        c(Box::leak(
+            format!("/api/v2/unified_jobs/?id__gt={mid}").into_boxed_str()
+        ))
+        .await,
+        count(&truth, |j| j["id"].as_u64().unwrap() > mid)
+    );
+    assert_eq!(
+        c(Box::leak(
+            format!("/api/v2/unified_jobs/?id__lte={mid}&not__type=job").into_boxed_str()
+        ))
+        .await,
+        count(&truth, |j| j["id"].as_u64().unwrap() <= mid
+            && j["type"] != "job")
+    );
+    // related job fields
+    let prod = count(&truth, |j| {
+        j["type"] == "job" && j["inventory"] == "Production"
+    });
+    assert!(prod > 0);
+    assert_eq!(c("/api/v2/unified_jobs/?job__inventory=2").await, prod);
+    assert_eq!(c("/api/v2/jobs/?inventory__name=Production").await, prod);
+    let tid = truth
+        .iter()
+        .find(|j| j["template_name"] == "Backup Databases")
+        .unwrap()["template_id"]
+        .as_u64()
+        .unwrap();
+    assert_eq!(
+        c(Box::leak(
+            format!("/api/v2/unified_jobs/?unified_job_template={tid}").into_boxed_str()
+        ))
+        .await,
+        count(&truth, |j| j["template_id"].as_u64() == Some(tid))
+    );
+
+    // errors as DAB reports them
+    for (q, msg) in [
+        ("bogus=1", "UnifiedJob has no field named 'bogus'"),
+        ("status__foo=1", "No related model for field foo."),
+        ("id=abc", "Field 'id' expected a number but got 'abc'."),
+        (
+            "unified_job_template__nope=1",
+            "UnifiedJobTemplate has no field named 'nope'",
+        ),
+        ("id__in=", "cannot provide empty value for __in"),
+        (
+            "finished__isnull=maybe",
+            "Unable to convert \"maybe\" to boolean",
+        ),
+    ] {
+        let (st, body) = t.get(&format!("/api/v2/unified_jobs/?{q}")).await;
+        assert_eq!(st, StatusCode::BAD_REQUEST, "{q}");
+        let v: Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(v["detail"], msg, "{q}");
+    }
+    let (st, body) = t.get("/api/v2/unified_jobs/?created__gt=yesterday").await;
+    assert_eq!(st, StatusCode::BAD_REQUEST);
+    assert!(body.contains("invalid format"), "{body}");
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn authentication_and_headers() {
+    let t = spawn(cfg(1, 200.0)).await;
+    let h = &t.http;
+    let unauth = r#"{"detail":"Authentication credentials were not provided. To establish a login session, visit /api/login/."}"#;
+    let r = h.get(t.url("/api/v2/me/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=api authorization_url=/api/o/authorize/"
+    );
+    assert!(r.headers().get("x-api-product-version").is_none());
+    assert_eq!(r.headers()["x-api-product-name"], "AWX");
+    assert_eq!(r.text().await.unwrap(), unauth);
+    let r = h
+        .get(t.url("/api/v2/me/"))
+        .bearer_auth("wrong")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.text().await.unwrap(), unauth);
+    let r = h
+        .get(t.url("/api/v2/me/"))
+        .basic_auth("admin", Some("nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=api authorization_url=/api/o/authorize/"
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"detail":"Invalid username/password. To establish a login session, visit /api/login/."}"#
+    );
+    let r = h
+        .get(t.url("/api/v2/me/"))
+        .basic_auth("auditor", Some("auditor-pass"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(r.headers()["x-api-product-version"], "24.6.1");
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["count"], 1);
+    assert_eq!(me["results"][0]["username"], "auditor");
+    assert_eq!(me["results"][0]["is_system_auditor"], true);
+    assert_eq!(me["results"][0]["is_superuser"], false);
+    // ping needs no auth
+    let r = h.get(t.url("/api/v2/ping/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let ping: Value = r.json().await.unwrap();
+    assert_eq!(ping["version"], "24.6.1");
+    assert!(ping["instances"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| i["node_type"] != "hop"));
+    // metrics: plain user 403, auditor 200, anonymous 401
+    let r = h
+        .get(t.url("/api/v2/metrics/"))
+        .bearer_auth("sim-viewer-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"detail":"You do not have permission to perform this action."}"#
+    );
+    let r = h
+        .get(t.url("/api/v2/metrics/"))
+        .bearer_auth("sim-auditor-token")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = h.get(t.url("/api/v2/metrics/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = h
+        .post(t.url("/api/v2/metrics/"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.text().await.unwrap(),
+        r#"{"detail":"Method \"POST\" not allowed."}"#
+    );
+    // unknown path, missing slash, controller prefix
+    let (s, b) = t.get("/api/v2/nothing_here/").await;
+    assert_eq!(
+        (s, b.as_str()),
+        (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#)
+    );
+    let (s, _) = t.get("/api/v2/ping").await;
+    assert_eq!(s, StatusCode::MOVED_PERMANENTLY);
+    let (s, _) = t.get("/api/controller/v2/unified_jobs/?page_size=1").await;
+    assert_eq!(s, StatusCode::OK);
+    t.sim.shutdown().await;
+
+    // anonymous metrics and configured users
+    let mut c = cfg(1, 100.0);
+    c.allow_anonymous_metrics = true;
+    c.api_prefix = awx_sim::ApiPrefix::V2;
+    c.users = vec!["ops:secret:user:ops-token".parse().unwrap()];
+    let t = spawn(c).await;
+    let r = t.http.get(t.url("/api/v2/metrics/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let r = t
+        .http
+        .get(t.url("/api/v2/me/"))
+        .bearer_auth("ops-token")
+        .send()
+        .await
+        .unwrap();
+    let me: Value = r.json().await.unwrap();
+    assert_eq!(me["results"][0]["username"], "ops");
+    let (s, _) = t.get("/api/controller/v2/ping/").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn metrics_format_and_values() {
+    let t = spawn(cfg(3, 400.0)).await;
+    t.advance(1).await; // a few jobs in flight
+    let text = t.metrics_text().await;
+    let truth = t.truth().await;
+    let mut types: BTreeMap<&str, Vec<&str>> = BTreeMap::new();
+    for l in text.lines() {
+        if let Some(r) = l.strip_prefix("# TYPE ") {
+            let (n, ty) = r.split_once(' ').unwrap();
+            types.entry(n).or_default().push(ty);
+        }
+    }
+    for f in [
+        "awx_system_info",
+        "awx_organizations_total",
+        "awx_users_total",
+        "awx_teams_total",
+        "awx_inventories_total",
+        "awx_projects_total",
+        "awx_job_templates_total",
+        "awx_workflow_job_templates_total",
+        "awx_hosts_total",
+        "awx_schedules_total",
+        "awx_sessions_total",
+        "awx_running_jobs_total",
+        "awx_pending_jobs_total",
+        "awx_status_total",
+        "awx_instance_capacity",
+        "awx_instance_cpu",
+        "awx_instance_memory",
+        "awx_instance_info",
+        "awx_instance_launch_type_total",
+        "awx_instance_status_total",
+        "awx_instance_consumed_capacity",
+        "awx_instance_remaining_capacity",
+        "awx_license_instance_total",
+        "awx_license_instance_free",
+        "awx_database_connections_total",
+        "task_manager__schedule_calls",
+        "dispatcher_availability",
+        "callback_receiver_events_insert_db",
+        "callback_receiver_event_processing_avg_seconds",
+    ] {
+        assert_eq!(
+            types.get(f).map(|v| v.as_slice()),
+            Some(&["gauge"][..]),
+            "{f}"
+        );
+    }
+    assert_eq!(
+        types["callback_receiver_batch_events_insert_db"],
+        vec!["histogram"]
+    );
+    for f in [
+        "subsystem_metrics_pipe_execute_seconds",
+        "subsystem_metrics_pipe_execute_calls",
+        "subsystem_metrics_send_metrics_seconds",
+    ] {
+        assert_eq!(
+            types[f],
+            vec!["gauge", "gauge"],
+            "{f} must appear twice (AWX #15179)"
+        );
+        assert_eq!(text.matches(&format!("# HELP {f} ")).count(), 2);
+    }
+    assert!(text.contains("tower_version=\"24.6.1\""));
+    assert!(text.contains("# HELP awx_instance_memory RAM (Kb) on each node in the system\n"));
+    assert!(text.contains(
+        "callback_receiver_batch_events_insert_db_bucket{le=\"+Inf\",node=\"awx-control-1\"} "
+    ));
+
+    // awx_status_total = stored non-sync jobs per status
+    for st in [
+        "pending",
+        "waiting",
+        "running",
+        "successful",
+        "failed",
+        "error",
+        "canceled",
+    ] {
+        let want = count(&truth, |j| j["status"] == st && j["launch_type"] != "sync") as f64;
+        assert_eq!(
+            metric(&text, &format!("awx_status_total{{status=\"{st}\"}}")),
+            Some(want),
+            "{st}"
+        );
+    }
+    assert!(!text.contains("status=\"new\""));
+    let running = count(&truth, |j| {
+        (j["status"] == "running" || j["status"] == "waiting") && j["launch_type"] != "sync"
+    }) as f64;
+    assert_eq!(metric(&text, "awx_running_jobs_total"), Some(running));
+    let pending = count(&truth, |j| {
+        j["status"] == "pending" && j["launch_type"] != "sync"
+    }) as f64;
+    assert_eq!(metric(&text, "awx_pending_jobs_total"), Some(pending));
+    // only ready, enabled, non-hop instances
+    for gone in ["awx-exec-4", "awx-exec-5", "awx-hop-1"] {
+        assert!(
+            !text.contains(&format!("awx_instance_capacity{{hostname=\"{gone}\"")),
+            "{gone}"
+        );
+    }
+    // per node launch types: no sync, no empty node
+    let lt: f64 = text
+        .lines()
+        .filter(|l| l.starts_with("awx_instance_launch_type_total{"))
+        .map(|l| l.rsplit(' ').next().unwrap().parse::<f64>().unwrap())
+        .sum();
+    assert_eq!(
+        lt,
+        count(&truth, |j| j["launch_type"] != "sync"
+            && j["execution_node"] != "") as f64
+    );
+    assert!(!text.contains("launch_type=\"sync\""));
+    // consumed capacity matches the truth endpoint
+    let inst: Vec<Value> = t
+        .http
+        .get(t.url("/_sim/truth/instances"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    for i in inst.iter().filter(|i| i["in_metrics"] == true) {
+        let h = i["hostname"].as_str().unwrap();
+        let series = format!("awx_instance_consumed_capacity{{hostname=\"{h}\",instance_uuid=\"{}\",node_type=\"{}\"}}", i["uuid"].as_str().unwrap(), i["node_type"].as_str().unwrap());
+        assert_eq!(
+            metric(&text, &series),
+            i["consumed_capacity"].as_f64(),
+            "{h}"
+        );
+    }
+
+    // ?format=json: duplicates collapse to the last block, keeping the first position
+    let j = t.json("/api/v2/metrics/?format=json").await;
+    assert_eq!(j["awx_status_total"]["type"], "gauge");
+    assert_eq!(j["awx_status_total"]["help_text"], "Status of Job launched");
+    assert_eq!(
+        j["callback_receiver_batch_events_insert_db"]["samples"][0]["sample_type"],
+        "bucket"
+    );
+    let last_calls = text
+        .lines()
+        .rfind(|l| l.starts_with("subsystem_metrics_pipe_execute_calls{node=\"awx-control-1\"}"))
+        .unwrap()
+        .rsplit(' ')
+        .next()
+        .unwrap()
+        .parse::<f64>()
+        .unwrap();
+    assert_eq!(
+        j["subsystem_metrics_pipe_execute_calls"]["samples"][0]["value"].as_f64(),
+        Some(last_calls)
+    );
+    let (_, raw) = t.get("/api/v2/metrics/?format=json").await;
+    let pos = |k: &str| raw.find(&format!("\"{k}\":")).unwrap();
+    assert_eq!(
+        raw.matches("\"subsystem_metrics_pipe_execute_calls\":")
+            .count(),
+        1
+    );
+    assert!(pos("dispatcher_availability") < pos("subsystem_metrics_pipe_execute_calls"));
+    assert!(
+        pos("subsystem_metrics_pipe_execute_calls")
+            < pos("callback_receiver_events_queue_size_redis")
+    );
+    // subsystemonly / dbonly
+    let (_, sub) = t.get("/api/v2/metrics/?subsystemonly=1").await;
+    assert!(!sub.contains("awx_status_total") && sub.contains("task_manager__schedule_calls"));
+    let (_, db) = t.get("/api/v2/metrics/?dbonly=1").await;
+    assert!(db.contains("awx_status_total") && !db.contains("task_manager__schedule_calls"));
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn deterministic_with_seed_and_now() {
+    let a = spawn(cfg(2, 300.0)).await;
+    let b = spawn(cfg(2, 300.0)).await;
+    let ta = a
+        .http
+        .get(a.url("/_sim/truth/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tb = b
+        .http
+        .get(b.url("/_sim/truth/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(ta.len() > 1000);
+    assert_eq!(ta, tb);
+    let pa = a
+        .get("/api/v2/unified_jobs/?page_size=200&order_by=-id")
+        .await
+        .1;
+    let pb = b
+        .get("/api/v2/unified_jobs/?page_size=200&order_by=-id")
+        .await
+        .1;
+    assert_eq!(pa, pb);
+    // advancing in one step or in several gives the same state
+    a.advance(3600).await;
+    for _ in 0..4 {
+        b.advance(900).await;
+    }
+    let ta = a
+        .http
+        .get(a.url("/_sim/truth/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let tb = b
+        .http
+        .get(b.url("/_sim/truth/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_eq!(ta, tb);
+    let mut c = cfg(2, 300.0);
+    c.seed = 2;
+    let c = spawn(c).await;
+    let tc = c
+        .http
+        .get(c.url("/_sim/truth/jobs"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert_ne!(ta, tc);
+    a.sim.shutdown().await;
+    b.sim.shutdown().await;
+    c.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn purge_lowers_status_total() {
+    // now is Saturday 00:00: the history is Wednesday..Friday (busy days); a quiet Saturday is
+    // simulated while Wednesday is purged.
+    let t = spawn(cfg(3, 600.0)).await;
+    let before = metric(
+        &t.metrics_text().await,
+        "awx_status_total{status=\"successful\"}",
+    )
+    .unwrap();
+    let res = t.advance(86_400).await;
+    assert_eq!(res["now"], "2024-10-06T00:00:00Z");
+    let text = t.metrics_text().await;
+    let after = metric(&text, "awx_status_total{status=\"successful\"}").unwrap();
+    assert!(after < before * 0.9, "expected a fall: {before} -> {after}");
+    let truth = t.truth().await;
+    assert!(truth
+        .iter()
+        .all(|j| j["created"].as_str().unwrap() >= "2024-10-03T00:00:00"));
+    assert_eq!(
+        after,
+        count(&truth, |j| j["status"] == "successful"
+            && j["launch_type"] != "sync") as f64
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn advance_moves_jobs_and_modified() {
+    let t = spawn(cfg(2, 2000.0)).await;
+    let truth = t.truth().await;
+    let active: Vec<&Value> = truth
+        .iter()
+        .filter(|j| {
+            matches!(
+                j["status"].as_str(),
+                Some("pending" | "waiting" | "running")
+            )
+        })
+        .collect();
+    assert!(!active.is_empty(), "some jobs are in flight at now");
+    let max_id = truth
+        .iter()
+        .map(|j| j["id"].as_u64().unwrap())
+        .max()
+        .unwrap();
+    let latest_mod = truth
+        .iter()
+        .map(|j| j["modified"].as_str().unwrap().to_string())
+        .max()
+        .unwrap();
+    t.advance(7200).await;
+    let after = t.truth().await;
+    let by_id: BTreeMap<u64, &Value> = after
+        .iter()
+        .map(|j| (j["id"].as_u64().unwrap(), j))
+        .collect();
+    for j in &active {
+        let id = j["id"].as_u64().unwrap();
+        let now = by_id[&id];
+        assert_ne!(now["status"], j["status"], "job {id} did not move");
+        assert!(now["modified"].as_str().unwrap() > j["modified"].as_str().unwrap());
+    }
+    assert!(
+        after.iter().any(|j| j["id"].as_u64().unwrap() > max_id),
+        "new jobs were launched"
+    );
+    // incremental sync by modified__gt sees exactly the changed jobs
+    let changed = count(&after, |j| {
+        j["modified"].as_str().unwrap() > latest_mod.as_str()
+    });
+    let got = t
+        .json(&format!(
+            "/api/v2/unified_jobs/?modified__gt={latest_mod}&page_size=1"
+        ))
+        .await;
+    assert_eq!(got["count"].as_u64(), Some(changed));
+    assert!(changed as usize >= active.len());
+    // a running job's elapsed is live
+    let p = t
+        .json("/api/v2/unified_jobs/?status=running&page_size=1")
+        .await;
+    if let Some(j) = p["results"].as_array().and_then(|a| a.first()) {
+        let started = chrono::DateTime::parse_from_rfc3339(j["started"].as_str().unwrap()).unwrap();
+        let now = chrono::DateTime::parse_from_rfc3339("2024-10-05T02:00:00Z").unwrap();
+        let want = (now - started).num_microseconds().unwrap() as f64 / 1e6;
+        assert!((j["elapsed"].as_f64().unwrap() - want).abs() < 0.01);
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn job_representation() {
+    let t = spawn(cfg(3, 400.0)).await;
+    let truth = t.truth().await;
+    let page = t
+        .json("/api/v2/unified_jobs/?page_size=200&order_by=-id")
+        .await;
+    for j in page["results"].as_array().unwrap() {
+        for k in [
+            "job_args",
+            "job_cwd",
+            "job_env",
+            "result_traceback",
+            "event_processing_finished",
+        ] {
+            assert!(j.get(k).is_none(), "list has {k}");
+        }
+        let failed = matches!(j["status"].as_str(), Some("failed" | "error" | "canceled"));
+        assert_eq!(j["failed"], failed);
+        assert!(j["elapsed"].is_f64());
+        if j["started"].is_null() {
+            assert_eq!(j["elapsed"].as_f64(), Some(0.0));
+        }
+        assert_eq!(
+            j["summary_fields"].get("schedule").is_some(),
+            j["launch_type"] == "scheduled"
+        );
+    }
+    let child = truth
+        .iter()
+        .find(|j| !j["source_workflow_job"].is_null() && j["type"] == "job")
+        .expect("a workflow child");
+    let id = child["id"].as_u64().unwrap();
+    let d = t.json(&format!("/api/v2/jobs/{id}/")).await;
+    assert_eq!(d["launch_type"], "workflow");
+    assert_eq!(
+        d["summary_fields"]["source_workflow_job"]["id"],
+        child["source_workflow_job"]
+    );
+    assert!(
+        d.get("job_args").is_some()
+            && d.get("event_processing_finished").is_some()
+            && d.get("host_status_counts").is_some()
+    );
+    let ts = d["created"].as_str().unwrap();
+    assert!(ts.ends_with('Z') && ts.len() == 27, "{ts}");
+    let (s, _) = t.get(&format!("/api/v2/project_updates/{id}/")).await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    let dep = truth.iter().find(|j| j["launch_type"] == "dependency");
+    if let Some(dep) = dep {
+        let d = t
+            .json(&format!("/api/v2/inventory_updates/{}/", dep["id"]))
+            .await;
+        assert_eq!(d["launched_by"]["name"], "Generated by AWX");
+        assert!(d["launched_by"]["id"].is_null());
+    }
+    // small lists
+    let jt = t.json("/api/v2/job_templates/?page_size=200").await;
+    assert!(jt["count"].as_u64().unwrap() >= 20);
+    let orgs = t.json("/api/v2/organizations/").await;
+    assert!((3..=4).contains(&orgs["count"].as_u64().unwrap()));
+    let ig = t
+        .json("/api/v2/instance_groups/?is_container_group=true")
+        .await;
+    assert_eq!(ig["count"], 1);
+    let inst = t.json("/api/v2/instances/?node_type=hop").await;
+    assert_eq!(inst["results"][0]["hostname"], "awx-hop-1");
+    let (s, b) = t.get("/api/v2/job_templates/?nope=1").await;
+    assert_eq!(
+        (s, b.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"JobTemplate has no field named 'nope'"}"#
+        )
+    );
+    let hosts = t
+        .json("/api/v2/hosts/?last_job_host_summary__failed=true&page_size=1")
+        .await;
+    assert!(hosts["count"].as_u64().is_some());
+    // dashboard graph: successful per day over the month equals the truth
+    let g = t.json("/api/v2/dashboard/graphs/jobs/?period=week").await;
+    let total: u64 = g["jobs"]["successful"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p[1].as_u64().unwrap())
+        .sum();
+    assert_eq!(
+        total,
+        count(&truth, |j| j["status"] == "successful"
+            && j["launch_type"] != "sync"
+            && !j["finished"].is_null())
+    );
+    let (s, b) = t.get("/api/v2/dashboard/graphs/jobs/?period=year").await;
+    assert_eq!(
+        (s, b.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"error":"Unknown period \"year\""}"#
+        )
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn episodes_are_visible() {
+    let t = spawn(Config {
+        days: 30,
+        jobs_per_day: 500.0,
+        ..Config::for_tests("2024-10-01T12:00:00Z")
+    })
+    .await;
+    let info: Value = t
+        .http
+        .get(t.url("/_sim/info"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let truth = t.truth().await;
+    let ts = |j: &Value, k: &str| {
+        j[k].as_str()
+            .map(|s| chrono::DateTime::parse_from_rfc3339(s).unwrap().timestamp())
+    };
+    let at = |k: &str, f: &str| {
+        chrono::DateTime::parse_from_rfc3339(info["episodes"][k][f].as_str().unwrap())
+            .unwrap()
+            .timestamp()
+    };
+    // failure spike
+    let (s0, s1) = (at("failure_spike", "start"), at("failure_spike", "end"));
+    let spike = info["episodes"]["failure_spike"]["template"]
+        .as_str()
+        .unwrap();
+    let rate = |inside: bool| {
+        let js: Vec<&Value> = truth
+            .iter()
+            .filter(|j| {
+                j["template_name"] == spike
+                    && j["type"] == "job"
+                    && ts(j, "started")
+                        .map(|s| (s >= s0 && s < s1) == inside)
+                        .unwrap_or(false)
+            })
+            .collect();
+        js.iter().filter(|j| j["status"] == "failed").count() as f64 / js.len().max(1) as f64
+    };
+    assert!(
+        rate(true) > 0.4 && rate(false) < 0.15,
+        "spike {} vs {}",
+        rate(true),
+        rate(false)
+    );
+    // queue build-up: waits grow
+    let (q0, q1) = (at("queue_buildup", "start"), at("queue_buildup", "end"));
+    let wait = |inside: bool| {
+        let w: Vec<i64> = truth
+            .iter()
+            .filter(|j| {
+                j["type"] == "job"
+                    && ts(j, "created")
+                        .map(|c| (c >= q0 && c < q1) == inside)
+                        .unwrap_or(false)
+            })
+            .filter_map(|j| Some(ts(j, "started")? - ts(j, "created")?))
+            .collect();
+        w.iter().sum::<i64>() as f64 / w.len().max(1) as f64
+    };
+    assert!(
+        wait(true) > 10.0 * wait(false).max(1.0),
+        "queue waits {} vs {}",
+        wait(true),
+        wait(false)
+    );
+    // slowdown
+    let slow = info["episodes"]["slowdown"]["template"].as_str().unwrap();
+    let start = chrono::DateTime::parse_from_rfc3339("2024-09-01T12:00:00Z")
+        .unwrap()
+        .timestamp();
+    let mean = |from: i64, to: i64| {
+        let v: Vec<f64> = truth
+            .iter()
+            .filter(|j| {
+                j["template_name"] == slow
+                    && j["type"] == "job"
+                    && j["status"] == "successful"
+                    && ts(j, "started")
+                        .map(|s| s >= from && s < to)
+                        .unwrap_or(false)
+            })
+            .map(|j| j["elapsed"].as_f64().unwrap())
+            .collect();
+        v.iter().sum::<f64>() / v.len().max(1) as f64
+    };
+    let first = mean(start, start + 5 * 86_400);
+    let last = mean(start + 25 * 86_400, start + 30 * 86_400);
+    assert!(last > first * 1.8, "slowdown {first} -> {last}");
+    // job types and launch types all present
+    for ty in [
+        "job",
+        "workflow_job",
+        "project_update",
+        "inventory_update",
+        "system_job",
+        "ad_hoc_command",
+    ] {
+        assert!(truth.iter().any(|j| j["type"] == ty), "{ty}");
+    }
+    for lt in [
+        "manual",
+        "relaunch",
+        "scheduled",
+        "workflow",
+        "webhook",
+        "sync",
+        "dependency",
+    ] {
+        assert!(truth.iter().any(|j| j["launch_type"] == lt), "{lt}");
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn faults_on_demand() {
+    let t = spawn(cfg(1, 200.0)).await;
+    let post = |body: Value| {
+        let t = &t;
+        async move {
+            t.http
+                .post(t.url("/_sim/faults"))
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+                .status()
+        }
+    };
+    assert_eq!(
+        post(
+            serde_json::json!({"error_rate": 1.0, "error_status": 503, "paths": ["unified_jobs"]})
+        )
+        .await,
+        StatusCode::OK
+    );
+    let (s, _) = t.get("/api/v2/unified_jobs/").await;
+    assert_eq!(s, StatusCode::SERVICE_UNAVAILABLE);
+    let (s, _) = t.get("/api/v2/ping/").await;
+    assert_eq!(s, StatusCode::OK);
+    assert_eq!(
+        post(serde_json::json!({"drop_rate": 1.0})).await,
+        StatusCode::OK
+    );
+    assert!(
+        t.http.get(t.url("/api/v2/ping/")).send().await.is_err(),
+        "connection dropped"
+    );
+    assert_eq!(
+        post(serde_json::json!({"truncate_rate": 1.0})).await,
+        StatusCode::OK
+    );
+    let r = t.http.get(t.url("/api/v2/ping/")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.text().await.is_err(), "body cut short");
+    assert_eq!(
+        post(serde_json::json!({"invalid_json_rate": 1.0})).await,
+        StatusCode::OK
+    );
+    let r = t.http.get(t.url("/api/v2/ping/")).send().await.unwrap();
+    assert!(r.json::<Value>().await.is_err());
+    assert_eq!(
+        post(serde_json::json!({"endless_pages": true})).await,
+        StatusCode::OK
+    );
+    let p = t.json("/api/v2/organizations/?page=7").await;
+    assert_eq!(p["next"], "/api/v2/organizations/?page=8");
+    assert_eq!(
+        post(serde_json::json!({"revoked_tokens": [ADMIN]})).await,
+        StatusCode::OK
+    );
+    let (s, _) = t.get("/api/v2/me/").await;
+    assert_eq!(s, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        post(serde_json::json!({"error_rate": 2.0})).await,
+        StatusCode::BAD_REQUEST
+    );
+    assert_eq!(
+        post(serde_json::json!({"bogus": 1})).await,
+        StatusCode::BAD_REQUEST
+    );
+    let r = t.http.delete(t.url("/_sim/faults")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let (s, _) = t.get("/api/v2/me/").await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t.get("/api/v2/organizations/?page=7").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn capacity_model_and_stats() {
+    let mut c = cfg(1, 100.0);
+    c.workers = Some(1);
+    c.latency_ms = 100;
+    let t = spawn(c).await;
+    t.http
+        .post(t.url("/_sim/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+    let started = std::time::Instant::now();
+    let futs: Vec<_> = (0..4).map(|_| t.get("/api/v2/ping/")).collect();
+    let res = futures::future::join_all(futs).await;
+    assert!(res.iter().all(|(s, _)| *s == StatusCode::OK));
+    assert!(
+        started.elapsed() >= std::time::Duration::from_millis(400),
+        "{:?}",
+        started.elapsed()
+    );
+    t.get("/api/v2/unified_jobs/").await;
+    let stats: Value = t
+        .http
+        .get(t.url("/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(stats["requests_total"], 5);
+    assert_eq!(stats["requests_by_path"]["/api/v2/ping/"], 4);
+    assert_eq!(stats["requests_by_path"]["/api/v2/unified_jobs/"], 1);
+    assert!(stats["max_in_flight"].as_u64().unwrap() >= 2);
+    let r = t.http.get(t.url("/_sim/health")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    t.sim.shutdown().await;
+}
