@@ -37,10 +37,13 @@ pub fn datasource(
             .iter()
             .map(|(k, v)| (k.to_string(), v.to_string()))
             .collect::<HashMap<_, _>>(),
-        last_updated_ms: 1,
+        // Grafana bumps this on every save; the plugin rebuilds its instance on change.
+        last_updated_ms: NEXT_VERSION.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         ..Default::default()
     }
 }
+
+static NEXT_VERSION: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
 
 pub fn context(ds: &DataSourceInstanceSettings) -> PluginContext {
     PluginContext {
