@@ -10,7 +10,7 @@ use crate::world::{Launchable, World};
 use rand::Rng;
 use rand_chacha::ChaCha8Rng;
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap};
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
 enum Ev {
@@ -62,7 +62,8 @@ pub struct Sim {
     seq: u64,
     heap: BinaryHeap<Reverse<(Micros, u64, Ev)>>,
     next_id: u32,
-    queue: Vec<u32>,
+    /// pending job ids per instance group, oldest first; the last queue holds workflow jobs
+    queues: Vec<VecDeque<u32>>,
     flights: BTreeMap<u32, Flight>,
     ig_running: Vec<u32>,
     tm_pending: bool,
@@ -124,7 +125,7 @@ impl Sim {
             seq: 0,
             heap: BinaryHeap::new(),
             next_id: 1,
-            queue: Vec::new(),
+            queues: vec![VecDeque::new(); n_ig + 1],
             flights: BTreeMap::new(),
             ig_running: vec![0; n_ig],
             tm_pending: false,
@@ -354,7 +355,7 @@ impl Sim {
             Launchable::Ujt(u) => (self.world.ujts[u as usize].kind.job_type(), u),
         };
         let id = self.new_job(jtype, ujt, &l);
-        self.queue.push(id);
+        self.enqueue(id);
         if jtype == JobType::Job {
             let u = &self.world.ujts[ujt as usize];
             let (dep, p) = (u.dep_source, u.behavior.dep_prob);
@@ -368,7 +369,7 @@ impl Sim {
                     source_wf: 0,
                 };
                 let dep_id = self.new_job(JobType::InventoryUpdate, dep, &dl);
-                self.queue.push(dep_id);
+                self.enqueue(dep_id);
                 if let Some(f) = self.flights.get_mut(&id) {
                     f.blocked_by = dep_id;
                 }
@@ -420,132 +421,147 @@ impl Sim {
         None
     }
 
-    fn task_manager(&mut self) {
-        let node = (self.counters.tm_calls[0] + self.counters.tm_calls[1]) as usize % 2;
-        self.counters.tm_calls[node] += 1;
-        self.counters.last_tm = self.now;
-        let queue = std::mem::take(&mut self.queue);
-        let mut keep = Vec::with_capacity(queue.len());
-        // smallest impact that failed to fit, per instance group, in this pass
-        let mut failed_at = vec![u16::MAX; self.world.instance_groups.len()];
-        let mut started = 0u64;
-        let mut blocked = 0u64;
-        for id in queue.iter().copied() {
-            let Some(idx) = self.index_of(id) else {
-                continue;
-            };
-            let job = &self.jobs[idx];
-            if job.status != Status::Pending {
-                continue;
-            }
-            if self
-                .flights
-                .get(&id)
-                .map(|f| f.blocked_by != 0)
-                .unwrap_or(false)
-            {
-                blocked += 1;
-                keep.push(id);
-                continue;
-            }
-            let (jtype, ujt, impact) = (job.jtype, job.ujt, job.impact);
-            if jtype == JobType::WorkflowJob {
-                self.start_waiting(idx, NONE8, NONE8, NONE8);
-                started += 1;
-                continue;
-            }
-            let ig = match jtype {
-                JobType::ProjectUpdate | JobType::SystemJob => self.world.controlplane_ig,
-                JobType::AdHocCommand => self.world.default_ig,
-                _ => {
-                    let g = self.world.ujts[ujt as usize].instance_group;
-                    if g == NONE8 {
-                        self.world.default_ig
-                    } else {
-                        g
-                    }
-                }
-            };
-            if impact >= failed_at[ig as usize] {
-                blocked += 1;
-                keep.push(id);
-                continue;
-            }
-            let (is_cg, max, members) = {
-                let g = &self.world.instance_groups[ig as usize];
-                (
-                    g.is_container_group,
-                    g.max_concurrent_jobs,
-                    g.instances.clone(),
-                )
-            };
-            let placed = if is_cg {
-                if max == 0 || self.ig_running[ig as usize] < max {
-                    self.pick_controller().map(|c| (NONE8, c))
+    /// The instance group a job waits for (the last queue holds workflow jobs).
+    fn target_queue(&self, jtype: JobType, ujt: u16) -> usize {
+        match jtype {
+            JobType::WorkflowJob => self.world.instance_groups.len(),
+            JobType::ProjectUpdate | JobType::SystemJob => self.world.controlplane_ig as usize,
+            JobType::AdHocCommand => self.world.default_ig as usize,
+            _ => {
+                let g = self.world.ujts[ujt as usize].instance_group;
+                if g == NONE8 {
+                    self.world.default_ig as usize
                 } else {
-                    None
-                }
-            } else {
-                let mut best: Option<(u8, i64)> = None;
-                for &i in &members {
-                    if !self.world.instances[i as usize].node_type.can_execute()
-                        && !matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob)
-                    {
-                        continue;
-                    }
-                    if !self.node_available(i) {
-                        continue;
-                    }
-                    let r = self.remaining(i);
-                    if r >= impact as i64 && best.map(|b| r > b.1).unwrap_or(true) {
-                        best = Some((i, r));
-                    }
-                }
-                match best {
-                    Some((e, _))
-                        if matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob) =>
-                    {
-                        Some((e, e))
-                    }
-                    Some((e, _)) => {
-                        if self.world.instances[e as usize].node_type.can_control() {
-                            Some((e, e))
-                        } else {
-                            self.pick_controller().map(|c| (e, c))
-                        }
-                    }
-                    None => None,
-                }
-            };
-            match placed {
-                Some((exec, ctrl)) => {
-                    if exec != NONE8 {
-                        self.consumed[exec as usize] += impact as i64;
-                    }
-                    if ctrl != NONE8 && ctrl != exec {
-                        self.consumed[ctrl as usize] += 1;
-                    }
-                    if is_cg {
-                        self.ig_running[ig as usize] += 1;
-                    }
-                    self.start_waiting(idx, exec, ctrl, ig);
-                    started += 1;
-                }
-                None => {
-                    failed_at[ig as usize] = failed_at[ig as usize].min(impact);
-                    blocked += 1;
-                    keep.push(id);
+                    g as usize
                 }
             }
         }
-        // jobs launched while this pass ran (none today) are kept after the survivors
-        keep.append(&mut self.queue);
-        self.queue = keep;
+    }
+
+    fn enqueue(&mut self, id: u32) {
+        let Some(idx) = self.index_of(id) else { return };
+        let q = self.target_queue(self.jobs[idx].jtype, self.jobs[idx].ujt);
+        if let Some(q) = self.queues.get_mut(q) {
+            q.push_back(id);
+        }
+    }
+
+    /// Tries to place one pending job; true when it started.
+    fn try_place(&mut self, idx: usize, ig: u8) -> bool {
+        let (jtype, impact) = (self.jobs[idx].jtype, self.jobs[idx].impact);
+        let (is_cg, max) = {
+            let g = &self.world.instance_groups[ig as usize];
+            (g.is_container_group, g.max_concurrent_jobs)
+        };
+        let control_job = matches!(jtype, JobType::ProjectUpdate | JobType::SystemJob);
+        let placed = if is_cg {
+            if max == 0 || self.ig_running[ig as usize] < max {
+                self.pick_controller().map(|c| (NONE8, c))
+            } else {
+                None
+            }
+        } else {
+            let mut best: Option<(u8, i64)> = None;
+            for k in 0..self.world.instance_groups[ig as usize].instances.len() {
+                let i = self.world.instance_groups[ig as usize].instances[k];
+                if !self.world.instances[i as usize].node_type.can_execute() && !control_job {
+                    continue;
+                }
+                if !self.node_available(i) {
+                    continue;
+                }
+                let r = self.remaining(i);
+                if r >= impact as i64 && best.map(|b| r > b.1).unwrap_or(true) {
+                    best = Some((i, r));
+                }
+            }
+            match best {
+                Some((e, _))
+                    if control_job || self.world.instances[e as usize].node_type.can_control() =>
+                {
+                    Some((e, e))
+                }
+                Some((e, _)) => self.pick_controller().map(|c| (e, c)),
+                None => None,
+            }
+        };
+        let Some((exec, ctrl)) = placed else {
+            return false;
+        };
+        if exec != NONE8 {
+            self.consumed[exec as usize] += impact as i64;
+        }
+        if ctrl != NONE8 && ctrl != exec {
+            self.consumed[ctrl as usize] += 1;
+        }
+        if is_cg {
+            self.ig_running[ig as usize] += 1;
+        }
+        self.start_waiting(idx, exec, ctrl, ig);
+        true
+    }
+
+    /// One task manager pass: starts pending jobs where capacity allows, oldest first. Like AWX
+    /// it looks past a job that does not fit, but only so far (MAX_LOOKAHEAD misses per group).
+    fn task_manager(&mut self) {
+        const MAX_LOOKAHEAD: usize = 64;
+        let node = (self.counters.tm_calls[0] + self.counters.tm_calls[1]) as usize % 2;
+        self.counters.tm_calls[node] += 1;
+        self.counters.last_tm = self.now;
+        let mut started = 0u64;
+        let mut blocked = 0u64;
+        let mut examined = 0u64;
+        for q in 0..self.queues.len() {
+            let is_wf = q == self.world.instance_groups.len();
+            let mut kept: Vec<u32> = Vec::new();
+            let mut misses = 0usize;
+            let mut min_fail = u16::MAX;
+            while misses < MAX_LOOKAHEAD {
+                let Some(id) = self.queues[q].pop_front() else {
+                    break;
+                };
+                examined += 1;
+                let Some(idx) = self.index_of(id) else {
+                    continue;
+                };
+                if self.jobs[idx].status != Status::Pending {
+                    continue;
+                }
+                if self
+                    .flights
+                    .get(&id)
+                    .map(|f| f.blocked_by != 0)
+                    .unwrap_or(false)
+                {
+                    blocked += 1;
+                    misses += 1;
+                    kept.push(id);
+                    continue;
+                }
+                if is_wf {
+                    self.start_waiting(idx, NONE8, NONE8, NONE8);
+                    started += 1;
+                    continue;
+                }
+                let impact = self.jobs[idx].impact;
+                if impact < min_fail && self.try_place(idx, q as u8) {
+                    started += 1;
+                } else {
+                    min_fail = min_fail.min(impact);
+                    blocked += 1;
+                    misses += 1;
+                    kept.push(id);
+                }
+            }
+            for id in kept.into_iter().rev() {
+                self.queues[q].push_front(id);
+            }
+        }
         self.counters.tasks_started = started;
-        self.counters.pending_processed = queue.len() as u64;
+        self.counters.pending_processed = examined;
         self.counters.tasks_blocked = blocked;
-        self.counters.running_processed =
-            self.flights.len() as u64 - self.queue.len().min(self.flights.len()) as u64;
+        let queued = self.pending_in_queue();
+        self.counters.running_processed = self.flights.len().saturating_sub(queued) as u64;
     }
 
     fn start_waiting(&mut self, idx: usize, exec: u8, ctrl: u8, ig: u8) {
@@ -774,7 +790,7 @@ impl Sim {
     }
 
     pub fn pending_in_queue(&self) -> usize {
-        self.queue.len()
+        self.queues.iter().map(|q| q.len()).sum()
     }
 }
 
