@@ -56,7 +56,7 @@ pub struct Link {
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct FieldConfig {
-    #[serde(skip_serializing_if = "Option::is_none")]
+    #[serde(rename = "displayNameFromDS", skip_serializing_if = "Option::is_none")]
     pub display_name_from_ds: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub unit: Option<String>,
@@ -203,5 +203,28 @@ impl Frame {
 
     pub fn rows(&self) -> usize {
         self.fields.first().map_or(0, |f| f.values.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_config_uses_grafanas_key_names() {
+        let c = FieldConfig {
+            display_name_from_ds: Some("p95 Deploy".into()),
+            unit: Some("s".into()),
+            links: vec![Link {
+                title: "Open".into(),
+                url: "${__data.fields.link}".into(),
+                target_blank: true,
+            }],
+            ..Default::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&c).unwrap(),
+            r#"{"displayNameFromDS":"p95 Deploy","unit":"s","links":[{"title":"Open","url":"${__data.fields.link}","targetBlank":true}]}"#
+        );
     }
 }

@@ -2,5 +2,6 @@
 //! drives it, against the AWX simulator and a real Prometheus.
 
 mod health;
+mod prometheus;
 mod protocol;
 mod queries;
