@@ -478,7 +478,7 @@ async fn jobs_templates_and_annotations_tables_match_the_truth() {
         .to_string();
     assert!(
         link.starts_with(&env._sim.url)
-            && link.contains(&format!("/#/jobs/"))
+            && link.contains("/#/jobs/")
             && link.ends_with(&format!("/{}/output", want[0].id)),
         "{link}"
     );
