@@ -20,6 +20,8 @@ enum Ev {
     Run(u32),
     Finish(u32),
     CancelPending(u32),
+    /// the queue episode's maintenance-window launches of the heavy template
+    Burst,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -144,9 +146,29 @@ impl Sim {
             let first = start + (s.phase - start).rem_euclid(s.interval);
             sim.push(first, Ev::Schedule(i as u16));
         }
-        let qe = sim.world.episodes.queue_end;
+        let (qs, qe) = (sim.world.episodes.queue_start, sim.world.episodes.queue_end);
         if qe > start {
             sim.push(qe, Ev::TaskManager);
+            // enough heavy jobs for 2.5 times the default group's capacity, over 30 minutes
+            let ep = &sim.world.episodes;
+            let heavy = sim.world.ujts[ep.queue_heavy_template as usize]
+                .impact
+                .max(1) as f64;
+            let cap: i64 = sim.world.instance_groups[sim.world.default_ig as usize]
+                .instances
+                .iter()
+                .map(|&i| &sim.world.instances[i as usize])
+                .filter(|i| i.in_task_manager())
+                .map(|i| i.capacity)
+                .sum();
+            let n = ((2.5 * cap as f64) / heavy).ceil().max(1.0) as i64;
+            let window = (30 * 60 * SEC).min(qe - qs);
+            for k in 0..n {
+                let t = qs + k * window / n;
+                if t >= start {
+                    sim.push(t, Ev::Burst);
+                }
+            }
         }
         sim
     }
@@ -239,6 +261,18 @@ impl Sim {
             }
             Ev::Run(id) => self.run_job(id),
             Ev::Finish(id) => self.finish_job(id),
+            Ev::Burst => {
+                let heavy = self.world.episodes.queue_heavy_template;
+                let user = self.world.launchers[0];
+                self.launch(Launch {
+                    what: Launchable::Ujt(heavy),
+                    launch_type: LaunchType::Manual,
+                    launched_by: LaunchedBy::User(user),
+                    created_by: user,
+                    schedule: NONE16,
+                    source_wf: 0,
+                });
+            }
             Ev::CancelPending(id) => {
                 let now = self.now;
                 let Some(j) = self.job_mut(id) else { return };
@@ -254,10 +288,7 @@ impl Sim {
     }
 
     fn random_launch(&mut self) {
-        let ep = &self.world.episodes;
-        let what = if ep.in_queue(self.now) && self.rng.gen_bool(0.25) {
-            Launchable::Ujt(ep.queue_heavy_template)
-        } else {
+        let what = {
             let x = self.rng.gen_range(0.0..self.random_total);
             let i = self
                 .cum
