@@ -36,6 +36,12 @@ pub struct Instance {
 impl Instance {
     fn build(ds: &DataSourceInstanceSettings) -> Result<Self, InstanceError> {
         let settings = Settings::parse(&ds.url, &ds.json_data, &ds.decrypted_secure_json_data)?;
+        Self::from_settings(settings)
+    }
+
+    /// Builds the clients (and the job-record cache) from validated settings: what the
+    /// plugin does for each data source, for embedders such as the `awx-kpi` CLI.
+    pub fn from_settings(settings: Settings) -> Result<Self, InstanceError> {
         let awx = AwxClient::new(&settings.awx)?;
         let prometheus = settings
             .prometheus
