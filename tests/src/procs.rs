@@ -347,6 +347,34 @@ impl Prometheus {
         );
         let cfg_path = dir.0.join("prometheus.yml");
         std::fs::write(&cfg_path, config)?;
+        Self::start_with_config(dir, &cfg_path).await
+    }
+
+    /// Prometheus from the project's own scrape template (provisioning/prometheus), rendered
+    /// by its render.sh exactly as docker-compose.yml and scripts/dev.sh render it.
+    pub async fn start_provisioned(
+        awx_url: &str,
+        token: &str,
+        scrape_interval: &str,
+    ) -> Result<Self> {
+        let dir = TempDir::new("awx-e2e-prom")?;
+        let script = workspace_dir().join("provisioning/prometheus/render.sh");
+        let out = Command::new("sh")
+            .arg(&script)
+            .arg(dir.0.join("rendered"))
+            .env("AWX_URL", awx_url)
+            .env("AWX_TOKEN", token)
+            .env("SCRAPE_INTERVAL", scrape_interval)
+            .output()
+            .context("run render.sh")?;
+        if !out.status.success() {
+            bail!("render.sh failed: {}", String::from_utf8_lossy(&out.stderr));
+        }
+        let cfg_path = PathBuf::from(String::from_utf8(out.stdout)?.trim());
+        Self::start_with_config(dir, &cfg_path).await
+    }
+
+    async fn start_with_config(dir: TempDir, cfg_path: &Path) -> Result<Self> {
         let port = free_port()?;
         let child = Command::new("prometheus")
             .arg(format!("--config.file={}", cfg_path.display()))

@@ -1,6 +1,7 @@
 //! One integration-test binary: the plugin spawned and driven over gRPC as Grafana
 //! drives it, against the AWX simulator and a real Prometheus.
 
+mod dashboards;
 mod health;
 mod prometheus;
 mod protocol;

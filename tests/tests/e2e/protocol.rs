@@ -202,3 +202,51 @@ async fn unknown_resources_get_a_clear_404() {
         assert!(body["error"].as_str().unwrap().contains(want), "{body}");
     }
 }
+
+#[tokio::test]
+async fn the_packaged_binary_handshakes_fast_and_answers_health() {
+    // dist/gpx_awx_linux_amd64 is the static release build (scripts/package.sh, run by CI
+    // before the tests); without it, the debug build is held to a looser bound.
+    let packaged = e2e::procs::workspace_dir().join("dist/gpx_awx_linux_amd64");
+    let (binary, bound) = if packaged.exists() {
+        (packaged, std::time::Duration::from_millis(100))
+    } else {
+        (
+            e2e::procs::bin_dir().join("gpx_awx"),
+            std::time::Duration::from_millis(500),
+        )
+    };
+    let mut times = Vec::new();
+    for _ in 0..5 {
+        let plugin = Plugin::spawn_binary(&binary, &[]).await.unwrap();
+        times.push(plugin.handshake);
+    }
+    times.sort();
+    let median = times[2];
+    eprintln!("handshake median {median:?} for {}", binary.display());
+    assert!(median < bound, "handshake median {median:?} >= {bound:?}");
+
+    // Health against an unreachable URL: an ERROR naming the check, quickly.
+    let plugin = Plugin::spawn_binary(&binary, &[]).await.unwrap();
+    let closed = format!("http://127.0.0.1:{}", e2e::procs::free_port().unwrap());
+    let ds = datasource(
+        &closed,
+        serde_json::json!({"timeoutSeconds": 2}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let resp = plugin
+        .diagnostics()
+        .check_health(grafana_plugin_sdk::pluginv2::CheckHealthRequest {
+            plugin_context: Some(e2e::context(&ds)),
+            ..Default::default()
+        })
+        .await
+        .unwrap()
+        .into_inner();
+    assert_eq!(resp.status, 2);
+    assert!(
+        resp.message.contains("Failed: AWX reachable"),
+        "{}",
+        resp.message
+    );
+}
