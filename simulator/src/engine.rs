@@ -54,7 +54,7 @@ pub const BATCH_BUCKETS: [u64; 6] = [10, 50, 150, 350, 650, 2000];
 pub struct Sim {
     pub world: World,
     /// every stored job, sorted by id (created is non-decreasing in id)
-    pub jobs: Vec<Job>,
+    pub jobs: VecDeque<Job>,
     /// the simulated time the state has been advanced to
     pub now: Micros,
     pub retain: Micros,
@@ -118,7 +118,7 @@ impl Sim {
             .collect();
         let mut sim = Sim {
             world,
-            jobs: Vec::new(),
+            jobs: VecDeque::new(),
             now: start,
             retain,
             consumed: vec![0; n_inst],
@@ -219,14 +219,14 @@ impl Sim {
         let cutoff = self.now - self.retain;
         if self
             .jobs
-            .first()
+            .front()
             .map(|j| j.created >= cutoff)
             .unwrap_or(true)
         {
             return;
         }
         let p = self.jobs.partition_point(|j| j.created < cutoff);
-        if self.jobs[..p].iter().all(|j| j.status.is_final()) {
+        if self.jobs.range(..p).all(|j| j.status.is_final()) {
             self.jobs.drain(..p);
         } else {
             self.jobs
@@ -353,7 +353,7 @@ impl Sim {
             _ => self.world.ujts[ujt as usize].impact,
         };
         let created = now + self.rng.gen_range(0..900);
-        self.jobs.push(Job {
+        self.jobs.push_back(Job {
             id,
             source_wf: l.source_wf,
             created,

@@ -376,15 +376,38 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
             false,
         )
     } else {
-        match dispatch(
-            &st,
-            &method,
-            &path,
-            query.as_deref(),
-            &params,
-            &headers,
+        // list scans can take tens of ms at 1M jobs: keep them off the async workers
+        let (st2, method2, path2, query2, params2, endless) = (
+            st.clone(),
+            method.clone(),
+            path.clone(),
+            query.clone(),
+            params.clone(),
             draw.endless,
-        ) {
+        );
+        let res = tokio::task::spawn_blocking(move || {
+            dispatch(
+                &st2,
+                &method2,
+                &path2,
+                query2.as_deref(),
+                &params2,
+                &headers,
+                endless,
+            )
+        })
+        .await
+        .unwrap_or_else(|e| {
+            Err((
+                ApiError::Body(
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    serde_json::json!({ "detail": format!("A server error occurred: {e}") })
+                        .to_string(),
+                ),
+                false,
+            ))
+        });
+        match res {
             Ok((a, authed)) => (a, authed),
             Err((e, authed)) => {
                 let status = e.status();
