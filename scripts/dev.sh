@@ -95,8 +95,8 @@ if [ "$BUILD" = 1 ]; then
   command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
   command -v npm >/dev/null || die "npm not found: install Node.js 20 or newer"
   log "building the plugin backend and the simulator (release)"
-  (cd "$REPO" && cargo build --release -p gpx_awx)
-  (cd "$REPO" && cargo build --release -p awx-sim)
+  (cd "$REPO" && cargo build --release --locked -p gpx_awx)
+  (cd "$REPO" && cargo build --release --locked -p awx-sim)
   log "building the plugin frontend"
   # npm ci only when the installed modules do not match the lock file (it starts from scratch).
   if [ ! -f "$REPO/frontend/node_modules/.package-lock.json" ] ||
