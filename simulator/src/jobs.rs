@@ -517,7 +517,15 @@ fn job_type_field(w: &World, j: &Job) -> &'static str {
 }
 
 /// (id, name, image) of the job's execution environment.
+/// Pending jobs (and jobs canceled before they left pending) have none yet: AWX resolves the
+/// execution environment when the job is started.
 fn ee_of(j: &Job) -> Option<(i64, &'static str, &'static str)> {
+    let assigned = j.started != crate::time::NONE_TS
+        || j.status == Status::Waiting
+        || j.status == Status::Running;
+    if !assigned {
+        return None;
+    }
     match j.jtype {
         JobType::WorkflowJob => None,
         JobType::ProjectUpdate | JobType::SystemJob => Some((

@@ -204,7 +204,10 @@ pub async fn start(cfg: Config) -> Result<RunningSim, SimError> {
             let mut iv = tokio::time::interval(Duration::from_millis(tick));
             loop {
                 tokio::select! {
-                    _ = iv.tick() => st.catch_up(),
+                    _ = iv.tick() => {
+                        let st = st.clone();
+                        let _ = tokio::task::spawn_blocking(move || st.catch_up()).await;
+                    }
                     _ = rx2.changed() => break,
                 }
             }

@@ -1232,3 +1232,171 @@ async fn capacity_model_and_stats() {
     assert_eq!(r.status(), StatusCode::OK);
     t.sim.shutdown().await;
 }
+
+/// The keys of a JSON object, in document order.
+struct Keys(Vec<String>);
+
+impl<'de> serde::Deserialize<'de> for Keys {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Keys;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("an object")
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Keys, A::Error> {
+                let mut k = Vec::new();
+                while let Some(key) = m.next_key::<String>()? {
+                    m.next_value::<serde::de::IgnoredAny>()?;
+                    k.push(key);
+                }
+                Ok(Keys(k))
+            }
+        }
+        d.deserialize_map(V)
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct KeyPage {
+    results: Vec<Keys>,
+}
+
+const COMMON: &[&str] = &[
+    "id",
+    "type",
+    "url",
+    "related",
+    "summary_fields",
+    "created",
+    "modified",
+    "name",
+    "description",
+    "unified_job_template",
+    "launch_type",
+    "status",
+    "execution_environment",
+    "failed",
+    "started",
+    "finished",
+    "canceled_on",
+    "elapsed",
+    "job_explanation",
+    "execution_node",
+];
+
+/// Field order of the real AWX list samples (shared/reference/samples/real_unified_jobs_list_*.json).
+#[tokio::test]
+async fn list_fields_match_the_real_samples() {
+    let t = spawn(cfg(3, 400.0)).await;
+    let cases: [(&str, &[&str]); 3] = [
+        (
+            "/api/v2/unified_jobs/?type=project_update&page_size=1",
+            &[
+                "launched_by",
+                "work_unit_id",
+                "local_path",
+                "scm_type",
+                "scm_url",
+                "scm_branch",
+                "scm_refspec",
+                "scm_clean",
+                "scm_track_submodules",
+                "scm_delete_on_update",
+                "credential",
+                "timeout",
+                "scm_revision",
+                "project",
+                "job_type",
+                "job_tags",
+            ],
+        ),
+        (
+            "/api/v2/unified_jobs/?type=inventory_update&page_size=1",
+            &[
+                "controller_node",
+                "launched_by",
+                "work_unit_id",
+                "source",
+                "source_path",
+                "source_vars",
+                "credential",
+                "enabled_var",
+                "enabled_value",
+                "host_filter",
+                "overwrite",
+                "overwrite_vars",
+                "custom_virtualenv",
+                "timeout",
+                "verbosity",
+                "inventory",
+                "inventory_source",
+                "license_error",
+                "org_host_limit_error",
+                "source_project_update",
+                "instance_group",
+                "scm_revision",
+            ],
+        ),
+        (
+            "/api/v2/unified_jobs/?type=job&page_size=1",
+            &[
+                "controller_node",
+                "launched_by",
+                "work_unit_id",
+                "job_type",
+                "inventory",
+                "project",
+                "playbook",
+                "scm_branch",
+                "forks",
+                "limit",
+                "verbosity",
+                "extra_vars",
+                "job_tags",
+                "force_handlers",
+                "skip_tags",
+                "start_at_task",
+                "timeout",
+                "use_fact_cache",
+                "organization",
+                "job_template",
+                "passwords_needed_to_start",
+                "allow_simultaneous",
+                "artifacts",
+                "scm_revision",
+                "instance_group",
+                "diff_mode",
+                "job_slice_number",
+                "job_slice_count",
+                "webhook_service",
+                "webhook_credential",
+                "webhook_guid",
+            ],
+        ),
+    ];
+    for (path, tail) in cases {
+        let (s, body) = t.get(path).await;
+        assert_eq!(s, StatusCode::OK);
+        let page: KeyPage = serde_json::from_str(&body).expect("page");
+        let want: Vec<String> = COMMON
+            .iter()
+            .chain(tail.iter())
+            .map(|s| s.to_string())
+            .collect();
+        assert_eq!(page.results[0].0, want, "{path}");
+    }
+    // a pending job has no execution environment and no instance group yet
+    t.advance(30).await;
+    let p = t.json("/api/v2/jobs/?status=pending&page_size=200").await;
+    for j in p["results"].as_array().unwrap() {
+        assert!(
+            j["execution_environment"].is_null()
+                && j["instance_group"].is_null()
+                && j["started"].is_null()
+        );
+        assert!(j["summary_fields"].get("execution_environment").is_none());
+        assert_eq!(j["controller_node"], "");
+    }
+    t.sim.shutdown().await;
+}
