@@ -46,7 +46,7 @@ impl Instance {
         let prometheus = settings
             .prometheus
             .as_ref()
-            .map(|p| PrometheusClient::new(p, settings.awx.timeout))
+            .map(|p| PrometheusClient::new(p, &settings.awx.tls, settings.awx.timeout))
             .transpose()?;
         let jobs = (settings.job_cache_bytes > 0).then(|| JobStore::new(settings.job_cache_bytes));
         Ok(Self {

@@ -4,6 +4,7 @@ use crate::awx::model::Instance as AwxInstance;
 use crate::awx::ApiRequest;
 use crate::frame::{Field, FieldConfig, Frame, Values};
 use crate::instances::Instance;
+use crate::query::Query;
 
 use super::KpiError;
 
@@ -54,10 +55,15 @@ pub async fn instances(inst: &Instance) -> Result<Vec<Frame>, KpiError> {
 }
 
 /// Capacity now, per instance and in total, as a table. Hop nodes have no capacity and
-/// are left out.
-pub async fn capacity(inst: &Instance) -> Result<Vec<Frame>, KpiError> {
+/// are left out; the `executionNode` filter picks instances by hostname.
+pub async fn capacity(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let (rows, executed) = list(inst).await?;
-    let rows: Vec<&AwxInstance> = rows.iter().filter(|i| i.node_type != "hop").collect();
+    let nodes = &q.filters.execution_node;
+    let rows: Vec<&AwxInstance> = rows
+        .iter()
+        .filter(|i| i.node_type != "hop")
+        .filter(|i| nodes.is_empty() || nodes.contains(&i.hostname))
+        .collect();
     let total_cap: i64 = rows.iter().map(|i| i.capacity).sum();
     let total_used: i64 = rows.iter().map(|i| i.consumed_capacity).sum();
     let mut names: Vec<Option<String>> = rows.iter().map(|i| Some(i.hostname.clone())).collect();

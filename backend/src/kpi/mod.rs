@@ -73,8 +73,12 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         let prom = inst.prometheus.as_ref().ok_or(KpiError::NoPrometheus {
             query_type: q.query_type,
         })?;
+        // Status picks rows of the counts; capacity's instances are the execution nodes.
         let mut others = q.filters.clone();
         others.status.clear();
+        if q.query_type == Capacity {
+            others.execution_node.clear();
+        }
         if others != Default::default() && q.query_type != Promql {
             return Err(KpiError::FiltersNeedApi {
                 query_type: q.query_type,
@@ -93,7 +97,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         JobStatusCounts => status::from_api(inst, q).await,
         JobThroughput | FailureRate | JobDuration | QueueWait => series::run(inst, q).await,
         ActiveJobs => active::from_api(inst, q).await,
-        Capacity => instances::capacity(inst).await,
+        Capacity => instances::capacity(inst, q).await,
         Instances => instances::instances(inst).await,
         Templates => tables::templates(inst, q).await,
         Jobs => tables::jobs(inst, q).await,

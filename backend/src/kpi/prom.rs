@@ -80,8 +80,9 @@ fn warnings(mut frame: Frame, results: &[&QueryResult]) -> Frame {
 pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let steps = Steps::for_query(q);
     let sel = &prom.selector;
+    let hosts = host_matcher(&q.filters.execution_node);
     // Several Prometheus targets may scrape the same AWX: the values are cluster-wide.
-    let expr = |m: &str| format!("max by (hostname, node_type) ({})", metric(m, sel, ""));
+    let expr = |m: &str| format!("max by (hostname, node_type) ({})", metric(m, sel, &hosts));
     let exprs = [
         expr("awx_instance_capacity"),
         expr("awx_instance_consumed_capacity"),
@@ -177,6 +178,30 @@ pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, 
         .with_executed_query(exprs.join("\n"))
         .with_fields(fields);
     Ok(vec![warnings(frame, &[&cap, &used, &left])])
+}
+
+/// `hostname=~"a|b"` for the chosen nodes (names matched literally), or nothing.
+fn host_matcher(nodes: &[String]) -> String {
+    if nodes.is_empty() {
+        return String::new();
+    }
+    let alternatives: Vec<String> = nodes.iter().map(|n| regex_literal(n)).collect();
+    format!("hostname=~\"{}\"", alternatives.join("|"))
+}
+
+/// A string matched literally inside a PromQL double-quoted RE2 regex.
+fn regex_literal(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        if "\\.+*?()|[]{}^$".contains(c) {
+            // One backslash for RE2, escaped once more for the PromQL string.
+            out.push_str("\\\\");
+        } else if c == '"' {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 /// `active_jobs` from AWX's gauges. AWX's awx_running_jobs_total counts running AND
@@ -330,4 +355,19 @@ pub async fn promql(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, Kp
         frame = frame.with_field(f);
     }
     Ok(vec![warnings(frame, &[&r])])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn host_matchers_match_names_literally() {
+        assert_eq!(host_matcher(&[]), "");
+        assert_eq!(
+            host_matcher(&["awx-exec-1".into(), "a.b".into()]),
+            r#"hostname=~"awx-exec-1|a\\.b""#
+        );
+        assert_eq!(host_matcher(&["x\"y".into()]), r#"hostname=~"x\"y""#);
+    }
 }

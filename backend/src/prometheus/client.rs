@@ -89,12 +89,14 @@ pub struct PrometheusClient {
 }
 
 impl PrometheusClient {
-    pub fn new(settings: &PrometheusSettings, timeout: Duration) -> Result<Self, http::BuildError> {
-        let tls = TlsSettings {
-            skip_verify: false,
-            ca_cert_pem: None,
-        };
-        let http = http::build_client(&tls, timeout, 8)?;
+    /// `tls` is the data source's TLS trust (CA, skip-verify), shared with AWX: both
+    /// usually sit behind the same private CA.
+    pub fn new(
+        settings: &PrometheusSettings,
+        tls: &TlsSettings,
+        timeout: Duration,
+    ) -> Result<Self, http::BuildError> {
+        let http = http::build_client(tls, timeout, 8)?;
         let auth = match &settings.auth {
             PrometheusAuth::None => None,
             PrometheusAuth::Bearer(t) => Some(format!("Bearer {}", t.expose())),
@@ -152,28 +154,10 @@ impl PrometheusClient {
                 )),
                 BodyError::Read(r) => PromError::InvalidResponse(r),
             })?;
-        match status {
-            401 | 403 => return Err(PromError::Unauthorized(status)),
-            404 => return Err(PromError::NotFound(self.base.to_string())),
-            _ => {}
+        if status == 404 {
+            return Err(PromError::NotFound(self.base.to_string()));
         }
-        let env: Envelope = match serde_json::from_slice(&body) {
-            Ok(e) => e,
-            Err(_) if status >= 500 => return Err(PromError::Server(status)),
-            Err(e) => return Err(PromError::InvalidResponse(e.to_string())),
-        };
-        if env.status != "success" {
-            return Err(PromError::Query {
-                error_type: env.error_type.unwrap_or_else(|| "error".into()),
-                error: env.error.unwrap_or_default(),
-            });
-        }
-        let data = env.data.unwrap_or_default();
-        let series = parse_result(&data)?;
-        Ok(QueryResult {
-            series,
-            warnings: env.warnings,
-        })
+        parse_response(status, &body)
     }
 
     pub async fn query(&self, expr: &str, at: DateTime<Utc>) -> Result<QueryResult, PromError> {
@@ -220,6 +204,31 @@ fn parse_value(s: &str) -> f64 {
         "-Inf" => f64::NEG_INFINITY,
         other => other.parse().unwrap_or(f64::NAN),
     }
+}
+
+/// Reads one answer of the query API (any status but 404, which needs the URL to explain).
+/// Public so that property tests can feed it arbitrary bodies.
+pub fn parse_response(status: u16, body: &[u8]) -> Result<QueryResult, PromError> {
+    if matches!(status, 401 | 403) {
+        return Err(PromError::Unauthorized(status));
+    }
+    let env: Envelope = match serde_json::from_slice(body) {
+        Ok(e) => e,
+        Err(_) if status >= 500 => return Err(PromError::Server(status)),
+        Err(e) => return Err(PromError::InvalidResponse(e.to_string())),
+    };
+    if env.status != "success" {
+        return Err(PromError::Query {
+            error_type: env.error_type.unwrap_or_else(|| "error".into()),
+            error: env.error.unwrap_or_default(),
+        });
+    }
+    let data = env.data.unwrap_or_default();
+    let series = parse_result(&data)?;
+    Ok(QueryResult {
+        series,
+        warnings: env.warnings,
+    })
 }
 
 fn parse_result(data: &serde_json::Value) -> Result<Vec<Series>, PromError> {

@@ -198,6 +198,21 @@ async fn prometheus_kpis_match_the_simulator() {
         );
     }
 
+    // The executionNode filter picks instances by hostname.
+    let one = instances.iter().find(|i| i["in_metrics"] == true).unwrap()["hostname"]
+        .as_str()
+        .unwrap();
+    let frame = env
+        .run(json!({"queryType": "capacity", "filters": {"executionNode": [one]}}))
+        .await
+        .unwrap();
+    let hosts: std::collections::BTreeSet<&str> = frame
+        .fields
+        .iter()
+        .filter_map(|f| f.labels.get("hostname").map(String::as_str))
+        .collect();
+    assert_eq!(hosts, [one, "total"].into_iter().collect());
+
     // system from the gauges.
     let frame = env
         .run(json!({"queryType": "system", "source": "prometheus"}))
