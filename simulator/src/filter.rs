@@ -495,7 +495,18 @@ impl<F: Copy> Query<F> {
 
     /// Compares two records by the requested order, then by id (AWX appends the default ordering).
     pub fn compare<S: Schema<Field = F>>(&self, schema: &S, a: &S::Rec, b: &S::Rec) -> Ordering {
-        for (f, _, desc) in &self.order {
+        self.compare_from(schema, a, b, 0)
+    }
+
+    /// Like [`Query::compare`], from the `start`-th order field on.
+    pub fn compare_from<S: Schema<Field = F>>(
+        &self,
+        schema: &S,
+        a: &S::Rec,
+        b: &S::Rec,
+        start: usize,
+    ) -> Ordering {
+        for (f, _, desc) in self.order.iter().skip(start) {
             let o = order_vals(schema.get(a, *f), schema.get(b, *f));
             let o = if *desc { o.reverse() } else { o };
             if o != Ordering::Equal {

@@ -929,7 +929,29 @@ fn list_jobs(
         if q.order_is_neg_id {
             idx.reverse();
         } else {
-            idx.sort_by(|a, b| q.compare(&schema, &jobs[*a as usize], &jobs[*b as usize]));
+            // Only the records up to the requested page need a full sort: select them first.
+            let pr = page_req(ctx.params)?;
+            let need = pr.page.saturating_mul(pr.size).min(idx.len());
+            let (f0, _, desc0) = q.order[0];
+            let mut keyed: Vec<(crate::filter::Val, u32)> = idx
+                .iter()
+                .map(|&i| (schema.value(&jobs[i as usize], f0), i))
+                .collect();
+            let cmp = |a: &(crate::filter::Val, u32), b: &(crate::filter::Val, u32)| {
+                let o = crate::filter::order_vals(a.0, b.0);
+                let o = if desc0 { o.reverse() } else { o };
+                o.then_with(|| q.compare_from(&schema, &jobs[a.1 as usize], &jobs[b.1 as usize], 1))
+                    .then(a.1.cmp(&b.1))
+            };
+            if need > 0 && need < keyed.len() / 2 {
+                keyed.select_nth_unstable_by(need - 1, cmp);
+                keyed[..need].sort_unstable_by(cmp);
+            } else {
+                keyed.sort_unstable_by(cmp);
+            }
+            for (slot, (_, i)) in idx.iter_mut().zip(keyed.iter()) {
+                *slot = *i;
+            }
         }
     }
     let lookup = |wid: u32| sim.index_of(wid).map(|i| sim.jobs[i].clone());
