@@ -136,6 +136,8 @@ struct JsonData {
     prometheus_username: Option<String>,
     prometheus_selector: Option<String>,
     default_source: Option<String>,
+    // camelCase would make this `jobCacheMb`; the documented key is `jobCacheMB`.
+    #[serde(rename = "jobCacheMB")]
     job_cache_mb: Option<Value>,
 }
 
@@ -434,6 +436,17 @@ mod tests {
         assert!(!s.awx.tls.skip_verify);
         assert_eq!(s.prometheus, None);
         assert_eq!(s.default_source, Source::Auto);
+    }
+
+    #[test]
+    fn job_cache_mb_is_read_under_its_documented_key() {
+        let t = secure(&[("token", "t")]);
+        let s = Settings::parse("https://x", br#"{"jobCacheMB":0}"#, &t).unwrap();
+        assert_eq!(s.job_cache_bytes, 0);
+        let s = Settings::parse("https://x", br#"{"jobCacheMB":"16"}"#, &t).unwrap();
+        assert_eq!(s.job_cache_bytes, 16 * 1024 * 1024);
+        let s = Settings::parse("https://x", b"{}", &t).unwrap();
+        assert_eq!(s.job_cache_bytes, 256 * 1024 * 1024);
     }
 
     #[test]
