@@ -60,7 +60,8 @@ fn json_leaf() -> impl Strategy<Value = Value> {
         any::<bool>().prop_map(Value::Bool),
         any::<i64>().prop_map(|n| json!(n)),
         any::<u64>().prop_map(|n| json!(n)),
-        any::<f64>().prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
+        any::<f64>()
+            .prop_map(|f| serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number)),
         any::<String>().prop_map(Value::String),
         "[a-z_]{0,12}".prop_map(Value::String),
         // Strings that look like what the parsers expect.
@@ -223,7 +224,12 @@ fn envelope_args() -> impl Strategy<Value = (i64, i64, i64, i64)> {
     (
         millis(),
         millis(),
-        prop_oneof![any::<i64>(), 0i64..100_000_000, Just(i64::MAX), Just(i64::MIN)],
+        prop_oneof![
+            any::<i64>(),
+            0i64..100_000_000,
+            Just(i64::MAX),
+            Just(i64::MIN)
+        ],
         prop_oneof![any::<i64>(), 0i64..100_000, Just(i64::MAX)],
     )
 }
@@ -247,7 +253,9 @@ fn parse_query(
 }
 
 /// What every parsed query must satisfy; for time series, the buckets too.
-fn check_query(result: Result<Query, awx_datasource::query::QueryError>) -> Result<(), TestCaseError> {
+fn check_query(
+    result: Result<Query, awx_datasource::query::QueryError>,
+) -> Result<(), TestCaseError> {
     match result {
         Err(e) => {
             prop_assert!(known_query_field(&e.field), "error names no field: {e}");
@@ -518,14 +526,21 @@ fn settings_parse_never_panics_and_never_shows_a_secret() {
                     for s in &secrets {
                         prop_assert!(!text.contains(s.as_str()), "secret in Debug: {text}");
                     }
-                    prop_assert!(settings.awx.api_root.as_str().starts_with(settings.awx.url.as_str().trim_end_matches('/')));
+                    prop_assert!(settings
+                        .awx
+                        .api_root
+                        .as_str()
+                        .starts_with(settings.awx.url.as_str().trim_end_matches('/')));
                     // Building the clients refuses bad credentials or CA material with
                     // an error that shows neither.
                     let built = awx_datasource::awx::AwxClient::new(&settings.awx);
                     if let Err(e) = built {
                         let text = format!("{e} {e:?}");
                         for s in &secrets {
-                            prop_assert!(!text.contains(s.as_str()), "secret in client error: {text}");
+                            prop_assert!(
+                                !text.contains(s.as_str()),
+                                "secret in client error: {text}"
+                            );
                         }
                     }
                 }
@@ -646,7 +661,10 @@ fn awx_json_never_panics_on_arbitrary_bytes() {
 }
 
 fn samples() -> Vec<Value> {
-    let dir = format!("{}/../../shared/reference/samples", env!("CARGO_MANIFEST_DIR"));
+    let dir = format!(
+        "{}/../../shared/reference/samples",
+        env!("CARGO_MANIFEST_DIR")
+    );
     let mut out = Vec::new();
     for f in [
         "real_unified_jobs_list_jobs_array1.json",
@@ -740,7 +758,10 @@ fn mutate(v: &mut Value, m: &Mutation) {
 
 fn mutation() -> impl Strategy<Value = Mutation> {
     prop_oneof![
-        (any::<usize>(), prop_oneof![json_value(), plausible_job_value()])
+        (
+            any::<usize>(),
+            prop_oneof![json_value(), plausible_job_value()]
+        )
             .prop_map(|(i, v)| Mutation::Replace(i, v)),
         any::<usize>().prop_map(Mutation::Delete),
         (
@@ -875,7 +896,10 @@ fn field(len: usize) -> impl Strategy<Value = Field> {
         any::<String>(),
         values(len),
         prop::collection::btree_map(any::<String>(), any::<String>(), 0..3),
-        prop::option::of((prop::option::of(any::<String>()), prop::option::of(any::<f64>()))),
+        prop::option::of((
+            prop::option::of(any::<String>()),
+            prop::option::of(any::<f64>()),
+        )),
     )
         .prop_map(|(name, values, labels, config)| {
             let mut f = Field::new(name, values).with_labels(labels);
@@ -928,9 +952,8 @@ fn frame_encoding_errors_on_ragged_fields_and_round_trips_the_rest() {
                 Err(e) => prop_assert!(false, "unexpected error {e}"),
                 Ok(bytes) => {
                     prop_assert!(!ragged);
-                    let reader =
-                        arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
-                            .map_err(|e| TestCaseError::fail(e.to_string()))?;
+                    let reader = arrow_ipc::reader::FileReader::try_new(Cursor::new(bytes), None)
+                        .map_err(|e| TestCaseError::fail(e.to_string()))?;
                     let schema = reader.schema();
                     prop_assert_eq!(&schema.metadata()["refId"], &ref_id);
                     prop_assert_eq!(&schema.metadata()["name"], &frame.name);

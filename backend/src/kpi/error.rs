@@ -25,6 +25,8 @@ pub enum KpiError {
     },
     #[error("the answer would have {buckets} time buckets, more than {max}; widen the interval or shorten the range")]
     TooManyBuckets { buckets: i64, max: i64 },
+    #[error("the time range {from} to {to} reaches beyond what Grafana's timestamps hold (1677-09-21 to 2262-04-11); shorten the range or the interval")]
+    RangeOutOfBounds { from: String, to: String },
     #[error("the range holds more than {limit} jobs; narrow the time range or the filters")]
     TooManyJobs { limit: usize },
     #[error("AWX's metrics carry no template, organization or other job labels, so {query_type} through Prometheus cannot apply these filters; remove them or use source api")]
@@ -39,6 +41,7 @@ impl KpiError {
             KpiError::Query(_)
             | KpiError::WrongSource { .. }
             | KpiError::TooManyBuckets { .. }
+            | KpiError::RangeOutOfBounds { .. }
             | KpiError::TooManyJobs { .. }
             | KpiError::NoPrometheus { .. }
             | KpiError::FiltersNeedApi { .. } => 400,

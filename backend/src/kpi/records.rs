@@ -99,6 +99,24 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
     })
 }
 
+/// Whether AWX can apply every one of these filters itself (see [`pushdown`]), so that
+/// a `count` answers exactly.
+pub fn fully_pushable(f: &Filters) -> bool {
+    let joinable = |v: &[String]| v.iter().all(|s| !s.contains(','));
+    let one_kind = |v: &[String]| {
+        v.iter().all(|s| s.parse::<u64>().is_ok()) || v.iter().all(|s| s.parse::<u64>().is_err())
+    };
+    f.inventory.is_empty()
+        && f.project.is_empty()
+        && f.instance_group.is_empty()
+        && f.launched_by.is_empty()
+        && f.name.len() <= 1
+        && joinable(&f.template)
+        && one_kind(&f.template)
+        && joinable(&f.organization)
+        && joinable(&f.execution_node)
+}
+
 /// The filters AWX can apply itself. Values travel percent-encoded; list filters are
 /// pushed down only when no value contains a comma (AWX splits `__in` lists on commas).
 pub fn pushdown(f: &Filters, include_syncs: bool) -> Vec<(String, String)> {

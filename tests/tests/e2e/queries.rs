@@ -196,6 +196,13 @@ async fn status_counts_throughput_and_failure_rate_match_the_truth() {
     }
     let active: f64 = counts[..4].iter().map(|c| c.unwrap()).sum();
     assert!(active > 0.0, "the frozen simulator has active jobs now");
+    // Cold, the counts come from AWX's `count` (one-row pages), not from paging.
+    assert!(
+        frame.executed_query().contains("page_size=1"),
+        "{}",
+        frame.executed_query()
+    );
+    let cold_counts = counts.clone();
 
     // job_throughput, by status.
     let frame = env
@@ -298,6 +305,24 @@ async fn status_counts_throughput_and_failure_rate_match_the_truth() {
             .unwrap()["unit"],
         "percent"
     );
+
+    // Warm, the same counts come from the job-record cache.
+    let warm = env
+        .run_on(
+            &env.cached,
+            json!({"queryType": "job_status_counts"}),
+            from,
+            to,
+            w,
+        )
+        .await
+        .unwrap();
+    assert!(
+        !warm[0].executed_query().contains("page_size=1"),
+        "{}",
+        warm[0].executed_query()
+    );
+    assert_eq!(values(&warm[0], "count", &[]), cold_counts);
 }
 
 #[tokio::test]

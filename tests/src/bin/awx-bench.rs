@@ -1,0 +1,948 @@
+//! awx-bench: the plugin against the naive baseline and the physical limit, with AWX
+//! (the simulator) as the scarce resource: `--workers 4 --latency-ms 30`.
+//!
+//! Run it with `scripts/bench.sh` (release build). What it measures, in one run:
+//! - cold: the overview dashboard's job-record panels over 30 days (100k jobs), one
+//!   QueryData per panel, all at once, against a fresh plugin; vs the limit (every
+//!   page needed fetched once, W at a time) and vs a generic JSON data source (each
+//!   panel pages through AWX on its own);
+//! - warm: the same dashboard after 30 s of new jobs, at 10k, 100k and 1M jobs;
+//! - memory: RSS per cached job after the cold fill at 1M;
+//! - prometheus: the plugin's capacity/active_jobs vs the same PromQL sent directly;
+//! - frames: Arrow encoding of a 10,000-row jobs table and a 1,000-bucket series.
+//!
+//! The last line is machine-readable: `BENCH key=value ...`.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{anyhow, bail, Context, Result};
+use awx_datasource::frame::{self, Field, FieldConfig, Frame, FrameType, Link, Values};
+use e2e::procs::workspace_dir;
+use e2e::{datasource, ms, query, request, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN};
+use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
+use serde_json::{json, Value};
+
+const SIM_NOW: &str = "2026-11-20T12:00:00Z";
+const DAY_MS: i64 = 86_400_000;
+const RANGE_MS: i64 = 30 * DAY_MS;
+/// Grafana's interval for 30 days at ~1000 points (43 min rounded to 1 h).
+const INTERVAL_MS: i64 = 3_600_000;
+const WORKERS: usize = 4;
+const LATENCY_MS: u64 = 30;
+const PAGE: u64 = 200;
+
+/// Query types answered from job records.
+const JOB_RECORD_TYPES: &[&str] = &[
+    "job_status_counts",
+    "job_throughput",
+    "failure_rate",
+    "job_duration",
+    "queue_wait",
+    "active_jobs",
+    "templates",
+    "jobs",
+];
+
+struct Args {
+    cold_runs: usize,
+    warm_runs: usize,
+    skip_1m: bool,
+    skip_baseline: bool,
+    skip_prom: bool,
+}
+
+impl Args {
+    fn parse() -> Result<Self> {
+        let mut a = Args {
+            cold_runs: 3,
+            warm_runs: 7,
+            skip_1m: false,
+            skip_baseline: false,
+            skip_prom: false,
+        };
+        let mut it = std::env::args().skip(1);
+        while let Some(arg) = it.next() {
+            match arg.as_str() {
+                "--quick" => {
+                    a.cold_runs = 1;
+                    a.warm_runs = 3;
+                    a.skip_1m = true;
+                }
+                "--cold-runs" => a.cold_runs = it.next().context("--cold-runs N")?.parse()?,
+                "--warm-runs" => a.warm_runs = it.next().context("--warm-runs N")?.parse()?,
+                "--no-1m" => a.skip_1m = true,
+                "--no-baseline" => a.skip_baseline = true,
+                "--no-prometheus" => a.skip_prom = true,
+                "-h" | "--help" => {
+                    println!(
+                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--no-1m] [--no-baseline] [--no-prometheus]"
+                    );
+                    std::process::exit(0);
+                }
+                other => bail!("unknown argument {other} (see --help)"),
+            }
+        }
+        Ok(a)
+    }
+}
+
+fn median(v: &[f64]) -> f64 {
+    if v.is_empty() {
+        return f64::NAN;
+    }
+    let mut s = v.to_vec();
+    s.sort_by(f64::total_cmp);
+    let n = s.len();
+    if n % 2 == 1 {
+        s[n / 2]
+    } else {
+        (s[n / 2 - 1] + s[n / 2]) / 2.0
+    }
+}
+
+fn secs(d: Duration) -> f64 {
+    d.as_secs_f64()
+}
+
+// ---------------------------------------------------------------- processes
+
+/// Children of this process named `comm`.
+fn children_named(comm: &str) -> Vec<u32> {
+    let me = std::process::id();
+    let mut out = Vec::new();
+    let Ok(dir) = std::fs::read_dir("/proc") else {
+        return out;
+    };
+    for e in dir.flatten() {
+        let Ok(pid) = e.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+            continue;
+        };
+        // pid (comm) state ppid ...
+        let (Some(l), Some(r)) = (stat.find('('), stat.rfind(')')) else {
+            continue;
+        };
+        let name = &stat[l + 1..r];
+        let ppid = stat[r + 2..]
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse::<u32>().ok());
+        if name == comm && ppid == Some(me) {
+            out.push(pid);
+        }
+    }
+    out
+}
+
+fn rss_bytes(pid: u32) -> Result<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status"))?;
+    let kb = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse::<u64>().ok())
+        .ok_or_else(|| anyhow!("no VmRSS for {pid}"))?;
+    Ok(kb * 1024)
+}
+
+/// User + system CPU seconds of a process.
+fn cpu_seconds(pid: u32) -> f64 {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/stat")) else {
+        return f64::NAN;
+    };
+    let Some(r) = stat.rfind(')') else {
+        return f64::NAN;
+    };
+    let f: Vec<&str> = stat[r + 2..].split_whitespace().collect();
+    // After ")": state(0) ppid(1) ... utime(11) stime(12), in clock ticks (100 Hz).
+    let t = |i: usize| f.get(i).and_then(|s| s.parse::<f64>().ok()).unwrap_or(0.0);
+    (t(11) + t(12)) / 100.0
+}
+
+/// A plugin process with its pid.
+struct Bench {
+    plugin: Plugin,
+    pid: u32,
+    /// The data source the plugin has cached (same uid and version: same instance).
+    ds: Option<DataSourceInstanceSettings>,
+}
+
+async fn spawn_plugin() -> Result<Bench> {
+    let before = children_named("gpx_awx");
+    let path = e2e::procs::bin_dir().join("gpx_awx");
+    let plugin = Plugin::spawn_binary(&path, &[("RUST_LOG", "warn")]).await?;
+    let pid = children_named("gpx_awx")
+        .into_iter()
+        .find(|p| !before.contains(p))
+        .context("the plugin's pid")?;
+    Ok(Bench {
+        plugin,
+        pid,
+        ds: None,
+    })
+}
+
+async fn start_sim(jobs_per_day: u32, capacity_model: bool) -> Result<Sim> {
+    let mut extra = Vec::new();
+    if capacity_model {
+        extra = vec![
+            "--workers".to_string(),
+            WORKERS.to_string(),
+            "--latency-ms".to_string(),
+            LATENCY_MS.to_string(),
+        ];
+    }
+    Sim::start(SimOptions {
+        days: 30,
+        jobs_per_day,
+        seed: 7,
+        now: SIM_NOW.to_string(),
+        frozen: true,
+        extra,
+    })
+    .await
+}
+
+// ---------------------------------------------------------------- AWX side
+
+/// An authenticated client for the simulator's API, as a generic client would be.
+fn awx_http() -> reqwest::Client {
+    let mut h = reqwest::header::HeaderMap::new();
+    h.insert(
+        reqwest::header::AUTHORIZATION,
+        format!("Bearer {ADMIN_TOKEN}").parse().expect("header"),
+    );
+    reqwest::Client::builder()
+        .default_headers(h)
+        .pool_max_idle_per_host(64)
+        .build()
+        .expect("client")
+}
+
+fn iso_ms(t: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(t)
+        .expect("time")
+        .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// API requests served so far (the simulator's own counter).
+async fn api_requests(sim: &Sim) -> Result<u64> {
+    let s = sim.stats().await?;
+    s["requests_total"]
+        .as_u64()
+        .ok_or_else(|| anyhow!("no requests_total in /_sim/stats: {s}"))
+}
+
+#[derive(serde::Deserialize)]
+struct PageHead {
+    count: Option<u64>,
+    next: Option<String>,
+}
+
+/// The coverage list the dashboard needs: finished at or after `from`, or not finished.
+fn coverage_query(from_ms: i64) -> String {
+    format!(
+        "or__finished__gte={}&or__finished__isnull=true&order_by=id&page_size={PAGE}",
+        iso_ms(from_ms)
+    )
+}
+
+async fn get_page(http: &reqwest::Client, url: &str) -> Result<Vec<u8>> {
+    let resp = http.get(url).send().await?;
+    if !resp.status().is_success() {
+        bail!("GET {url}: HTTP {}", resp.status());
+    }
+    Ok(resp.bytes().await?.to_vec())
+}
+
+/// Jobs in the coverage (one request, outside any measured window).
+async fn coverage_count(sim: &Sim, from_ms: i64) -> Result<u64> {
+    let url = format!(
+        "{}/api/v2/unified_jobs/?{}",
+        sim.url,
+        coverage_query(from_ms).replace("page_size=200", "page_size=1")
+    );
+    let body = get_page(&awx_http(), &url).await?;
+    let head: PageHead = serde_json::from_slice(&body)?;
+    head.count.context("count")
+}
+
+/// The physical limit, measured: the first page (for the count), then every other page
+/// of the coverage exactly once, W at a time. Returns (wall, pages).
+async fn measure_limit(sim: &Sim, from_ms: i64) -> Result<(Duration, u64)> {
+    let http = awx_http();
+    let base = format!("{}/api/v2/unified_jobs/?{}", sim.url, coverage_query(from_ms));
+    let started = Instant::now();
+    let first = get_page(&http, &base).await?;
+    let count = serde_json::from_slice::<PageHead>(&first)?
+        .count
+        .context("count")?;
+    let pages = count.div_ceil(PAGE).max(1);
+    let next = Arc::new(AtomicUsize::new(2));
+    let mut tasks = Vec::new();
+    for _ in 0..WORKERS {
+        let (http, base, next) = (http.clone(), base.clone(), next.clone());
+        tasks.push(tokio::spawn(async move {
+            loop {
+                let p = next.fetch_add(1, Ordering::Relaxed) as u64;
+                if p > pages {
+                    return Ok::<(), anyhow::Error>(());
+                }
+                get_page(&http, &format!("{base}&page={p}")).await?;
+            }
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok((started.elapsed(), pages))
+}
+
+/// What a generic JSON data source does for one panel: page through unified_jobs/
+/// with the panel's time filter, one page after another, following `next`.
+fn baseline_filter(query_type: &str, from_ms: i64, to_ms: i64) -> String {
+    let field = match query_type {
+        "queue_wait" => "started",
+        "active_jobs" | "jobs" => "created",
+        _ => "finished",
+    };
+    format!(
+        "{field}__gte={}&{field}__lt={}",
+        iso_ms(from_ms),
+        iso_ms(to_ms)
+    )
+}
+
+/// Returns (wall, requests).
+async fn run_baseline(
+    sim: &Sim,
+    panels: &[Panel],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<(Duration, u64)> {
+    let http = awx_http();
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for p in panels {
+        let qt = p.query["queryType"].as_str().unwrap_or_default().to_string();
+        let mut url = format!(
+            "{}/api/v2/unified_jobs/?{}&page_size={PAGE}",
+            sim.url,
+            baseline_filter(&qt, from_ms, to_ms)
+        );
+        let (http, root) = (http.clone(), sim.url.clone());
+        tasks.push(tokio::spawn(async move {
+            let mut requests = 0u64;
+            loop {
+                let body = get_page(&http, &url).await?;
+                requests += 1;
+                match serde_json::from_slice::<PageHead>(&body)?.next {
+                    Some(next) => url = format!("{root}{next}"),
+                    None => return Ok::<u64, anyhow::Error>(requests),
+                }
+            }
+        }));
+    }
+    let mut requests = 0;
+    for t in tasks {
+        requests += t.await??;
+    }
+    Ok((started.elapsed(), requests))
+}
+
+// ---------------------------------------------------------------- the dashboard
+
+#[derive(Clone)]
+struct Panel {
+    title: String,
+    query: Value,
+}
+
+/// Drops unresolved template variables (`All` = an empty filter, as the frontend sends).
+fn resolve_variables(q: &mut Value) {
+    if let Some(obj) = q.as_object_mut() {
+        obj.remove("datasource");
+        if let Some(filters) = obj.get_mut("filters").and_then(Value::as_object_mut) {
+            for v in filters.values_mut() {
+                if let Some(list) = v.as_array_mut() {
+                    list.retain(|x| !x.as_str().is_some_and(|s| s.starts_with('$')));
+                }
+            }
+            filters.retain(|_, v| !v.as_array().is_some_and(Vec::is_empty));
+        }
+    }
+}
+
+/// The overview dashboard's job-record panels, queries as stored in the JSON.
+fn overview_panels() -> Result<Vec<Panel>> {
+    let path = workspace_dir().join("dashboards/awx-overview.json");
+    let d: Value = serde_json::from_slice(&std::fs::read(&path)?)
+        .with_context(|| format!("{}", path.display()))?;
+    let mut panels = Vec::new();
+    let mut stack: Vec<&Value> = d["panels"].as_array().into_iter().flatten().collect();
+    while let Some(p) = stack.pop() {
+        // Panels inside collapsed rows.
+        stack.extend(p["panels"].as_array().into_iter().flatten());
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let qt = t["queryType"].as_str().unwrap_or_default();
+            let source = t["source"].as_str().unwrap_or("auto");
+            if !JOB_RECORD_TYPES.contains(&qt) || source == "prometheus" {
+                continue;
+            }
+            let mut q = t.clone();
+            resolve_variables(&mut q);
+            panels.push(Panel {
+                title: p["title"].as_str().unwrap_or_default().to_string(),
+                query: q,
+            });
+        }
+    }
+    panels.sort_by_key(|p| p.title.clone());
+    if panels.is_empty() {
+        bail!("no job-record panels in {}", path.display());
+    }
+    Ok(panels)
+}
+
+/// All panels at once, one QueryData each, as Grafana runs a dashboard. Returns the wall
+/// time until the last panel answered.
+async fn run_dashboard(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    panels: &[Panel],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<Duration> {
+    let started = Instant::now();
+    let mut tasks = Vec::new();
+    for p in panels {
+        let mut client = plugin.data();
+        let req = request(ds, vec![query("A", p.query.clone(), from_ms, to_ms, INTERVAL_MS)]);
+        let title = p.title.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = client.query_data(req).await?.into_inner();
+            let r = resp
+                .responses
+                .get("A")
+                .ok_or_else(|| anyhow!("{title}: no response"))?;
+            if !r.error.is_empty() {
+                bail!("{title}: {}", r.error);
+            }
+            if r.frames.is_empty() {
+                bail!("{title}: no frames");
+            }
+            Ok(())
+        }));
+    }
+    for t in tasks {
+        t.await??;
+    }
+    Ok(started.elapsed())
+}
+
+fn bench_ds(sim: &Sim) -> DataSourceInstanceSettings {
+    datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)])
+}
+
+struct Cold {
+    wall: Vec<f64>,
+    requests: Vec<u64>,
+    plugin_cpu: Vec<f64>,
+    bytes_per_job: Vec<f64>,
+    jobs: u64,
+    pages: u64,
+}
+
+/// Fresh plugin, all panels at once, `runs` times.
+async fn cold_runs(sim: &Sim, panels: &[Panel], runs: usize) -> Result<(Cold, Option<Bench>)> {
+    let to = ms(SIM_NOW);
+    let from = to - RANGE_MS;
+    let first_bucket = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let jobs = coverage_count(sim, first_bucket).await?;
+    let mut c = Cold {
+        wall: Vec::new(),
+        requests: Vec::new(),
+        plugin_cpu: Vec::new(),
+        bytes_per_job: Vec::new(),
+        jobs,
+        pages: jobs.div_ceil(PAGE),
+    };
+    let mut last = None;
+    for _ in 0..runs {
+        drop(last.take());
+        let mut b = spawn_plugin().await?;
+        let ds = bench_ds(sim);
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let rss0 = rss_bytes(b.pid)?;
+        let cpu0 = cpu_seconds(b.pid);
+        let r0 = api_requests(sim).await?;
+        let wall = run_dashboard(&b.plugin, &ds, panels, from, to).await?;
+        let r1 = api_requests(sim).await?;
+        c.wall.push(secs(wall));
+        c.requests.push(r1 - r0);
+        c.plugin_cpu.push(cpu_seconds(b.pid) - cpu0);
+        let rss1 = rss_bytes(b.pid)?;
+        c.bytes_per_job
+            .push(rss1.saturating_sub(rss0) as f64 / jobs as f64);
+        b.ds = Some(ds);
+        last = Some(b);
+    }
+    Ok((c, last))
+}
+
+struct Warm {
+    wall_ms: Vec<f64>,
+    requests: Vec<u64>,
+}
+
+/// After a cold fill: advance 30 s, wait for the cache's freshness window, run the
+/// dashboard over the moved range.
+async fn warm_runs(sim: &Sim, b: &Bench, panels: &[Panel], runs: usize) -> Result<Warm> {
+    let ds = b.ds.as_ref().context("a data source")?;
+    let mut w = Warm {
+        wall_ms: Vec::new(),
+        requests: Vec::new(),
+    };
+    let mut now = ms(SIM_NOW);
+    for _ in 0..runs {
+        sim.post("/_sim/advance?seconds=30", json!({})).await?;
+        now += 30_000;
+        tokio::time::sleep(Duration::from_millis(2_200)).await;
+        let r0 = api_requests(sim).await?;
+        let wall = run_dashboard(&b.plugin, ds, panels, now - RANGE_MS, now).await?;
+        let r1 = api_requests(sim).await?;
+        w.wall_ms.push(secs(wall) * 1e3);
+        w.requests.push(r1 - r0);
+    }
+    Ok(w)
+}
+
+/// A fresh sim and plugin at this size: cold fill once, then warm refreshes.
+/// Returns (warm, jobs cached, bytes per job, cold wall).
+async fn at_scale(
+    jobs_per_day: u32,
+    panels: &[Panel],
+    runs: usize,
+) -> Result<(Warm, u64, f64, f64)> {
+    let sim = start_sim(jobs_per_day, true).await?;
+    let (cold, b) = cold_runs(&sim, panels, 1).await?;
+    let b = b.context("plugin")?;
+    let warm = warm_runs(&sim, &b, panels, runs).await?;
+    Ok((warm, cold.jobs, cold.bytes_per_job[0], cold.wall[0]))
+}
+
+// ---------------------------------------------------------------- Prometheus
+
+struct PromResult {
+    plugin_ms: f64,
+    direct_ms: f64,
+}
+
+fn prom_step(from_ms: i64, to_ms: i64, interval_ms: i64, max_points: i64) -> i64 {
+    let range_s = ((to_ms - from_ms) / 1000).max(1);
+    let mut step = (interval_ms / 1000).max(1);
+    if range_s / step > max_points {
+        step = (range_s + max_points - 1) / max_points;
+    }
+    step
+}
+
+async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
+    let sim = start_sim(300, false).await?;
+    let prom = Prometheus::start(sim.url.trim_start_matches("http://"), ADMIN_TOKEN, "1s").await?;
+    let b = spawn_plugin().await?;
+    let ds = datasource(
+        &sim.url,
+        json!({"prometheusUrl": prom.url, "prometheusSelector": "job=\"awx\""}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let http = reqwest::Client::new();
+    // Some history to read: wait for ~15 scrapes.
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let v: Value = http
+            .get(format!("{}/api/v1/query", prom.url))
+            .query(&[("query", "count_over_time(awx_system_info[1m])")])
+            .send()
+            .await?
+            .json()
+            .await?;
+        let n = v["data"]["result"][0]["value"][1]
+            .as_str()
+            .and_then(|s| s.parse::<f64>().ok())
+            .unwrap_or(0.0);
+        if n >= 15.0 {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("Prometheus did not scrape the simulator");
+        }
+        tokio::time::sleep(Duration::from_millis(500)).await;
+    }
+    // Last 15 minutes, 1 s interval, 1000 points at most (Grafana caps at 11,000).
+    let queries = [
+        json!({"queryType": "capacity", "source": "prometheus"}),
+        json!({"queryType": "active_jobs", "source": "prometheus"}),
+    ];
+    let mut plugin_ms = Vec::new();
+    let mut direct_ms = Vec::new();
+    for i in 0..iterations + 3 {
+        let to = chrono::Utc::now().timestamp_millis();
+        let from = to - 15 * 60_000;
+        let interval = 1_000;
+        for q in &queries {
+            // The plugin.
+            let started = Instant::now();
+            let resp = b
+                .plugin
+                .data()
+                .query_data(request(&ds, vec![query("A", q.clone(), from, to, interval)]))
+                .await?
+                .into_inner();
+            let plugin_t = started.elapsed();
+            let r = &resp.responses["A"];
+            if !r.error.is_empty() {
+                bail!("{q}: {}", r.error);
+            }
+            let frame = e2e::decode(&r.frames[0])?;
+            let exprs: Vec<String> = frame
+                .executed_query()
+                .lines()
+                .map(str::to_string)
+                .collect();
+            // The same PromQL, sent directly, concurrently as the plugin does.
+            let step = prom_step(from, to, interval, 1000);
+            let start = (from / 1000).div_euclid(step) * step;
+            let end = (to / 1000).div_euclid(step) * step;
+            let started = Instant::now();
+            let mut tasks = Vec::new();
+            for e in exprs {
+                let (http, url) = (http.clone(), format!("{}/api/v1/query_range", prom.url));
+                tasks.push(tokio::spawn(async move {
+                    let v: Value = http
+                        .post(url)
+                        .form(&[
+                            ("query", e.as_str()),
+                            ("start", &start.to_string()),
+                            ("end", &end.to_string()),
+                            ("step", &step.to_string()),
+                        ])
+                        .send()
+                        .await?
+                        .json()
+                        .await?;
+                    if v["status"] != "success" {
+                        bail!("prometheus: {v}");
+                    }
+                    Ok(())
+                }));
+            }
+            for t in tasks {
+                t.await??;
+            }
+            let direct_t = started.elapsed();
+            if i >= 3 {
+                plugin_ms.push(secs(plugin_t) * 1e3);
+                direct_ms.push(secs(direct_t) * 1e3);
+            }
+        }
+    }
+    Ok(PromResult {
+        plugin_ms: median(&plugin_ms),
+        direct_ms: median(&direct_ms),
+    })
+}
+
+// ---------------------------------------------------------------- frames
+
+fn jobs_table(rows: usize) -> Frame {
+    let s = |f: &dyn Fn(usize) -> String| Values::Str((0..rows).map(|i| Some(f(i))).collect());
+    let t = |off: i64| {
+        Values::Time(
+            (0..rows)
+                .map(|i| Some(1_780_000_000_000_000_000 + i as i64 * 60_000_000_000 + off))
+                .collect(),
+        )
+    };
+    let link = FieldConfig {
+        links: vec![Link {
+            title: "Open in AWX".into(),
+            url: "${__data.fields.link}".into(),
+            target_blank: true,
+        }],
+        ..Default::default()
+    };
+    Frame::new("jobs")
+        .with_executed_query("/api/v2/unified_jobs/?or__finished__gte=...")
+        .with_visualisation("table")
+        .with_field(
+            Field::new("id", Values::I64((0..rows).map(|i| Some(i as i64)).collect()))
+                .with_config(link),
+        )
+        .with_field(Field::new("name", s(&|i| format!("Deploy web {}", i % 40))))
+        .with_field(Field::new("type", s(&|_| "job".into())))
+        .with_field(Field::new("status", s(&|i| ["successful", "failed"][i % 2].into())))
+        .with_field(Field::new("template", s(&|i| format!("Deploy web {}", i % 40))))
+        .with_field(Field::new("organization", s(&|i| format!("Org {}", i % 3))))
+        .with_field(Field::new("inventory", s(&|i| format!("Inventory {}", i % 7))))
+        .with_field(Field::new("project", s(&|i| format!("Project {}", i % 5))))
+        .with_field(Field::new("launched_by", s(&|i| format!("user{}", i % 9))))
+        .with_field(Field::new("launch_type", s(&|_| "scheduled".into())))
+        .with_field(Field::new("created", t(0)))
+        .with_field(Field::new("started", t(2_000_000_000)))
+        .with_field(Field::new("finished", t(92_000_000_000)))
+        .with_field(
+            Field::new(
+                "elapsed",
+                Values::F64((0..rows).map(|i| Some(90.0 + i as f64 * 0.001)).collect()),
+            )
+            .with_unit("s"),
+        )
+        .with_field(
+            Field::new(
+                "queue_wait",
+                Values::F64((0..rows).map(|i| Some(2.0 + i as f64 * 0.001)).collect()),
+            )
+            .with_unit("s"),
+        )
+        .with_field(Field::new("execution_node", s(&|i| format!("awx-exec-{}", i % 4))))
+        .with_field(Field::new("instance_group", s(&|_| "default".into())))
+        .with_field(Field::new(
+            "link",
+            s(&|i| format!("https://awx.example.com/#/jobs/playbook/{i}/output")),
+        ))
+}
+
+fn series(buckets: usize) -> Frame {
+    let mut f = Frame::new("job_throughput")
+        .with_type(FrameType::TimeSeriesWide)
+        .with_executed_query("/api/v2/unified_jobs/?...")
+        .with_field(Field::new(
+            "time",
+            Values::Time(
+                (0..buckets)
+                    .map(|i| Some(1_780_000_000_000_000_000 + i as i64 * 3_600_000_000_000))
+                    .collect(),
+            ),
+        ));
+    for status in ["successful", "failed", "error", "canceled"] {
+        f = f.with_field(
+            Field::new(
+                "jobs",
+                Values::F64((0..buckets).map(|i| Some((i % 17) as f64)).collect()),
+            )
+            .with_labels(BTreeMap::from([("status".into(), status.into())]))
+            .with_unit("short"),
+        );
+    }
+    f
+}
+
+/// Median microseconds to encode, and the encoded size.
+fn encode_us(f: &Frame, iterations: usize) -> Result<(f64, usize)> {
+    let mut times = Vec::with_capacity(iterations);
+    let mut size = 0;
+    for _ in 0..iterations {
+        let started = Instant::now();
+        let bytes = frame::encode(f, "A")?;
+        times.push(started.elapsed().as_secs_f64() * 1e6);
+        size = bytes.len();
+    }
+    Ok((median(&times), size))
+}
+
+// ---------------------------------------------------------------- main
+
+fn ensure_bin_dir() {
+    if std::env::var_os("AWX_E2E_BIN_DIR").is_none() {
+        // Beside this binary (target/release), as scripts/bench.sh builds them.
+        if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+            std::env::set_var("AWX_E2E_BIN_DIR", dir);
+        }
+    }
+}
+
+fn f2(x: f64) -> String {
+    format!("{x:.2}")
+}
+
+#[tokio::main(flavor = "multi_thread", worker_threads = 2)]
+async fn main() -> Result<()> {
+    ensure_bin_dir();
+    let args = Args::parse()?;
+    let panels = overview_panels()?;
+    let mut kv: Vec<(String, String)> = Vec::new();
+    println!("awx-bench: AWX simulator with --workers {WORKERS} --latency-ms {LATENCY_MS}; plugin and simulator from {}", e2e::procs::bin_dir().display());
+    println!(
+        "dashboard: {} job-record panels of dashboards/awx-overview.json, 30 days, interval 1h, variables All",
+        panels.len()
+    );
+    for p in &panels {
+        println!("  - {} ({})", p.title, p.query["queryType"].as_str().unwrap_or(""));
+    }
+
+    // Frames first (no processes running).
+    let (enc_table, table_size) = encode_us(&jobs_table(10_000), 30)?;
+    let (enc_series, series_size) = encode_us(&series(1_000), 200)?;
+    println!("\n== frames");
+    println!("encode 10,000-row jobs table: {enc_table:.0} µs ({table_size} bytes)");
+    println!("encode 1,000-bucket series (time + 4 fields): {enc_series:.0} µs ({series_size} bytes)");
+
+    // Cold at 100k.
+    println!("\n== cold dashboard, 100k jobs (--days 30 --jobs-per-day 3334)");
+    let sim = start_sim(3334, true).await?;
+    let to = ms(SIM_NOW);
+    let from = to - RANGE_MS;
+    let first_bucket = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let mut limits = Vec::new();
+    let mut pages = 0;
+    for _ in 0..args.cold_runs.max(1) {
+        let (wall, p) = measure_limit(&sim, first_bucket).await?;
+        limits.push(secs(wall));
+        pages = p;
+    }
+    let limit = median(&limits);
+    let limit_formula = (pages.div_ceil(WORKERS as u64) + 1) as f64 * LATENCY_MS as f64 / 1e3;
+    let (cold, last) = {
+        let (c, b) = cold_runs(&sim, &panels, args.cold_runs).await?;
+        (c, b)
+    };
+    drop(last);
+    let cold_wall = median(&cold.wall);
+    let cold_req = median(&cold.requests.iter().map(|x| *x as f64).collect::<Vec<_>>());
+    println!(
+        "jobs in the coverage: {} -> pages needed: {} (measured pages: {pages})",
+        cold.jobs, cold.pages
+    );
+    println!(
+        "limit: measured {:.3} s (runs {:?}); formula ceil(pages/W) x L + L = {limit_formula:.3} s",
+        limit,
+        limits.iter().map(|x| f2(*x)).collect::<Vec<_>>()
+    );
+    println!(
+        "plugin cold: {cold_wall:.3} s median (runs {:?}), AWX requests {:?}, plugin CPU {:?} s",
+        cold.wall.iter().map(|x| f2(*x)).collect::<Vec<_>>(),
+        cold.requests,
+        cold.plugin_cpu.iter().map(|x| f2(*x)).collect::<Vec<_>>()
+    );
+    let cold_vs_limit = cold_wall / limit;
+    let requests_vs_pages = cold_req / cold.pages as f64;
+    println!("cold / limit = {cold_vs_limit:.2} (target <= 1.25); requests / pages = {requests_vs_pages:.3} (target <= 1.05)");
+    kv.push(("cold_s".into(), format!("{cold_wall:.3}")));
+    kv.push(("limit_s".into(), format!("{limit:.3}")));
+    kv.push(("cold_vs_limit".into(), f2(cold_vs_limit)));
+    kv.push(("cold_requests".into(), format!("{cold_req:.0}")));
+    kv.push(("pages_needed".into(), cold.pages.to_string()));
+    kv.push(("requests_vs_pages".into(), format!("{requests_vs_pages:.3}")));
+
+    if !args.skip_baseline {
+        let r0 = api_requests(&sim).await?;
+        let (bw, breq) = run_baseline(&sim, &panels, from, to).await?;
+        let r1 = api_requests(&sim).await?;
+        println!(
+            "baseline (generic JSON data source, each panel pages on its own): {:.3} s, {breq} requests (simulator counted {})",
+            secs(bw),
+            r1 - r0
+        );
+        let speed = cold_wall / secs(bw);
+        let req_ratio = breq as f64 / cold_req;
+        println!(
+            "plugin / baseline wall = {speed:.3} ({:.1}x faster, target >= 6x); baseline / plugin requests = {req_ratio:.1}x (target >= 8x)",
+            1.0 / speed
+        );
+        kv.push(("baseline_s".into(), format!("{:.3}", secs(bw))));
+        kv.push(("cold_vs_baseline".into(), format!("{speed:.3}")));
+        kv.push(("baseline_requests_ratio".into(), format!("{req_ratio:.1}")));
+    }
+    kv.push(("bytes_per_job_100k".into(), format!("{:.0}", median(&cold.bytes_per_job))));
+    drop(sim);
+
+    // Warm at 10k, 100k, 1M.
+    println!("\n== warm refresh (30 s of new jobs, > 2 s after the last sync)");
+    let mut scales = vec![("10k", 334u32), ("100k", 3334)];
+    if !args.skip_1m {
+        scales.push(("1m", 33_334));
+    }
+    let mut warm_max_requests = 0;
+    let mut warm_medians = Vec::new();
+    let mut bytes_per_job = f64::NAN;
+    for (name, per_day) in scales {
+        let (w, jobs, bpj, cold_s) = at_scale(per_day, &panels, args.warm_runs).await?;
+        let med = median(&w.wall_ms);
+        let maxr = w.requests.iter().copied().max().unwrap_or(0);
+        warm_max_requests = warm_max_requests.max(maxr);
+        warm_medians.push(med);
+        println!(
+            "{name}: {jobs} jobs cached (cold fill {cold_s:.2} s, {bpj:.0} bytes/job RSS); warm median {med:.1} ms (runs {:?}), AWX requests per refresh {:?}",
+            w.wall_ms.iter().map(|x| format!("{x:.1}")).collect::<Vec<_>>(),
+            w.requests
+        );
+        kv.push((format!("warm_{name}_ms"), format!("{med:.1}")));
+        if name == "1m" || (args.skip_1m && name == "100k") {
+            bytes_per_job = bpj;
+        }
+    }
+    kv.insert(0, ("warm_requests".into(), warm_max_requests.to_string()));
+    let warm_worst = warm_medians.iter().copied().fold(0.0, f64::max);
+    kv.insert(1, ("warm_median_ms".into(), format!("{warm_worst:.1}")));
+    println!(
+        "memory: {bytes_per_job:.0} bytes per cached job ({}; target <= 128)",
+        if args.skip_1m { "100k" } else { "1M" }
+    );
+    kv.push(("bytes_per_job".into(), format!("{bytes_per_job:.0}")));
+
+    if !args.skip_prom {
+        println!("\n== Prometheus path (capacity, active_jobs; 15 min at 1 s)");
+        match prometheus_bench(30).await {
+            Ok(p) => {
+                let ratio = p.plugin_ms / p.direct_ms;
+                println!(
+                    "plugin {:.2} ms, Prometheus directly {:.2} ms (medians per query): ratio {ratio:.2} (target <= 1.2)",
+                    p.plugin_ms, p.direct_ms
+                );
+                kv.push(("prom_plugin_ms".into(), f2(p.plugin_ms)));
+                kv.push(("prom_direct_ms".into(), f2(p.direct_ms)));
+                kv.push(("prom_ratio".into(), f2(ratio)));
+            }
+            Err(e) => {
+                println!("skipped: {e:#}");
+                kv.push(("prom_ratio".into(), "NA".into()));
+            }
+        }
+    }
+    kv.push(("encode_10k_us".into(), format!("{enc_table:.0}")));
+    kv.push(("encode_1k_series_us".into(), format!("{enc_series:.0}")));
+
+    // Order: the headline ratios first.
+    let order = [
+        "cold_vs_limit",
+        "requests_vs_pages",
+        "cold_vs_baseline",
+        "baseline_requests_ratio",
+        "warm_requests",
+        "warm_median_ms",
+        "bytes_per_job",
+        "prom_ratio",
+        "encode_10k_us",
+        "encode_1k_series_us",
+    ];
+    let mut line: Vec<String> = Vec::new();
+    for k in order {
+        if let Some((_, v)) = kv.iter().find(|(key, _)| key == k) {
+            line.push(format!("{k}={v}"));
+        }
+    }
+    for (k, v) in &kv {
+        if !order.contains(&k.as_str()) {
+            line.push(format!("{k}={v}"));
+        }
+    }
+    println!("\nBENCH {}", line.join(" "));
+    Ok(())
+}
