@@ -401,20 +401,22 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     (schema, rows)
 }
 
-/// Job templates, workflow job templates, projects, inventory sources or system job templates.
+/// Job templates, workflow job templates, projects, inventory sources or system job
+/// templates; `None`: all of them, as AWX's `unified_job_templates/` lists them.
 pub fn templates(
     sim: &Sim,
     api: &str,
-    kind: UjtKind,
+    only: Option<UjtKind>,
     stats: &[TemplateStats],
 ) -> (RowSchema, Vec<Row>) {
     let w = &sim.world;
-    let model = match kind {
-        UjtKind::JobTemplate => "JobTemplate",
-        UjtKind::WorkflowJobTemplate => "WorkflowJobTemplate",
-        UjtKind::Project => "Project",
-        UjtKind::InventorySource => "InventorySource",
-        UjtKind::SystemJobTemplate => "SystemJobTemplate",
+    let model = match only {
+        None => "UnifiedJobTemplate",
+        Some(UjtKind::JobTemplate) => "JobTemplate",
+        Some(UjtKind::WorkflowJobTemplate) => "WorkflowJobTemplate",
+        Some(UjtKind::Project) => "Project",
+        Some(UjtKind::InventorySource) => "InventorySource",
+        Some(UjtKind::SystemJobTemplate) => "SystemJobTemplate",
     };
     let schema = RowSchema::new(
         model,
@@ -443,8 +445,9 @@ pub fn templates(
         .ujts
         .iter()
         .enumerate()
-        .filter(|(_, u)| u.kind == kind)
+        .filter(|(_, u)| only.is_none_or(|k| u.kind == k))
         .map(|(k, u)| {
+            let kind = u.kind;
             let st = &stats[k];
             let status = match st.newest {
                 Some((_, s)) => s.as_str(),

@@ -468,3 +468,11 @@ pub struct InstanceGroup {
     pub policy_instance_minimum: u32,
     pub created: Micros,
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn job_record_is_compact() {
+        assert!(std::mem::size_of::<super::Job>() <= 64, "{}", std::mem::size_of::<super::Job>());
+    }
+}

@@ -756,9 +756,9 @@ fn small_list(sim: &Sim, coll: &str, api: &str) -> Option<(RowSchema, Vec<Row>)>
         "system_job_templates" => Some(UjtKind::SystemJobTemplate),
         _ => None,
     };
-    if let Some(k) = tkind {
+    if tkind.is_some() || coll == "unified_job_templates" {
         let stats = entities::template_stats(sim);
-        return Some(entities::templates(sim, api, k, &stats));
+        return Some(entities::templates(sim, api, tkind, &stats));
     }
     Some(match coll {
         "organizations" => entities::organizations(sim, api),
@@ -830,13 +830,34 @@ pub fn page_link(path: &str, raw_query: Option<&str>, page: usize, capped: bool)
         map.insert("page_size".into(), vec![MAX_PAGE_SIZE.to_string()]);
     }
     map.insert("page".into(), vec![page.to_string()]);
-    let mut ser = url::form_urlencoded::Serializer::new(String::new());
+    let mut q = String::new();
     for (k, vs) in &map {
         for v in vs {
-            ser.append_pair(k, v);
+            if !q.is_empty() {
+                q.push('&');
+            }
+            quote_plus(&mut q, k);
+            q.push('=');
+            quote_plus(&mut q, v);
         }
     }
-    format!("{path}?{}", ser.finish())
+    format!("{path}?{q}")
+}
+
+/// Python's `urllib.parse.quote_plus` (what `urlencode` uses): unreserved bytes stay, space is `+`.
+fn quote_plus(out: &mut String, s: &str) {
+    for b in s.bytes() {
+        match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'_' | b'.' | b'-' | b'~' => {
+                out.push(b as char)
+            }
+            b' ' => out.push('+'),
+            _ => {
+                out.push('%');
+                out.push_str(&format!("{b:02X}"));
+            }
+        }
+    }
 }
 
 /// Renders one page of `total` records whose JSON is produced by `render(i, out)` for i in the page.

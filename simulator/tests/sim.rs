@@ -136,6 +136,19 @@ async fn pagination_semantics() {
         "/api/v2/unified_jobs/?page=1&page_size=200&status=successful"
     );
 
+    // reserved characters are re-encoded as Python's urlencode does
+    let p = t
+        .json("/api/v2/unified_jobs/?name__icontains=a%2Cb%20c~*&page_size=1&order_by=-id")
+        .await;
+    assert!(p["next"].is_null() || p["next"] == "/api/v2/unified_jobs/?name__icontains=a%2Cb+c~%2A&order_by=-id&page=2&page_size=1");
+    let p = t
+        .json("/api/v2/unified_jobs/?name__icontains=e%20&page_size=1&order_by=-id")
+        .await;
+    assert_eq!(
+        p["next"],
+        "/api/v2/unified_jobs/?name__icontains=e+&order_by=-id&page=2&page_size=1"
+    );
+
     // past the end
     let last = n.div_ceil(200);
     let (s, b) = t
