@@ -39,7 +39,13 @@ impl Steps {
     fn time_values(&self) -> Values {
         Values::Time(
             (0..self.count)
-                .map(|i| Some((self.start + i as i64 * self.step) * 1_000_000_000))
+                // Checked: a range past 2262 has no nanosecond timestamp (null, not a panic).
+                .map(|i| {
+                    (i as i64)
+                        .checked_mul(self.step)
+                        .and_then(|o| o.checked_add(self.start))
+                        .and_then(|t| t.checked_mul(1_000_000_000))
+                })
                 .collect(),
         )
     }

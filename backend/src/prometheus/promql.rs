@@ -27,7 +27,9 @@ pub fn metric(name: &str, selector: &str, extra: &str) -> String {
 /// stays within maxDataPoints and Prometheus's 11,000 points.
 pub fn step_seconds(q: &Query) -> i64 {
     let range_s = (q.range.to - q.range.from).num_seconds().max(1);
-    let mut step = (q.interval_ms / 1000).max(1);
+    // At most ~292 years, the span of nanosecond timestamps: a wider step means nothing
+    // and would overflow when the steps become frame times.
+    let mut step = (q.interval_ms / 1000).clamp(1, i64::MAX / 1_000_000_000);
     let cap = if q.max_data_points > 0 {
         q.max_data_points.min(MAX_POINTS)
     } else {
