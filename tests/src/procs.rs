@@ -172,6 +172,22 @@ impl Plugin {
             .unwrap_or_else(|p| p.into_inner())
             .clone()
     }
+    /// The plugin's process id (for /proc/<pid>/status, e.g. its RSS).
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+    /// Resident memory in KiB (VmRSS of /proc/<pid>/status), if readable.
+    pub fn rss_kib(&self) -> Option<u64> {
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.pid())).ok()?;
+        status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmRSS:"))?
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    }
     pub fn is_running(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
     }
