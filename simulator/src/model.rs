@@ -473,6 +473,10 @@ pub struct InstanceGroup {
 mod tests {
     #[test]
     fn job_record_is_compact() {
-        assert!(std::mem::size_of::<super::Job>() <= 64, "{}", std::mem::size_of::<super::Job>());
+        assert!(
+            std::mem::size_of::<super::Job>() <= 64,
+            "{}",
+            std::mem::size_of::<super::Job>()
+        );
     }
 }
