@@ -966,6 +966,33 @@ async fn job_representation() {
     // small lists
     let jt = t.json("/api/v2/job_templates/?page_size=200").await;
     assert!(jt["count"].as_u64().unwrap() >= 20);
+    let ujt = t
+        .json("/api/v2/unified_job_templates/?page_size=200&order_by=name")
+        .await;
+    assert_eq!(ujt["count"], 41);
+    let names: Vec<&str> = ujt["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| u["name"].as_str().unwrap())
+        .collect();
+    assert!(names.windows(2).all(|w| w[0] <= w[1]));
+    let ujt = t
+        .json("/api/v2/unified_job_templates/?type=workflow_job_template")
+        .await;
+    assert_eq!(ujt["count"], 3);
+    let ujt = t
+        .json("/api/v2/unified_job_templates/?name__icontains=backup")
+        .await;
+    assert_eq!(ujt["count"], 2);
+    let (s, b) = t.get("/api/v2/unified_job_templates/?nope=1").await;
+    assert_eq!(
+        (s, b.as_str()),
+        (
+            StatusCode::BAD_REQUEST,
+            r#"{"detail":"UnifiedJobTemplate has no field named 'nope'"}"#
+        )
+    );
     let orgs = t.json("/api/v2/organizations/").await;
     assert!((3..=4).contains(&orgs["count"].as_u64().unwrap()));
     let ig = t
