@@ -120,7 +120,10 @@ pub struct SyncReport {
 #[derive(Debug)]
 pub struct JobStore {
     table: RwLock<JobTable>,
-    sync: tokio::sync::Mutex<()>,
+    /// Held while syncing; holds the failure of the last sync if it failed, so that the
+    /// panels queued behind a failed sync share its error instead of each trying again
+    /// (one refresh, one failure, one timeout). A later request always tries anew.
+    sync: tokio::sync::Mutex<Option<(Instant, AwxError)>>,
     max_jobs: usize,
 }
 
@@ -128,7 +131,7 @@ impl JobStore {
     pub fn new(budget_bytes: usize) -> Self {
         Self {
             table: RwLock::new(JobTable::default()),
-            sync: tokio::sync::Mutex::new(()),
+            sync: tokio::sync::Mutex::new(None),
             max_jobs: (budget_bytes / BYTES_PER_JOB).max(1),
         }
     }
@@ -148,7 +151,25 @@ impl JobStore {
         awx: &AwxClient,
         from: Micros,
     ) -> Result<Option<SyncReport>, AwxError> {
-        let _sync = self.sync.lock().await;
+        let asked = Instant::now();
+        let mut last_failure = self.sync.lock().await;
+        if let Some((at, e)) = last_failure.as_ref() {
+            if *at >= asked {
+                // The sync this query waited for failed: the same answer, now.
+                return Err(e.clone());
+            }
+        }
+        let result = self.ensure_locked(awx, from).await;
+        *last_failure = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        result
+    }
+
+    /// `ensure` with the sync lock held.
+    async fn ensure_locked(
+        &self,
+        awx: &AwxClient,
+        from: Micros,
+    ) -> Result<Option<SyncReport>, AwxError> {
         let (coverage, fresh, max_modified, max_id) = {
             let t = self.read();
             (

@@ -2,6 +2,7 @@
 //! drives it, against the AWX simulator and a real Prometheus.
 
 mod dashboards;
+mod faults;
 mod health;
 mod prometheus;
 mod protocol;
