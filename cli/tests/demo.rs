@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 
 use awx_datasource::frame::{Field, Frame, Values};
 use awx_kpi::demo::{run_demo, DemoArgs, DEMO_QUERIES};
+use awx_kpi::render;
 
 const STATUSES: [&str; 8] = [
     "new",
@@ -154,7 +155,8 @@ async fn the_demo_prints_every_kpi_from_the_simulator() {
             .find(|f| f.labels.get("status").map(String::as_str) == Some(s))
             .unwrap_or_else(|| panic!("no jobs{{status={s}}}"));
         assert_eq!(sum(f), count[s], "throughput of {s}");
-        assert!(text.contains(&format!("jobs{{status={s}}}")));
+        assert!(text.contains(&format!(" {} |", render::header(f))));
+        assert!(render::header(f).contains(&format!("status={s}")));
     }
 
     // failure_rate = (failed + error) / (successful + failed + error), per bucket and in total.
@@ -171,7 +173,9 @@ async fn the_demo_prints_every_kpi_from_the_simulator() {
         let want = failures[i].unwrap() / finished[i].unwrap() * 100.0;
         assert!((rate[i].unwrap() - want).abs() < 1e-9, "bucket {i}");
     }
-    assert!(text.contains("failure_rate (%)"));
+    let rate_field = field(fr, "failure_rate");
+    assert!(render::header(rate_field).ends_with(" (%)"));
+    assert!(text.contains(&format!("| {} |", render::header(rate_field))));
 
     // job_duration by template: one p95 field per template, labelled.
     let jd = frames["job_duration"];
@@ -180,7 +184,19 @@ async fn the_demo_prints_every_kpi_from_the_simulator() {
         assert_eq!(f.name, "p95");
         assert!(f.labels.contains_key("template"), "{:?}", f.labels);
     }
-    assert!(text.contains("p95{template=Deploy Web App} (s)"));
+    let deploy = jd
+        .fields
+        .iter()
+        .find(|f| f.labels.get("template").map(String::as_str) == Some("Deploy Web App"))
+        .expect("a p95 field for Deploy Web App");
+    let header = render::header(deploy);
+    assert!(
+        header.starts_with("p95{")
+            && header.contains("template=Deploy Web App")
+            && header.ends_with("} (s)"),
+        "{header}"
+    );
+    assert!(text.contains(&format!(" {header} |")), "{header}");
 
     // queue_wait: the asked statistics, never negative, max >= p95.
     let qw = frames["queue_wait"];
