@@ -61,7 +61,8 @@ pub async fn read_body(mut resp: Response, limit: usize) -> Result<Vec<u8>, Body
     if resp.content_length().is_some_and(|n| n as usize > limit) {
         return Err(BodyError::TooLarge);
     }
-    let mut body = Vec::new();
+    // One allocation for the usual body whose length is announced.
+    let mut body = Vec::with_capacity(resp.content_length().map_or(0, |n| n as usize));
     while let Some(chunk) = resp
         .chunk()
         .await

@@ -83,8 +83,16 @@ impl Instances {
         }
         // Built outside the lock: building a TLS client takes a few milliseconds.
         let inst = Arc::new(Instance::build(ds)?);
+        let mut map = self.lock();
+        // The panels of a dashboard arrive together: the first one built wins, so that
+        // they all share one instance (one job-record cache, one cold fill).
+        if let Some((updated, existing)) = map.get(&key) {
+            if *updated == ds.last_updated_ms {
+                return Ok(existing.clone());
+            }
+        }
         tracing::info!(datasource = %key, "data source instance (re)built");
-        self.lock().insert(key, (ds.last_updated_ms, inst.clone()));
+        map.insert(key, (ds.last_updated_ms, inst.clone()));
         Ok(inst)
     }
 

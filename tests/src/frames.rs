@@ -164,3 +164,56 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedFrame> {
         fields,
     })
 }
+
+/// What Grafana's alerting needs of a frame: a wide series (one time field, number
+/// fields with a distinct label set each) or a numeric table (one number field, only
+/// string fields beside it, no time field).
+pub fn assert_alertable(frame: &DecodedFrame) {
+    match frame.meta["type"].as_str() {
+        Some("timeseries-wide") => {
+            let times = frame
+                .fields
+                .iter()
+                .filter(|f| matches!(f.data_type, DataType::Timestamp(..)))
+                .count();
+            assert_eq!(times, 1, "{}: one time field", frame.name);
+            let mut seen = std::collections::BTreeSet::new();
+            for f in frame
+                .fields
+                .iter()
+                .filter(|f| !matches!(f.data_type, DataType::Timestamp(..)))
+            {
+                assert!(
+                    matches!(f.data_type, DataType::Float64 | DataType::Int64),
+                    "{}: {} is numeric",
+                    frame.name,
+                    f.name
+                );
+                assert!(
+                    seen.insert(f.labels.clone()),
+                    "{}: field {} repeats the label set {:?}",
+                    frame.name,
+                    f.name,
+                    f.labels
+                );
+            }
+        }
+        Some("numeric-long") => {
+            let numbers = frame
+                .fields
+                .iter()
+                .filter(|f| matches!(f.data_type, DataType::Float64 | DataType::Int64))
+                .count();
+            assert_eq!(numbers, 1, "{}: one number field", frame.name);
+            assert!(
+                frame.fields.iter().all(|f| matches!(
+                    f.data_type,
+                    DataType::Float64 | DataType::Int64 | DataType::Utf8
+                )),
+                "{}: only strings beside it",
+                frame.name
+            );
+        }
+        other => panic!("{}: not an alerting shape ({other:?})", frame.name),
+    }
+}

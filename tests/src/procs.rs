@@ -30,7 +30,9 @@ pub fn bin_dir() -> PathBuf {
     }
     BUILD.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            .args(["build", "-p", "gpx_awx", "-p", "awx-sim", "--bins"])
+            // The same package selection as `cargo test --workspace`, so that features unify
+            // alike and the two commands do not rebuild each other's dependencies.
+            .args(["build", "--workspace", "--bins"])
             .current_dir(workspace_dir())
             .status()
             .expect("run cargo build");

@@ -298,83 +298,121 @@ impl AwxClient {
         self.list(req, limit, true).await
     }
 
-    /// The first page says how many pages there are; the rest are fetched concurrently
-    /// (bounded by the client's permits). `next` links are checked, never blindly
-    /// followed.
+    /// Every page of a list, each handed to `each` as soon as it arrives, so that a
+    /// caller can convert the rows page by page instead of holding all of them (a page
+    /// of 200 jobs parses to far more memory than the records kept from it). Pages come
+    /// in any order; `each` gets the list's size (capped at `limit`) as a hint.
+    /// Returns `false` (after one request) if the list has more than `limit` items.
+    pub async fn for_each_page<T, F>(
+        &self,
+        req: &ApiRequest,
+        limit: usize,
+        mut each: F,
+    ) -> Result<bool, AwxError>
+    where
+        T: DeserializeOwned + Send,
+        F: FnMut(Vec<T>, usize),
+    {
+        self.pages(req, limit, true, |_, rows, hint| each(rows, hint))
+            .await
+    }
+
     async fn list<T: DeserializeOwned + Send>(
         &self,
         req: &ApiRequest,
         wanted: usize,
         refuse_over: bool,
     ) -> Result<Option<Vec<T>>, AwxError> {
-        let first_req = req.clone().param("page_size", PAGE_SIZE.to_string());
-        let first: Page<T> = self.get(&first_req).await?;
-        let count = first.count.map(|c| c as usize);
-        if refuse_over && count.is_some_and(|c| c > wanted) {
+        let mut pages: Vec<(usize, Vec<T>)> = Vec::new();
+        let complete = self
+            .pages(req, wanted, refuse_over, |n, rows, _| pages.push((n, rows)))
+            .await?;
+        if !complete {
             return Ok(None);
         }
-        let mut items = first.results;
-        let Some(next) = first.next else {
-            return Ok(Some(items));
-        };
-        self.check_link(&next)?;
-        let Some(count) = count else {
-            // No count (count_disabled): follow `next` one page at a time.
-            return self.follow_next(req, items, next, wanted).await.map(Some);
-        };
-        let pages = count.min(wanted).div_ceil(PAGE_SIZE);
-        if pages > MAX_PAGES {
-            return Err(AwxError::TooManyPages {
-                path: self.display(req),
-                pages,
-            });
-        }
-        let rest: Vec<Vec<T>> = stream::iter(2..=pages)
-            .map(|page| {
-                let page_req = first_req.clone().param("page", page.to_string());
-                async move {
-                    match self.get::<Page<T>>(&page_req).await {
-                        Ok(p) => Ok(p.results),
-                        // The list shrank while we read it (jobs purged): nothing more here.
-                        Err(AwxError::NotFound { .. }) => Ok(Vec::new()),
-                        Err(e) => Err(e),
-                    }
-                }
-            })
-            .buffered(self.settings.max_concurrency)
-            .try_collect()
-            .await?;
-        for r in rest {
-            items.extend(r);
+        pages.sort_by_key(|(n, _)| *n);
+        let mut items = Vec::with_capacity(pages.iter().map(|(_, r)| r.len()).sum());
+        for (_, rows) in pages {
+            items.extend(rows);
         }
         items.truncate(wanted);
         Ok(Some(items))
     }
 
-    async fn follow_next<T: DeserializeOwned>(
+    /// The first page says how many pages there are; the rest are fetched concurrently
+    /// (bounded by the client's permits, always that many in flight) and handed to
+    /// `each` with their page number as they arrive. `next` links are checked, never
+    /// blindly followed. `false` when `refuse_over` and the list has more than `wanted`.
+    async fn pages<T, F>(
         &self,
         req: &ApiRequest,
-        mut items: Vec<T>,
-        mut next: String,
         wanted: usize,
-    ) -> Result<Vec<T>, AwxError> {
-        for _ in 1..MAX_PAGES {
-            if items.len() >= wanted {
-                items.truncate(wanted);
-                return Ok(items);
-            }
-            let url = self.check_link(&next)?;
-            let page: Page<T> = self.get_url(url, false).await?;
-            items.extend(page.results);
-            match page.next {
-                Some(n) => next = n,
-                None => return Ok(items),
-            }
+        refuse_over: bool,
+        mut each: F,
+    ) -> Result<bool, AwxError>
+    where
+        T: DeserializeOwned + Send,
+        F: FnMut(usize, Vec<T>, usize),
+    {
+        let first_req = req.clone().param("page_size", PAGE_SIZE.to_string());
+        let first: Page<T> = self.get(&first_req).await?;
+        let count = first.count.map(|c| c as usize);
+        if refuse_over && count.is_some_and(|c| c > wanted) {
+            return Ok(false);
         }
-        Err(AwxError::TooManyPages {
-            path: self.display(req),
-            pages: MAX_PAGES,
-        })
+        let hint = count.unwrap_or(first.results.len()).min(wanted);
+        let mut seen = first.results.len();
+        each(1, first.results, hint);
+        let Some(next) = first.next else {
+            return Ok(true);
+        };
+        self.check_link(&next)?;
+        let Some(count) = count else {
+            // No count (count_disabled): follow `next` one page at a time.
+            let mut next = next;
+            for page in 2..=MAX_PAGES {
+                if seen >= wanted {
+                    return Ok(true);
+                }
+                let url = self.check_link(&next)?;
+                let p: Page<T> = self.get_url(url, false).await?;
+                seen += p.results.len();
+                each(page, p.results, hint);
+                match p.next {
+                    Some(n) => next = n,
+                    None => return Ok(true),
+                }
+            }
+            return Err(AwxError::TooManyPages {
+                path: self.display(req),
+                pages: MAX_PAGES,
+            });
+        };
+        let pages = count.min(wanted).div_ceil(PAGE_SIZE);
+        // A caller that set its own bound (`refuse_over`) has checked the size already.
+        if !refuse_over && pages > MAX_PAGES {
+            return Err(AwxError::TooManyPages {
+                path: self.display(req),
+                pages,
+            });
+        }
+        let mut rest = stream::iter(2..=pages)
+            .map(|page| {
+                let page_req = first_req.clone().param("page", page.to_string());
+                async move {
+                    match self.get::<Page<T>>(&page_req).await {
+                        Ok(p) => Ok((page, p.results)),
+                        // The list shrank while we read it (jobs purged): nothing more here.
+                        Err(AwxError::NotFound { .. }) => Ok((page, Vec::new())),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(self.settings.max_concurrency);
+        while let Some((page, rows)) = rest.try_next().await? {
+            each(page, rows, hint);
+        }
+        Ok(true)
     }
 
     /// AWX's `next` is a path on the same host; accept only links under our API root.

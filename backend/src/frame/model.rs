@@ -102,6 +102,19 @@ impl Field {
         self
     }
 
+    pub fn with_label(mut self, key: &str, value: &str) -> Self {
+        self.labels.insert(key.to_string(), value.to_string());
+        self
+    }
+
+    /// Sets the name Grafana shows (keeping any config already set).
+    pub fn with_display_name(mut self, name: impl Into<String>) -> Self {
+        self.config
+            .get_or_insert_with(FieldConfig::default)
+            .display_name_from_ds = Some(name.into());
+        self
+    }
+
     pub fn with_config(mut self, config: FieldConfig) -> Self {
         self.config = Some(config);
         self

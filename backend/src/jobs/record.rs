@@ -28,7 +28,7 @@ pub enum RefKind {
     InstanceGroup,
 }
 
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct Interner {
     names: Vec<Arc<str>>,
     index: HashMap<Arc<str>, Sym>,

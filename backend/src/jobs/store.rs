@@ -13,9 +13,11 @@ use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 
+use serde::Deserialize;
+
 use super::record::{to_datetime, Interner, Job, Micros};
 use crate::awx::model::UnifiedJob;
-use crate::awx::{ApiRequest, AwxClient, AwxError};
+use crate::awx::{ApiRequest, AwxClient, AwxError, Page};
 
 /// A refresh within this window reuses the last sync: one dashboard refresh, one sync.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
@@ -53,37 +55,75 @@ impl JobTable {
         }
     }
 
-    /// Inserts or replaces jobs by id, keeping `jobs` sorted.
-    fn upsert(&mut self, batch: &[UnifiedJob]) {
-        for raw in batch {
-            let Some(job) = Job::from_api(raw, &mut self.names) else {
-                continue;
-            };
-            self.max_modified = self.max_modified.max(job.modified);
-            match self.jobs.last() {
-                Some(last) if last.id < job.id => self.jobs.push(job),
-                None => self.jobs.push(job),
-                _ => match self.jobs.binary_search_by_key(&job.id, |j| j.id) {
+    /// Inserts or replaces jobs by id (the newest `modified` wins), keeping `jobs`
+    /// sorted: appended when they all come after the jobs held (a cold fill, new jobs),
+    /// else inserted one by one (a refresh's few changes) or merged (an older range).
+    fn upsert(&mut self, mut new: Vec<Job>) {
+        if new.is_empty() {
+            return;
+        }
+        sort_by_id(&mut new);
+        for j in &new {
+            self.max_modified = self.max_modified.max(j.modified);
+        }
+        let after_all = self.jobs.last().is_none_or(|last| last.id < new[0].id);
+        if self.jobs.is_empty() {
+            self.jobs = new;
+        } else if after_all {
+            self.jobs.extend(new);
+        } else if new.len() <= 64 {
+            for job in new {
+                match self.jobs.binary_search_by_key(&job.id, |j| j.id) {
                     Ok(i) => self.jobs[i] = job,
                     Err(i) => self.jobs.insert(i, job),
-                },
+                }
             }
+        } else {
+            let old = std::mem::take(&mut self.jobs);
+            let mut merged = Vec::with_capacity(old.len() + new.len());
+            let mut new = new.into_iter().peekable();
+            for job in old {
+                while let Some(n) = new.next_if(|n| n.id < job.id) {
+                    merged.push(n);
+                }
+                match new.next_if(|n| n.id == job.id) {
+                    Some(n) => merged.push(n),
+                    None => merged.push(job),
+                }
+            }
+            merged.extend(new);
+            self.jobs = merged;
         }
     }
 
     /// A table of these rows, covering `[from, now]`.
     pub fn from_rows(batch: &[UnifiedJob], from: Micros) -> Self {
-        Self::rebuild(batch, from)
+        let mut names = Interner::default();
+        let jobs = batch
+            .iter()
+            .filter_map(|raw| Job::from_api(raw, &mut names))
+            .collect();
+        Self::with_jobs(jobs, names, from)
     }
 
-    fn rebuild(batch: &[UnifiedJob], from: Micros) -> Self {
+    /// A table of these jobs (their names in `names`), covering `[from, now]`.
+    fn with_jobs(jobs: Vec<Job>, names: Interner, from: Micros) -> Self {
         let mut t = JobTable {
             coverage_from: Some(from),
+            names,
             ..Default::default()
         };
-        t.jobs.reserve(batch.len());
-        t.upsert(batch);
+        t.upsert(jobs);
         t
+    }
+
+    /// Jobs held with an id up to `max_id` that are in the coverage.
+    fn count_up_to(&self, max_id: i64) -> u64 {
+        self.jobs
+            .iter()
+            .take_while(|j| j.id <= max_id)
+            .filter(|j| self.in_coverage(j))
+            .count() as u64
     }
 
     /// Drops the oldest finished jobs until at most `max_jobs` remain, moving the
@@ -106,6 +146,22 @@ impl JobTable {
     pub fn memory_bytes(&self) -> usize {
         self.jobs.capacity() * std::mem::size_of::<Job>() + self.names.len() * 64
     }
+}
+
+/// Sorts by id, keeping one job per id: the one modified last.
+fn sort_by_id(jobs: &mut Vec<Job>) {
+    if jobs.windows(2).all(|w| w[0].id < w[1].id) {
+        return;
+    }
+    // Unstable: no scratch buffer the size of a cold fill.
+    jobs.sort_unstable_by(|a, b| a.id.cmp(&b.id).then(b.modified.cmp(&a.modified)));
+    jobs.dedup_by_key(|j| j.id);
+}
+
+/// The first row of a one-row page: its id is all the count check needs.
+#[derive(Deserialize)]
+struct JobId {
+    id: i64,
 }
 
 /// What a sync did, for the query inspector and the benchmarks.
@@ -187,9 +243,11 @@ impl JobStore {
             }
             None => {
                 let req = coverage_request(from);
-                let jobs = fetch(awx, &req, self.max_jobs, &mut report).await?;
-                let Some(jobs) = jobs else { return Ok(None) };
-                let mut t = JobTable::rebuild(&jobs, from);
+                let fetched = fetch(awx, &req, self.max_jobs, Interner::default(), &mut report);
+                let Some((jobs, names)) = fetched.await? else {
+                    return Ok(None);
+                };
+                let mut t = JobTable::with_jobs(jobs, names, from);
                 t.synced_at = Some(Instant::now());
                 *self.write() = t;
                 return Ok(Some(report));
@@ -201,12 +259,16 @@ impl JobStore {
                     .param("finished__gte", iso(from))
                     .param("finished__lt", iso(c))
                     .param("order_by", "id");
-                let room = self.max_jobs.saturating_sub(self.read().jobs.len());
-                let Some(jobs) = fetch(awx, &req, room, &mut report).await? else {
+                let (room, names) = {
+                    let t = self.read();
+                    (self.max_jobs.saturating_sub(t.jobs.len()), t.names.clone())
+                };
+                let Some((jobs, names)) = fetch(awx, &req, room, names, &mut report).await? else {
                     return Ok(None);
                 };
                 let mut t = self.write();
-                t.upsert(&jobs);
+                t.names = names;
+                t.upsert(jobs);
                 t.coverage_from = Some(from);
             }
             Some(_) => {}
@@ -221,6 +283,9 @@ impl JobStore {
         Ok(covered.then_some(report))
     }
 
+    /// Two requests, sent together: what changed since the last sync, and the count of
+    /// the coverage up to the highest id held (with its lowest id, so that the oldest
+    /// jobs purged by AWX's cleanup_jobs are dropped without re-fetching anything).
     async fn refresh(
         &self,
         awx: &AwxClient,
@@ -231,30 +296,52 @@ impl JobStore {
         let delta = ApiRequest::new("unified_jobs/")
             .param("modified__gt", iso(max_modified - MODIFIED_OVERLAP_US))
             .param("order_by", "id");
-        let Some(changed) = fetch(awx, &delta, self.max_jobs, report).await? else {
-            return Ok(());
-        };
-        let coverage = {
-            let mut t = self.write();
-            t.upsert(&changed);
-            t.coverage_from
-        };
-        let Some(coverage) = coverage else {
-            return Ok(());
+        let (coverage, names) = {
+            let t = self.read();
+            (t.coverage_from, t.names.clone())
         };
         // Deleted jobs never show up as modified: compare counts of what we hold.
-        let check = coverage_request(coverage).param("id__lte", max_id.to_string());
-        report
-            .requests
-            .push(awx.display(&check.clone().param("page_size", "1")));
-        let remote = awx.count(&check).await?;
-        let local = {
-            let t = self.read();
-            t.jobs
-                .iter()
-                .filter(|j| j.id <= max_id && t.in_coverage(j))
-                .count() as u64
+        let check = coverage.map(|c| {
+            coverage_request(c)
+                .param("id__lte", max_id.to_string())
+                .param("page_size", "1")
+        });
+        let checked = async {
+            match &check {
+                Some(req) => awx.get::<Page<JobId>>(req).await.map(Some),
+                None => Ok(None),
+            }
         };
+        let (changed, checked) = tokio::join!(
+            fetch(awx, &delta, self.max_jobs, names, report),
+            checked
+        );
+        let Some((changed, names)) = changed? else {
+            return Ok(());
+        };
+        {
+            let mut t = self.write();
+            t.names = names;
+            t.upsert(changed);
+        }
+        let (Some(coverage), Some(check), Some(page)) = (coverage, check, checked?) else {
+            return Ok(());
+        };
+        report.requests.push(awx.display(&check));
+        let remote = page.count.ok_or_else(|| AwxError::InvalidResponse {
+            path: awx.display(&check),
+            reason: "the list has no `count`".into(),
+        })?;
+        let mut local = self.read().count_up_to(max_id);
+        if remote < local {
+            // Every job held below the lowest id AWX still lists is gone (purged).
+            let lowest = page.results.first().map_or(max_id + 1, |j| j.id);
+            let mut t = self.write();
+            let before = t.jobs.len();
+            t.jobs.retain(|j| j.id >= lowest);
+            tracing::debug!(purged = before - t.jobs.len(), "jobs purged in AWX dropped");
+            local = t.count_up_to(max_id);
+        }
         if remote != local {
             tracing::info!(
                 remote,
@@ -262,8 +349,10 @@ impl JobStore {
                 "jobs were deleted in AWX; re-fetching the cache"
             );
             let req = coverage_request(coverage);
-            if let Some(jobs) = fetch(awx, &req, self.max_jobs, report).await? {
-                *self.write() = JobTable::rebuild(&jobs, coverage);
+            if let Some((jobs, names)) =
+                fetch(awx, &req, self.max_jobs, Interner::default(), report).await?
+            {
+                *self.write() = JobTable::with_jobs(jobs, names, coverage);
             }
         }
         Ok(())
@@ -278,22 +367,37 @@ pub fn coverage_request(from: Micros) -> ApiRequest {
         .param("order_by", "id")
 }
 
-/// Fetches a whole list, or `None` if it has more than `max_items` rows.
+/// Fetches a whole list as job records, their names interned into `names` (a copy of
+/// the table's, applied with the jobs), or `None` if it has more than `max_items` rows.
+/// Each page is converted as it arrives: the parsed pages are never all held at once.
 async fn fetch(
     awx: &AwxClient,
     req: &ApiRequest,
     max_items: usize,
+    mut names: Interner,
     report: &mut SyncReport,
-) -> Result<Option<Vec<UnifiedJob>>, AwxError> {
+) -> Result<Option<(Vec<Job>, Interner)>, AwxError> {
     report.requests.push(
         awx.display(
             &req.clone()
                 .param("page_size", crate::awx::PAGE_SIZE.to_string()),
         ),
     );
-    let jobs: Option<Vec<UnifiedJob>> = awx.list_unless_over(req, max_items).await?;
-    report.fetched += jobs.as_ref().map_or(0, Vec::len);
-    Ok(jobs)
+    let mut jobs: Vec<Job> = Vec::new();
+    let complete = awx
+        .for_each_page(req, max_items, |rows: Vec<UnifiedJob>, expected| {
+            if jobs.capacity() == 0 {
+                // The list's size, and a page of slack for jobs added meanwhile.
+                jobs.reserve_exact(expected + crate::awx::PAGE_SIZE);
+            }
+            jobs.extend(rows.iter().filter_map(|r| Job::from_api(r, &mut names)));
+        })
+        .await?;
+    if !complete {
+        return Ok(None);
+    }
+    report.fetched += jobs.len();
+    Ok(Some((jobs, names)))
 }
 
 /// AWX accepts ISO 8601 with microseconds and `Z`.
@@ -301,4 +405,60 @@ pub fn iso(us: Micros) -> String {
     to_datetime(us)
         .map(|t| t.to_rfc3339_opts(SecondsFormat::Micros, true))
         .unwrap_or_else(|| "1970-01-01T00:00:00Z".into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn row(id: i64, modified_s: i64) -> UnifiedJob {
+        serde_json::from_value(serde_json::json!({
+            "id": id,
+            "type": "job",
+            "name": format!("job {}", id % 3),
+            "status": "successful",
+            "created": "2026-11-01T00:00:00Z",
+            "started": "2026-11-01T00:00:01Z",
+            "finished": "2026-11-01T00:01:00Z",
+            "modified": iso(1_790_000_000_000_000 + modified_s * 1_000_000),
+        }))
+        .unwrap()
+    }
+
+    fn ids(t: &JobTable) -> Vec<i64> {
+        t.jobs.iter().map(|j| j.id).collect()
+    }
+
+    #[test]
+    fn rows_in_any_order_give_one_sorted_job_per_id_the_newest() {
+        let t = JobTable::from_rows(&[row(5, 1), row(2, 1), row(5, 9), row(3, 1), row(2, 0)], 0);
+        assert_eq!(ids(&t), [2, 3, 5]);
+        assert_eq!(t.jobs[2].modified, 1_790_000_009_000_000);
+        assert_eq!(t.jobs[0].modified, 1_790_000_001_000_000);
+    }
+
+    #[test]
+    fn upserts_append_insert_and_merge() {
+        let evens: Vec<UnifiedJob> = (0..200).map(|i| row(i * 2, 0)).collect();
+        let mut t = JobTable::from_rows(&evens, 0);
+        let mut names = t.names.clone();
+        let convert = |rows: Vec<UnifiedJob>, names: &mut Interner| -> Vec<Job> {
+            rows.iter().filter_map(|r| Job::from_api(r, names)).collect()
+        };
+        // New jobs after every job held: appended.
+        t.upsert(convert(vec![row(401, 1), row(403, 1)], &mut names));
+        // A few changes: inserted or replaced in place.
+        t.upsert(convert(vec![row(3, 1), row(4, 7)], &mut names));
+        // Many older and changed jobs: merged.
+        t.upsert(convert((0..150).map(|i| row(i * 2 + 1, 2)).collect(), &mut names));
+        t.upsert(convert((0..100).map(|i| row(i * 4, 5)).collect(), &mut names));
+        let want: Vec<i64> = (0..300).chain((300..400).step_by(2)).chain([401, 403]).collect();
+        assert_eq!(ids(&t), want);
+        let modified = |id: i64| t.jobs.iter().find(|j| j.id == id).unwrap().modified;
+        assert_eq!(modified(4), 1_790_000_005_000_000);
+        assert_eq!(modified(3), 1_790_000_002_000_000);
+        assert_eq!(modified(398), 1_790_000_000_000_000);
+        assert_eq!(t.max_modified, 1_790_000_007_000_000);
+        assert_eq!(t.count_up_to(10), 11);
+    }
 }

@@ -3,6 +3,8 @@
 //! running from `started` until `finished`. AWX keeps no timestamp for the move from
 //! pending to waiting, so waiting jobs count as pending here and `waiting` is null.
 
+use std::collections::BTreeMap;
+
 use crate::frame::{Field, FieldConfig, Frame, FrameType, Severity, Values};
 use crate::instances::Instance;
 use crate::jobs::Micros;
@@ -50,7 +52,16 @@ pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
             })
             .collect()
     };
-    let short = || FieldConfig::unit("short");
+    // A `state` label per field: alerting tells series apart by labels alone.
+    let state = |name: &str, values: Vec<Option<f64>>| {
+        Field::new(name, Values::F64(values))
+            .with_labels(BTreeMap::from([("state".to_string(), name.to_string())]))
+            .with_config(FieldConfig {
+                unit: Some("short".into()),
+                display_name_from_ds: Some(name.to_string()),
+                ..Default::default()
+            })
+    };
     let frame = Frame::new("active_jobs")
         .with_type(FrameType::TimeSeriesWide)
         .with_executed_query(&loaded.executed)
@@ -59,8 +70,8 @@ pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
             "Reconstructed from job records: pending counts jobs from created to started (waiting included, AWX records no time for it); running from started to finished.",
         )
         .with_field(Field::new("time", buckets.time_values()))
-        .with_field(Field::new("pending", Values::F64(cumulative(&pending))).with_config(short()))
-        .with_field(Field::new("waiting", Values::F64(vec![None; steps.len()])).with_config(short()))
-        .with_field(Field::new("running", Values::F64(cumulative(&running))).with_config(short()));
+        .with_field(state("pending", cumulative(&pending)))
+        .with_field(state("waiting", vec![None; steps.len()]))
+        .with_field(state("running", cumulative(&running)));
     Ok(vec![frame])
 }

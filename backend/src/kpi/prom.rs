@@ -149,13 +149,17 @@ pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, 
             fields.push(
                 Field::new(name, Values::F64(v.clone()))
                     .with_labels(labels.clone())
-                    .with_unit("short"),
+                    .with_label("measure", name)
+                    .with_unit("short")
+                    .with_display_name(format!("{name} {host}")),
             );
         }
         fields.push(
             Field::new("used", Values::F64(used_pct(c, u)))
                 .with_labels(labels)
-                .with_config(percent()),
+                .with_label("measure", "used")
+                .with_config(percent())
+                .with_display_name(format!("used {host}")),
         );
         add(&mut totals[0], c);
         add(&mut totals[1], u);
@@ -171,13 +175,17 @@ pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, 
         fields.push(
             Field::new(name, Values::F64(v.clone()))
                 .with_labels(total.clone())
-                .with_unit("short"),
+                .with_label("measure", name)
+                .with_unit("short")
+                .with_display_name(format!("{name} total")),
         );
     }
     fields.push(
         Field::new("used", Values::F64(used_total))
             .with_labels(total)
-            .with_config(percent()),
+            .with_label("measure", "used")
+            .with_config(percent())
+            .with_display_name("used total"),
     );
     let frame = Frame::new("capacity")
         .with_type(FrameType::TimeSeriesWide)
@@ -227,6 +235,13 @@ pub async fn active_jobs(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame
             .map(|s| steps.values(s))
             .unwrap_or_else(|| vec![None; steps.count])
     };
+    // A `state` label per field: alerting tells series apart by labels alone.
+    let state = |name: &str, v: Vec<Option<f64>>| {
+        Field::new(name, Values::F64(v))
+            .with_unit("short")
+            .with_label("state", name)
+            .with_display_name(name)
+    };
     let frame = Frame::new("active_jobs")
         .with_type(FrameType::TimeSeriesWide)
         .with_executed_query(format!("{pending_expr}\n{running_expr}"))
@@ -235,9 +250,9 @@ pub async fn active_jobs(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame
             "From AWX's gauges: running counts running and waiting jobs (awx_running_jobs_total); syncs are left out.",
         )
         .with_field(Field::new("time", steps.time_values()))
-        .with_field(Field::new("pending", Values::F64(one(&pending))).with_unit("short"))
-        .with_field(Field::new("waiting", Values::F64(vec![None; steps.count])).with_unit("short"))
-        .with_field(Field::new("running", Values::F64(one(&running))).with_unit("short"));
+        .with_field(state("pending", one(&pending)))
+        .with_field(state("waiting", vec![None; steps.count]))
+        .with_field(state("running", one(&running)));
     Ok(vec![warnings(frame, &[&pending, &running])])
 }
 

@@ -13,20 +13,25 @@ use super::buckets::Buckets;
 use super::records::{self, group_label, group_of, Loaded};
 use super::{stats, KpiError};
 
+/// A value field. Alerting tells series apart by their labels alone, so every field of a
+/// frame carries a distinct label set (e.g. `stat="p95"` beside the group's label).
 fn series_field(
     name: &str,
     values: Vec<Option<f64>>,
     unit: &str,
-    label: Option<(&str, &str)>,
+    labels: &[(&str, &str)],
     display: Option<String>,
 ) -> Field {
-    let mut f = Field::new(name, Values::F64(values));
     let mut config = FieldConfig::unit(unit);
     config.display_name_from_ds = display;
-    if let Some((k, v)) = label {
-        f = f.with_labels(BTreeMap::from([(k.to_string(), v.to_string())]));
-    }
-    f.with_config(config)
+    Field::new(name, Values::F64(values))
+        .with_labels(
+            labels
+                .iter()
+                .map(|(k, v)| (k.to_string(), v.to_string()))
+                .collect(),
+        )
+        .with_config(config)
 }
 
 fn wide_frame(name: &str, buckets: &Buckets, fields: Vec<Field>, executed: &str) -> Frame {
@@ -118,7 +123,7 @@ fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
                 "jobs",
                 v.into_iter().map(Some).collect(),
                 "short",
-                Some(("status", s.as_str())),
+                &[("status", s.as_str())],
                 Some(s.as_str().to_string()),
             ));
         }
@@ -136,7 +141,7 @@ fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
                 "jobs",
                 v.into_iter().map(Some).collect(),
                 "short",
-                Some((label, &g)),
+                &[(label, &g)],
                 Some(g.clone()),
             ));
         }
@@ -167,8 +172,20 @@ fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
     let mut fields = Vec::new();
     for (g, v) in groups {
         let grouped = q.group_by != GroupBy::None;
-        let lbl = grouped.then_some((label, g.as_str()));
-        let display = |what: &str| grouped.then(|| format!("{what} {g}"));
+        let labels = |measure: &'static str| {
+            let mut l = vec![("measure", measure)];
+            if grouped {
+                l.push((label, g.as_str()));
+            }
+            l
+        };
+        let display = |what: &str| {
+            Some(if grouped {
+                format!("{what} {g}")
+            } else {
+                what.to_string()
+            })
+        };
         let rate: Vec<Option<f64>> = v
             .iter()
             .map(|o| (o.finished > 0.0).then(|| o.failures / o.finished * 100.0))
@@ -177,8 +194,12 @@ fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
             "failure_rate",
             rate,
             "percent",
-            lbl,
-            grouped.then(|| g.clone()),
+            &labels("failure_rate"),
+            Some(if grouped {
+                g.clone()
+            } else {
+                "failure rate".into()
+            }),
         );
         if let Some(c) = rate_field.config.as_mut() {
             c.min = Some(0.0);
@@ -189,14 +210,14 @@ fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
             "failures",
             v.iter().map(|o| Some(o.failures)).collect(),
             "short",
-            lbl,
+            &labels("failures"),
             display("failures"),
         ));
         fields.push(series_field(
             "finished",
             v.iter().map(|o| Some(o.finished)).collect(),
             "short",
-            lbl,
+            &labels("finished"),
             display("finished"),
         ));
     }
@@ -234,13 +255,19 @@ fn statistics(
         for stat in &q.stats {
             let values = samples.iter().map(|s| stats::compute(*stat, s)).collect();
             let unit = if *stat == Stat::Count { "short" } else { "s" };
-            let display = grouped.then(|| format!("{stat} {g}"));
+            let mut labels = vec![("stat", stat.as_str())];
+            let display = if grouped {
+                labels.push((label, g.as_str()));
+                format!("{stat} {g}")
+            } else {
+                stat.to_string()
+            };
             fields.push(series_field(
                 stat.as_str(),
                 values,
                 unit,
-                grouped.then_some((label, g.as_str())),
-                display,
+                &labels,
+                Some(display),
             ));
         }
     }

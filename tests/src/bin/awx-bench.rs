@@ -277,7 +277,11 @@ async fn coverage_count(sim: &Sim, from_ms: i64) -> Result<u64> {
 /// of the coverage exactly once, W at a time. Returns (wall, pages).
 async fn measure_limit(sim: &Sim, from_ms: i64) -> Result<(Duration, u64)> {
     let http = awx_http();
-    let base = format!("{}/api/v2/unified_jobs/?{}", sim.url, coverage_query(from_ms));
+    let base = format!(
+        "{}/api/v2/unified_jobs/?{}",
+        sim.url,
+        coverage_query(from_ms)
+    );
     let started = Instant::now();
     let first = get_page(&http, &base).await?;
     let count = serde_json::from_slice::<PageHead>(&first)?
@@ -330,7 +334,10 @@ async fn run_baseline(
     let started = Instant::now();
     let mut tasks = Vec::new();
     for p in panels {
-        let qt = p.query["queryType"].as_str().unwrap_or_default().to_string();
+        let qt = p.query["queryType"]
+            .as_str()
+            .unwrap_or_default()
+            .to_string();
         let mut url = format!(
             "{}/api/v2/unified_jobs/?{}&page_size={PAGE}",
             sim.url,
@@ -423,7 +430,10 @@ async fn run_dashboard(
     let mut tasks = Vec::new();
     for p in panels {
         let mut client = plugin.data();
-        let req = request(ds, vec![query("A", p.query.clone(), from_ms, to_ms, INTERVAL_MS)]);
+        let req = request(
+            ds,
+            vec![query("A", p.query.clone(), from_ms, to_ms, INTERVAL_MS)],
+        );
         let title = p.title.clone();
         tasks.push(tokio::spawn(async move {
             let resp = client.query_data(req).await?.into_inner();
@@ -436,6 +446,10 @@ async fn run_dashboard(
             }
             if r.frames.is_empty() {
                 bail!("{title}: no frames");
+            }
+            if std::env::var_os("AWX_BENCH_SHOW_QUERIES").is_some() {
+                let f = e2e::decode(&r.frames[0])?;
+                eprintln!("[{title}] {}", f.executed_query().replace('\n', "\n    "));
             }
             Ok(())
         }));
@@ -602,7 +616,10 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
             let resp = b
                 .plugin
                 .data()
-                .query_data(request(&ds, vec![query("A", q.clone(), from, to, interval)]))
+                .query_data(request(
+                    &ds,
+                    vec![query("A", q.clone(), from, to, interval)],
+                ))
                 .await?
                 .into_inner();
             let plugin_t = started.elapsed();
@@ -611,11 +628,7 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
                 bail!("{q}: {}", r.error);
             }
             let frame = e2e::decode(&r.frames[0])?;
-            let exprs: Vec<String> = frame
-                .executed_query()
-                .lines()
-                .map(str::to_string)
-                .collect();
+            let exprs: Vec<String> = frame.executed_query().lines().map(str::to_string).collect();
             // The same PromQL, sent directly, concurrently as the plugin does.
             let step = prom_step(from, to, interval, 1000);
             let start = (from / 1000).div_euclid(step) * step;
@@ -682,15 +695,27 @@ fn jobs_table(rows: usize) -> Frame {
         .with_executed_query("/api/v2/unified_jobs/?or__finished__gte=...")
         .with_visualisation("table")
         .with_field(
-            Field::new("id", Values::I64((0..rows).map(|i| Some(i as i64)).collect()))
-                .with_config(link),
+            Field::new(
+                "id",
+                Values::I64((0..rows).map(|i| Some(i as i64)).collect()),
+            )
+            .with_config(link),
         )
         .with_field(Field::new("name", s(&|i| format!("Deploy web {}", i % 40))))
         .with_field(Field::new("type", s(&|_| "job".into())))
-        .with_field(Field::new("status", s(&|i| ["successful", "failed"][i % 2].into())))
-        .with_field(Field::new("template", s(&|i| format!("Deploy web {}", i % 40))))
+        .with_field(Field::new(
+            "status",
+            s(&|i| ["successful", "failed"][i % 2].into()),
+        ))
+        .with_field(Field::new(
+            "template",
+            s(&|i| format!("Deploy web {}", i % 40)),
+        ))
         .with_field(Field::new("organization", s(&|i| format!("Org {}", i % 3))))
-        .with_field(Field::new("inventory", s(&|i| format!("Inventory {}", i % 7))))
+        .with_field(Field::new(
+            "inventory",
+            s(&|i| format!("Inventory {}", i % 7)),
+        ))
         .with_field(Field::new("project", s(&|i| format!("Project {}", i % 5))))
         .with_field(Field::new("launched_by", s(&|i| format!("user{}", i % 9))))
         .with_field(Field::new("launch_type", s(&|_| "scheduled".into())))
@@ -711,7 +736,10 @@ fn jobs_table(rows: usize) -> Frame {
             )
             .with_unit("s"),
         )
-        .with_field(Field::new("execution_node", s(&|i| format!("awx-exec-{}", i % 4))))
+        .with_field(Field::new(
+            "execution_node",
+            s(&|i| format!("awx-exec-{}", i % 4)),
+        ))
         .with_field(Field::new("instance_group", s(&|_| "default".into())))
         .with_field(Field::new(
             "link",
@@ -762,7 +790,10 @@ fn encode_us(f: &Frame, iterations: usize) -> Result<(f64, usize)> {
 fn ensure_bin_dir() {
     if std::env::var_os("AWX_E2E_BIN_DIR").is_none() {
         // Beside this binary (target/release), as scripts/bench.sh builds them.
-        if let Some(dir) = std::env::current_exe().ok().and_then(|p| p.parent().map(PathBuf::from)) {
+        if let Some(dir) = std::env::current_exe()
+            .ok()
+            .and_then(|p| p.parent().map(PathBuf::from))
+        {
             std::env::set_var("AWX_E2E_BIN_DIR", dir);
         }
     }
@@ -784,7 +815,11 @@ async fn main() -> Result<()> {
         panels.len()
     );
     for p in &panels {
-        println!("  - {} ({})", p.title, p.query["queryType"].as_str().unwrap_or(""));
+        println!(
+            "  - {} ({})",
+            p.title,
+            p.query["queryType"].as_str().unwrap_or("")
+        );
     }
 
     // Frames first (no processes running).
@@ -792,7 +827,9 @@ async fn main() -> Result<()> {
     let (enc_series, series_size) = encode_us(&series(1_000), 200)?;
     println!("\n== frames");
     println!("encode 10,000-row jobs table: {enc_table:.0} µs ({table_size} bytes)");
-    println!("encode 1,000-bucket series (time + 4 fields): {enc_series:.0} µs ({series_size} bytes)");
+    println!(
+        "encode 1,000-bucket series (time + 4 fields): {enc_series:.0} µs ({series_size} bytes)"
+    );
 
     // Cold at 100k.
     println!("\n== cold dashboard, 100k jobs (--days 30 --jobs-per-day 3334)");
@@ -839,7 +876,10 @@ async fn main() -> Result<()> {
     kv.push(("cold_vs_limit".into(), f2(cold_vs_limit)));
     kv.push(("cold_requests".into(), format!("{cold_req:.0}")));
     kv.push(("pages_needed".into(), cold.pages.to_string()));
-    kv.push(("requests_vs_pages".into(), format!("{requests_vs_pages:.3}")));
+    kv.push((
+        "requests_vs_pages".into(),
+        format!("{requests_vs_pages:.3}"),
+    ));
 
     if !args.skip_baseline {
         let r0 = api_requests(&sim).await?;
@@ -860,7 +900,10 @@ async fn main() -> Result<()> {
         kv.push(("cold_vs_baseline".into(), format!("{speed:.3}")));
         kv.push(("baseline_requests_ratio".into(), format!("{req_ratio:.1}")));
     }
-    kv.push(("bytes_per_job_100k".into(), format!("{:.0}", median(&cold.bytes_per_job))));
+    kv.push((
+        "bytes_per_job_100k".into(),
+        format!("{:.0}", median(&cold.bytes_per_job)),
+    ));
     drop(sim);
 
     // Warm at 10k, 100k, 1M.

@@ -80,7 +80,11 @@ impl PromEnv {
         if !r.error.is_empty() {
             return Err(r.error.clone());
         }
-        Ok(e2e::decode(&r.frames[0]).unwrap())
+        let frame = e2e::decode(&r.frames[0]).unwrap();
+        if frame.meta["type"].is_string() {
+            e2e::frames::assert_alertable(&frame);
+        }
+        Ok(frame)
     }
 }
 

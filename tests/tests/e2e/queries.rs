@@ -102,6 +102,12 @@ impl Env {
             !fa.executed_query().is_empty(),
             "{q}: executedQueryString set"
         );
+        if matches!(
+            fa.meta["type"].as_str(),
+            Some("timeseries-wide" | "numeric-long")
+        ) {
+            e2e::frames::assert_alertable(fa);
+        }
         a.into_iter().next().unwrap()
     }
 
