@@ -39,12 +39,14 @@ fn fixed(values: impl IntoIterator<Item = &'static str>, search: &str) -> Vec<Lo
         .collect()
 }
 
-/// The values of one kind, optionally narrowed by a case-insensitive substring.
-/// Returns the AWX requests made (for the query inspector) beside the values.
+/// The values of one kind, optionally narrowed by a case-insensitive substring and, for
+/// templates, inventories and projects, by organizations (names or ids). Returns the
+/// AWX requests made (for the query inspector) beside the values.
 pub async fn values(
     inst: &Instance,
     kind: LookupKind,
     search: &str,
+    organizations: &[String],
 ) -> Result<(Vec<LookupValue>, Vec<String>), AwxError> {
     let (path, name_field) = match kind {
         LookupKind::Status => {
@@ -76,6 +78,19 @@ pub async fn values(
     if !search.is_empty() {
         req = req.param(&format!("{name_field}__icontains"), search);
     }
+    let by_org = matches!(
+        kind,
+        LookupKind::Template | LookupKind::Inventory | LookupKind::Project
+    );
+    // AWX splits `__in` lists on commas: a name with a comma cannot be pushed down.
+    if by_org && !organizations.is_empty() && organizations.iter().all(|o| !o.contains(',')) {
+        let key = if organizations.iter().all(|o| o.parse::<u64>().is_ok()) {
+            "organization__in"
+        } else {
+            "organization__name__in"
+        };
+        req = req.param(key, organizations.join(","));
+    }
     let rows: Vec<NameRow> = inst.awx.list_all(&req, Some(MAX_VALUES)).await?;
     let mut out: Vec<LookupValue> = rows
         .into_iter()
@@ -100,7 +115,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         return Err(crate::query::QueryError::new("lookup", "missing").into());
     };
     let search = q.filters.name.first().map(String::as_str).unwrap_or("");
-    let (vals, executed) = values(inst, kind, search).await?;
+    let (vals, executed) = values(inst, kind, search, &q.filters.organization).await?;
     let frame = Frame::new(format!("lookup {kind}"))
         .with_executed_query(executed.join("\n"))
         .with_field(Field::new(

@@ -1,4 +1,5 @@
-//! CallResource: the editor's look-ups. Routes: `GET lookup/<kind>?q=<substring>`.
+//! CallResource: the editor's look-ups. Routes:
+//! `GET lookup/<kind>?q=<substring>&organization=<name or id>` (organization repeatable).
 
 use std::collections::HashMap;
 
@@ -29,13 +30,14 @@ fn error(code: i32, message: impl Into<String>) -> CallResourceResponse {
     respond(code, json!({ "error": message.into() }))
 }
 
-/// The `q` parameter of the request URL (Grafana passes the path and query in `url`).
-fn search_param(url: &str) -> String {
+/// The values of one query parameter of the request URL (Grafana passes the path and
+/// query in `url`); repeated or comma-free values both work.
+fn params(url: &str, name: &str) -> Vec<String> {
     let query = url.split_once('?').map(|(_, q)| q).unwrap_or("");
     url::form_urlencoded::parse(query.as_bytes())
-        .find(|(k, _)| k == "q")
+        .filter(|(k, v)| k == name && !v.is_empty())
         .map(|(_, v)| v.into_owned())
-        .unwrap_or_default()
+        .collect()
 }
 
 impl Plugin {
@@ -67,7 +69,9 @@ impl Plugin {
             Ok(i) => i,
             Err(e) => return error(400, e.to_string()),
         };
-        match lookup::values(&inst, kind, &search_param(&req.url)).await {
+        let search = params(&req.url, "q").into_iter().next().unwrap_or_default();
+        let organizations = params(&req.url, "organization");
+        match lookup::values(&inst, kind, &search, &organizations).await {
             Ok((values, _)) => respond(200, json!(values)),
             Err(e) => error(e.status(), e.to_string()),
         }
