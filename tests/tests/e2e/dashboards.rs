@@ -257,7 +257,7 @@ async fn provisioned_datasource_and_every_dashboard_panel_return_data() {
                     assert_eq!(v["query"], PLUGIN_ID, "{name}: ${vname}");
                 }
                 Some("query") => {
-                    let q = v["query"].clone();
+                    let q = interpolate(&v["query"], &vars);
                     assert_eq!(q["queryType"], "lookup", "{name}: ${vname} is a lookup");
                     let resp = plugin
                         .data()
