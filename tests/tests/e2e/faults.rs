@@ -157,7 +157,9 @@ impl Env {
     }
 
     fn ds(&self, uid: &str, extra: Value) -> DataSourceInstanceSettings {
-        let mut json_data = json!({"timeoutSeconds": TIMEOUT.as_secs()});
+        // 8 parallel requests: a dashboard's five first pages go out at once, so each
+        // panel waits for one timeout at most, not for a permit and then a timeout.
+        let mut json_data = json!({"timeoutSeconds": TIMEOUT.as_secs(), "maxConcurrency": 8});
         for (k, v) in extra.as_object().unwrap() {
             json_data[k] = v.clone();
         }
@@ -178,23 +180,17 @@ impl Env {
         outcomes(&resp, &self.ids)
     }
 
-    /// Each query in a request of its own, timed.
-    async fn one_by_one(&self, ds: &DataSourceInstanceSettings) -> Vec<(Outcome, Duration)> {
-        let mut out = Vec::new();
-        for q in dashboard(self.now) {
-            let id = q.0.clone();
+    /// The dashboard on each data source at once (three Grafana users), each request timed.
+    async fn batches(
+        &self,
+        sources: &[(&'static str, &DataSourceInstanceSettings)],
+    ) -> Vec<(&'static str, Vec<Outcome>, Duration)> {
+        let runs = sources.iter().map(|(kind, ds)| async move {
             let started = Instant::now();
-            let resp = self
-                .plugin
-                .data()
-                .query_data(request(ds, to_queries(&[q])))
-                .await
-                .expect("QueryData answers even when AWX fails")
-                .into_inner();
-            let took = started.elapsed();
-            out.push((outcomes(&resp, &[id]).remove(0), took));
-        }
-        out
+            let got = self.batch(ds).await;
+            (*kind, got, started.elapsed())
+        });
+        futures::future::join_all(runs).await
     }
 
     fn assert_baseline(&self, got: &[Outcome], what: &str) {
@@ -302,54 +298,71 @@ async fn awx_faults_give_clear_errors_or_exact_answers_and_never_poison_the_cach
         ),
     ];
     let mut report = Vec::new();
+    let only = std::env::var("AWX_FAULT_MODES").unwrap_or_default();
     for (n, (name, faults, expect)) in modes.into_iter().enumerate() {
+        if !only.is_empty() && !name.contains(only.as_str()) {
+            continue;
+        }
         // The warm cache is stale again (FRESH_FOR is 2 s): it refreshes under the fault.
         tokio::time::sleep(Duration::from_millis(2100)).await;
         let cold = env.ds(&format!("cold-{n}"), json!({}));
         let uncached = env.ds(&format!("uncached-{n}"), json!({"jobCacheMB": 0}));
+        let sources = [("cold", &cold), ("warm", &warm), ("uncached", &uncached)];
         env.sim.post("/_sim/faults", faults.clone()).await.unwrap();
         let (mut errors, mut answers, mut slowest) = (0, 0, Duration::ZERO);
-        for (kind, ds) in [("cold", &cold), ("warm", &warm), ("uncached", &uncached)] {
-            for ((id, (outcome, took)), want) in env
-                .ids
-                .iter()
-                .zip(env.one_by_one(ds).await)
-                .zip(&env.baseline)
-            {
-                let what = format!("{name}, {kind} cache, {id}");
+        // Two refreshes of the dashboard during the fault: after a failure, the next
+        // refresh tries again (with other draws of the fault).
+        for round in 1..=2 {
+            for (kind, got, took) in env.batches(&sources).await {
+                let what = format!("{name}, round {round}, {kind} cache");
                 slowest = slowest.max(took);
-                assert!(
-                    took <= TIMEOUT + SLACK,
-                    "{what}: took {took:?}, more than the timeout {TIMEOUT:?} + {SLACK:?}"
-                );
-                match (&outcome, expect) {
-                    (Err(e), Expect::Errors(text)) => {
-                        assert_clear_error(e, &what);
-                        assert!(e.0.contains(text), "{what}: `{}` lacks `{text}`", e.0);
-                    }
-                    (Err(e), Expect::Either) => assert_clear_error(e, &what),
-                    (Ok(d), Expect::Data | Expect::Either) => assert!(
-                        Ok(d) == want.as_ref(),
-                        "{what}: a partial or wrong answer presented as complete"
-                    ),
-                    (other, _) => panic!("{what}: expected {expect:?}, got {other:?}"),
+                if took > TIMEOUT {
+                    let errs: Vec<_> = got.iter().filter_map(|o| o.as_ref().err()).collect();
+                    eprintln!("{what}: {took:?}, errors {errs:?}");
                 }
-                if outcome.is_ok() {
-                    answers += 1;
+                // Without the cache, the five panels fetch their pages themselves: past
+                // maxConcurrency requests, a page waits for a permit, then for its own
+                // timeout (the timeout is per request). With the cache they share a sync.
+                let bound = if kind == "uncached" {
+                    2 * TIMEOUT + SLACK
                 } else {
-                    errors += 1;
+                    TIMEOUT + SLACK
+                };
+                assert!(
+                    took <= bound,
+                    "{what}: the dashboard took {took:?}, more than {bound:?}"
+                );
+                for ((id, outcome), want) in env.ids.iter().zip(&got).zip(&env.baseline) {
+                    let what = format!("{what}, {id}");
+                    match (outcome, expect) {
+                        (Err(e), Expect::Errors(text)) => {
+                            assert_clear_error(e, &what);
+                            assert!(e.0.contains(text), "{what}: `{}` lacks `{text}`", e.0);
+                        }
+                        (Err(e), Expect::Either) => assert_clear_error(e, &what),
+                        (Ok(d), Expect::Data | Expect::Either) => assert!(
+                            Ok(d) == want.as_ref(),
+                            "{what}: a partial or wrong answer presented as complete"
+                        ),
+                        (other, _) => panic!("{what}: expected {expect:?}, got {other:?}"),
+                    }
+                    if outcome.is_ok() {
+                        answers += 1;
+                    } else {
+                        errors += 1;
+                    }
                 }
             }
         }
         assert!(env.plugin.is_running(), "{name}: the plugin died");
         env.sim.delete("/_sim/faults").await.unwrap();
-        // Fault cleared: stale caches refresh and every answer is exact again.
-        tokio::time::sleep(Duration::from_millis(2100)).await;
-        for (kind, ds) in [("cold", &cold), ("warm", &warm), ("uncached", &uncached)] {
-            env.assert_baseline(&env.batch(ds).await, &format!("{kind} after {name}"));
+        // Fault cleared: every answer is exact again, from caches filled during the fault
+        // as from the others.
+        for (kind, got, _) in env.batches(&sources).await {
+            env.assert_baseline(&got, &format!("{kind} after {name}"));
         }
         report.push(format!(
-            "{name}: {answers} exact answers, {errors} clear errors, slowest {slowest:?}"
+            "{name}: {answers} exact answers, {errors} clear errors, slowest dashboard {slowest:?}"
         ));
     }
     eprintln!("faults:\n  {}", report.join("\n  "));
