@@ -36,12 +36,10 @@ fn resolve_source(inst: &Instance, q: &Query) -> Result<Resolved, KpiError> {
     let (api, prom) = match q.query_type {
         JobStatusCounts | Capacity | System | ActiveJobs => (true, true),
         Promql => (false, true),
-        Lookup => (true, true),
         _ => (true, false),
     };
     let resolved = match q.source {
         Source::Api if api => Resolved::Api,
-        Source::Prometheus if q.query_type == Lookup => Resolved::Api,
         Source::Prometheus if prom => Resolved::Prometheus,
         Source::Api => return Err(KpiError::wrong_source(q.query_type, q.source, "prometheus")),
         Source::Prometheus => {

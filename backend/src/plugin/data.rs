@@ -13,7 +13,7 @@ use super::Plugin;
 use crate::frame;
 use crate::instances::Instance;
 use crate::kpi::{self, KpiError};
-use crate::query::{Query, QueryEnvelope, QueryError, TimeRange};
+use crate::query::{Query, QueryEnvelope, TimeRange};
 
 fn error_response(message: String, status: i32) -> DataResponse {
     DataResponse {
@@ -120,10 +120,4 @@ fn query_type_of(dq: &DataQuery) -> String {
         .ok()
         .and_then(|v| v.get("queryType")?.as_str().map(str::to_string))
         .unwrap_or_default()
-}
-
-impl From<QueryError> for DataResponse {
-    fn from(e: QueryError) -> Self {
-        error_response(format!("invalid query: {e}"), 400)
-    }
 }
