@@ -190,6 +190,23 @@ impl AwxClient {
             Err(e) => return Err(self.transport_error(&e, shown)),
         };
         let status = resp.status();
+        if status.is_redirection() {
+            // Redirects are never followed (they could lead away from the configured
+            // host); say where AWX pointed, so that the URL can be fixed.
+            let location = resp
+                .headers()
+                .get(reqwest::header::LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("nowhere")
+                .chars()
+                .take(200)
+                .collect();
+            return Err(Attempt::Final(AwxError::Redirected {
+                path: shown.to_string(),
+                status: status.as_u16(),
+                location,
+            }));
+        }
         let body = match http::read_body(resp, http::MAX_BODY_BYTES).await {
             Ok(b) => b,
             Err(BodyError::TooLarge) => {

@@ -28,6 +28,12 @@ pub enum AwxError {
         status: u16,
         attempts: u32,
     },
+    #[error("AWX answered {path} with a redirect (HTTP {status}) to {location}; redirects are not followed: set the data source URL to where AWX answers (e.g. https:// rather than http://, or the right host)")]
+    Redirected {
+        path: String,
+        status: u16,
+        location: String,
+    },
     #[error("AWX sent an unreadable answer for {path}: {reason}")]
     InvalidResponse { path: String, reason: String },
     #[error("AWX's answer for {path} is larger than {limit_bytes} bytes; narrow the query")]

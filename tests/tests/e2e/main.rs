@@ -7,3 +7,4 @@ mod health;
 mod prometheus;
 mod protocol;
 mod queries;
+mod security;
