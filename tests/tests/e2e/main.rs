@@ -4,6 +4,7 @@
 mod dashboards;
 mod faults;
 mod health;
+mod load;
 mod prometheus;
 mod protocol;
 mod queries;
