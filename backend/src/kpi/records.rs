@@ -99,10 +99,28 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
     })
 }
 
+/// The longest value (percent-encoded) pushed down to AWX: a template variable set to
+/// "All" can expand to thousands of names, and the proxies in front of AWX refuse request
+/// lines over 8 KiB (nginx's default). Longer filters are applied by the plugin alone.
+pub const MAX_PUSHDOWN_CHARS: usize = 1_500;
+
+fn fits(v: &[String]) -> bool {
+    let encoded: usize = v
+        .iter()
+        .map(|s| {
+            url::form_urlencoded::byte_serialize(s.as_bytes())
+                .map(str::len)
+                .sum::<usize>()
+                + 1
+        })
+        .sum();
+    encoded <= MAX_PUSHDOWN_CHARS
+}
+
 /// Whether AWX can apply every one of these filters itself (see [`pushdown`]), so that
 /// a `count` answers exactly.
 pub fn fully_pushable(f: &Filters) -> bool {
-    let joinable = |v: &[String]| v.iter().all(|s| !s.contains(','));
+    let joinable = |v: &[String]| v.iter().all(|s| !s.contains(',')) && fits(v);
     let one_kind = |v: &[String]| {
         v.iter().all(|s| s.parse::<u64>().is_ok()) || v.iter().all(|s| s.parse::<u64>().is_err())
     };
@@ -111,6 +129,7 @@ pub fn fully_pushable(f: &Filters) -> bool {
         && f.instance_group.is_empty()
         && f.launched_by.is_empty()
         && f.name.len() <= 1
+        && fits(&f.name)
         && joinable(&f.template)
         && one_kind(&f.template)
         && joinable(&f.organization)
@@ -118,10 +137,11 @@ pub fn fully_pushable(f: &Filters) -> bool {
 }
 
 /// The filters AWX can apply itself. Values travel percent-encoded; list filters are
-/// pushed down only when no value contains a comma (AWX splits `__in` lists on commas).
+/// pushed down only when no value contains a comma (AWX splits `__in` lists on commas)
+/// and they are not too long for a URL ([`MAX_PUSHDOWN_CHARS`]).
 pub fn pushdown(f: &Filters, include_syncs: bool) -> Vec<(String, String)> {
     let mut p = Vec::new();
-    let joinable = |v: &[String]| !v.is_empty() && v.iter().all(|s| !s.contains(','));
+    let joinable = |v: &[String]| !v.is_empty() && v.iter().all(|s| !s.contains(',')) && fits(v);
     if !f.status.is_empty() {
         p.push((
             "status__in".into(),
@@ -163,7 +183,7 @@ pub fn pushdown(f: &Filters, include_syncs: bool) -> Vec<(String, String)> {
     if joinable(&f.execution_node) {
         p.push(("execution_node__in".into(), f.execution_node.join(",")));
     }
-    if f.name.len() == 1 {
+    if f.name.len() == 1 && fits(&f.name) {
         p.push(("name__icontains".into(), f.name[0].clone()));
     }
     p
@@ -241,5 +261,19 @@ mod tests {
         );
         assert!(p.contains(&("unified_job_template__in".into(), "12,14".into())));
         assert!(p.contains(&("launch_type__in".into(), "sync".into())));
+    }
+
+    #[test]
+    fn filters_too_long_for_a_url_are_applied_locally() {
+        let all: Vec<String> = (0..2000).map(|i| format!("Template {i}")).collect();
+        let f = Filters {
+            template: all,
+            organization: vec!["Ops".into()],
+            name: vec!["é".repeat(600)],
+            ..Default::default()
+        };
+        let p = pushdown(&f, true);
+        assert_eq!(p, vec![("organization__name__in".into(), "Ops".into())]);
+        assert!(!fully_pushable(&f));
     }
 }

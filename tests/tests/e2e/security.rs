@@ -1108,6 +1108,56 @@ async fn oversized_requests_are_bounded_with_clear_errors() {
     assert!(frames("limit_max")[0].rows() <= 10_000);
     assert_eq!(frames("many_values")[0].rows(), 0);
 
+    // A template variable set to "All" expands to every name: without the cache those
+    // filters go to AWX, whose proxy refuses request lines over 8 KiB (nginx's default).
+    let truth = sim.truth_jobs().await.unwrap();
+    let real = truth
+        .iter()
+        .rev()
+        .find_map(|j| j.template_name.clone())
+        .unwrap();
+    let mut names: Vec<String> = (0..2000).map(|i| format!("Template number {i}")).collect();
+    names.push(real.clone());
+    let rec = Recorder::start(&sim.url, Behaviour::default()).await;
+    let mut uncached = datasource(
+        &rec.url,
+        json!({"jobCacheMB": 0}),
+        &[("token", e2e::ADMIN_TOKEN)],
+    );
+    uncached.uid = "awx-e2e-uncached".into();
+    let answers = run_queries(
+        &plugin,
+        &uncached,
+        vec![query(
+            "all",
+            json!({"queryType": "jobs", "limit": 10000, "filters": {"template": names, "name": [real.clone()]}}),
+            now - DAY,
+            now,
+            HOUR,
+        )],
+        &mut out,
+    )
+    .await;
+    let want = truth
+        .iter()
+        .filter(|j| j.launch_type != "sync" && j.template_name.as_deref() == Some(real.as_str()))
+        .filter(|j| j.name.to_lowercase().contains(&real.to_lowercase()))
+        .filter(|j| {
+            e2e::oracle::us(j.created) < now * 1000
+                && j.finished
+                    .is_none_or(|t| e2e::oracle::us(t) >= (now - DAY) * 1000)
+        })
+        .count();
+    let got = answers["all"].as_ref().unwrap_or_else(|e| panic!("{e}"));
+    assert_eq!(got[0].rows(), want, "{real}: as the oracle");
+    for r in rec.take() {
+        assert!(
+            r.target.len() < 8 * 1024,
+            "a {}-byte request line",
+            r.target.len()
+        );
+    }
+
     // A request larger than gRPC's 4 MiB message bound fails as a whole, cleanly.
     let big = "x".repeat(5 << 20);
     let r = plugin
