@@ -312,10 +312,8 @@ impl JobStore {
                 None => Ok(None),
             }
         };
-        let (changed, checked) = tokio::join!(
-            fetch(awx, &delta, self.max_jobs, names, report),
-            checked
-        );
+        let (changed, checked) =
+            tokio::join!(fetch(awx, &delta, self.max_jobs, names, report), checked);
         let Some((changed, names)) = changed? else {
             return Ok(());
         };
@@ -443,16 +441,27 @@ mod tests {
         let mut t = JobTable::from_rows(&evens, 0);
         let mut names = t.names.clone();
         let convert = |rows: Vec<UnifiedJob>, names: &mut Interner| -> Vec<Job> {
-            rows.iter().filter_map(|r| Job::from_api(r, names)).collect()
+            rows.iter()
+                .filter_map(|r| Job::from_api(r, names))
+                .collect()
         };
         // New jobs after every job held: appended.
         t.upsert(convert(vec![row(401, 1), row(403, 1)], &mut names));
         // A few changes: inserted or replaced in place.
         t.upsert(convert(vec![row(3, 1), row(4, 7)], &mut names));
         // Many older and changed jobs: merged.
-        t.upsert(convert((0..150).map(|i| row(i * 2 + 1, 2)).collect(), &mut names));
-        t.upsert(convert((0..100).map(|i| row(i * 4, 5)).collect(), &mut names));
-        let want: Vec<i64> = (0..300).chain((300..400).step_by(2)).chain([401, 403]).collect();
+        t.upsert(convert(
+            (0..150).map(|i| row(i * 2 + 1, 2)).collect(),
+            &mut names,
+        ));
+        t.upsert(convert(
+            (0..100).map(|i| row(i * 4, 5)).collect(),
+            &mut names,
+        ));
+        let want: Vec<i64> = (0..300)
+            .chain((300..400).step_by(2))
+            .chain([401, 403])
+            .collect();
         assert_eq!(ids(&t), want);
         let modified = |id: i64| t.jobs.iter().find(|j| j.id == id).unwrap().modified;
         assert_eq!(modified(4), 1_790_000_005_000_000);

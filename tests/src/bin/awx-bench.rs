@@ -50,19 +50,24 @@ const JOB_RECORD_TYPES: &[&str] = &[
 struct Args {
     cold_runs: usize,
     warm_runs: usize,
-    skip_1m: bool,
+    skip_cold: bool,
     skip_baseline: bool,
     skip_prom: bool,
+    /// Warm-refresh sizes: (name, jobs per day).
+    scales: Vec<(&'static str, u32)>,
 }
+
+const SCALES: &[(&str, u32)] = &[("10k", 334), ("100k", 3334), ("1m", 33_334)];
 
 impl Args {
     fn parse() -> Result<Self> {
         let mut a = Args {
             cold_runs: 3,
             warm_runs: 7,
-            skip_1m: false,
+            skip_cold: false,
             skip_baseline: false,
             skip_prom: false,
+            scales: SCALES.to_vec(),
         };
         let mut it = std::env::args().skip(1);
         while let Some(arg) = it.next() {
@@ -70,16 +75,25 @@ impl Args {
                 "--quick" => {
                     a.cold_runs = 1;
                     a.warm_runs = 3;
-                    a.skip_1m = true;
+                    a.scales.retain(|(n, _)| *n != "1m");
                 }
                 "--cold-runs" => a.cold_runs = it.next().context("--cold-runs N")?.parse()?,
                 "--warm-runs" => a.warm_runs = it.next().context("--warm-runs N")?.parse()?,
-                "--no-1m" => a.skip_1m = true,
+                "--no-1m" => a.scales.retain(|(n, _)| *n != "1m"),
+                "--scales" => {
+                    let list = it.next().context("--scales 10k,100k,1m")?;
+                    a.scales = SCALES
+                        .iter()
+                        .copied()
+                        .filter(|(n, _)| list.split(',').any(|x| x == *n))
+                        .collect();
+                }
+                "--no-cold" => a.skip_cold = true,
                 "--no-baseline" => a.skip_baseline = true,
                 "--no-prometheus" => a.skip_prom = true,
                 "-h" | "--help" => {
                     println!(
-                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--no-1m] [--no-baseline] [--no-prometheus]"
+                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--scales 10k,100k,1m] [--no-1m] [--no-cold] [--no-baseline] [--no-prometheus]"
                     );
                     std::process::exit(0);
                 }
@@ -547,6 +561,8 @@ async fn at_scale(
     let sim = start_sim(jobs_per_day, true).await?;
     let (cold, b) = cold_runs(&sim, panels, 1).await?;
     let b = b.context("plugin")?;
+    // For profilers attaching to the plugin during the warm runs.
+    eprintln!("awx-bench: warm runs start, plugin pid {}", b.pid);
     let warm = warm_runs(&sim, &b, panels, runs).await?;
     Ok((warm, cold.jobs, cold.bytes_per_job[0], cold.wall[0]))
 }
@@ -787,6 +803,85 @@ fn encode_us(f: &Frame, iterations: usize) -> Result<(f64, usize)> {
 
 // ---------------------------------------------------------------- main
 
+/// Cold at 100k: the limit, the plugin, the baseline. Pushes its figures to `kv`.
+async fn cold_section(args: &Args, panels: &[Panel], kv: &mut Vec<(String, String)>) -> Result<()> {
+    println!("\n== cold dashboard, 100k jobs (--days 30 --jobs-per-day 3334)");
+    let sim = start_sim(3334, true).await?;
+    let to = ms(SIM_NOW);
+    let from = to - RANGE_MS;
+    let first_bucket = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let mut limits = Vec::new();
+    let mut pages = 0;
+    for _ in 0..args.cold_runs.max(1) {
+        let (wall, p) = measure_limit(&sim, first_bucket).await?;
+        limits.push(secs(wall));
+        pages = p;
+    }
+    let limit = median(&limits);
+    let limit_formula = (pages.div_ceil(WORKERS as u64) + 1) as f64 * LATENCY_MS as f64 / 1e3;
+    let (cold, last) = {
+        let (c, b) = cold_runs(&sim, panels, args.cold_runs).await?;
+        (c, b)
+    };
+    drop(last);
+    let cold_wall = median(&cold.wall);
+    let cold_req = median(&cold.requests.iter().map(|x| *x as f64).collect::<Vec<_>>());
+    println!(
+        "jobs in the coverage: {} -> pages needed: {} (measured pages: {pages})",
+        cold.jobs, cold.pages
+    );
+    println!(
+        "limit: measured {:.3} s (runs {:?}); formula ceil(pages/W) x L + L = {limit_formula:.3} s",
+        limit,
+        limits.iter().map(|x| f2(*x)).collect::<Vec<_>>()
+    );
+    println!(
+        "plugin cold: {cold_wall:.3} s median (runs {:?}), AWX requests {:?}, plugin CPU {:?} s",
+        cold.wall.iter().map(|x| f2(*x)).collect::<Vec<_>>(),
+        cold.requests,
+        cold.plugin_cpu.iter().map(|x| f2(*x)).collect::<Vec<_>>()
+    );
+    let cold_vs_limit = cold_wall / limit;
+    let requests_vs_pages = cold_req / cold.pages as f64;
+    println!("cold / limit = {cold_vs_limit:.2} (target <= 1.25); requests / pages = {requests_vs_pages:.3} (target <= 1.05)");
+    kv.push(("cold_s".into(), format!("{cold_wall:.3}")));
+    kv.push(("limit_s".into(), format!("{limit:.3}")));
+    kv.push(("cold_vs_limit".into(), f2(cold_vs_limit)));
+    kv.push(("cold_requests".into(), format!("{cold_req:.0}")));
+    kv.push(("pages_needed".into(), cold.pages.to_string()));
+    kv.push((
+        "requests_vs_pages".into(),
+        format!("{requests_vs_pages:.3}"),
+    ));
+
+    if !args.skip_baseline {
+        let r0 = api_requests(&sim).await?;
+        let (bw, breq) = run_baseline(&sim, panels, from, to).await?;
+        let r1 = api_requests(&sim).await?;
+        println!(
+            "baseline (generic JSON data source, each panel pages on its own): {:.3} s, {breq} requests (simulator counted {})",
+            secs(bw),
+            r1 - r0
+        );
+        let speed = cold_wall / secs(bw);
+        let req_ratio = breq as f64 / cold_req;
+        println!(
+            "plugin / baseline wall = {speed:.3} ({:.1}x faster, target >= 6x); baseline / plugin requests = {req_ratio:.1}x (target >= 8x)",
+            1.0 / speed
+        );
+        kv.push(("baseline_s".into(), format!("{:.3}", secs(bw))));
+        kv.push(("cold_vs_baseline".into(), format!("{speed:.3}")));
+        kv.push(("baseline_requests_ratio".into(), format!("{req_ratio:.1}")));
+    }
+    kv.push((
+        "bytes_per_job_100k".into(),
+        format!("{:.0}", median(&cold.bytes_per_job)),
+    ));
+    drop(sim);
+
+    Ok(())
+}
+
 fn ensure_bin_dir() {
     if std::env::var_os("AWX_E2E_BIN_DIR").is_none() {
         // Beside this binary (target/release), as scripts/bench.sh builds them.
@@ -831,91 +926,17 @@ async fn main() -> Result<()> {
         "encode 1,000-bucket series (time + 4 fields): {enc_series:.0} µs ({series_size} bytes)"
     );
 
-    // Cold at 100k.
-    println!("\n== cold dashboard, 100k jobs (--days 30 --jobs-per-day 3334)");
-    let sim = start_sim(3334, true).await?;
-    let to = ms(SIM_NOW);
-    let from = to - RANGE_MS;
-    let first_bucket = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
-    let mut limits = Vec::new();
-    let mut pages = 0;
-    for _ in 0..args.cold_runs.max(1) {
-        let (wall, p) = measure_limit(&sim, first_bucket).await?;
-        limits.push(secs(wall));
-        pages = p;
+    if !args.skip_cold {
+        cold_section(&args, &panels, &mut kv).await?;
     }
-    let limit = median(&limits);
-    let limit_formula = (pages.div_ceil(WORKERS as u64) + 1) as f64 * LATENCY_MS as f64 / 1e3;
-    let (cold, last) = {
-        let (c, b) = cold_runs(&sim, &panels, args.cold_runs).await?;
-        (c, b)
-    };
-    drop(last);
-    let cold_wall = median(&cold.wall);
-    let cold_req = median(&cold.requests.iter().map(|x| *x as f64).collect::<Vec<_>>());
-    println!(
-        "jobs in the coverage: {} -> pages needed: {} (measured pages: {pages})",
-        cold.jobs, cold.pages
-    );
-    println!(
-        "limit: measured {:.3} s (runs {:?}); formula ceil(pages/W) x L + L = {limit_formula:.3} s",
-        limit,
-        limits.iter().map(|x| f2(*x)).collect::<Vec<_>>()
-    );
-    println!(
-        "plugin cold: {cold_wall:.3} s median (runs {:?}), AWX requests {:?}, plugin CPU {:?} s",
-        cold.wall.iter().map(|x| f2(*x)).collect::<Vec<_>>(),
-        cold.requests,
-        cold.plugin_cpu.iter().map(|x| f2(*x)).collect::<Vec<_>>()
-    );
-    let cold_vs_limit = cold_wall / limit;
-    let requests_vs_pages = cold_req / cold.pages as f64;
-    println!("cold / limit = {cold_vs_limit:.2} (target <= 1.25); requests / pages = {requests_vs_pages:.3} (target <= 1.05)");
-    kv.push(("cold_s".into(), format!("{cold_wall:.3}")));
-    kv.push(("limit_s".into(), format!("{limit:.3}")));
-    kv.push(("cold_vs_limit".into(), f2(cold_vs_limit)));
-    kv.push(("cold_requests".into(), format!("{cold_req:.0}")));
-    kv.push(("pages_needed".into(), cold.pages.to_string()));
-    kv.push((
-        "requests_vs_pages".into(),
-        format!("{requests_vs_pages:.3}"),
-    ));
-
-    if !args.skip_baseline {
-        let r0 = api_requests(&sim).await?;
-        let (bw, breq) = run_baseline(&sim, &panels, from, to).await?;
-        let r1 = api_requests(&sim).await?;
-        println!(
-            "baseline (generic JSON data source, each panel pages on its own): {:.3} s, {breq} requests (simulator counted {})",
-            secs(bw),
-            r1 - r0
-        );
-        let speed = cold_wall / secs(bw);
-        let req_ratio = breq as f64 / cold_req;
-        println!(
-            "plugin / baseline wall = {speed:.3} ({:.1}x faster, target >= 6x); baseline / plugin requests = {req_ratio:.1}x (target >= 8x)",
-            1.0 / speed
-        );
-        kv.push(("baseline_s".into(), format!("{:.3}", secs(bw))));
-        kv.push(("cold_vs_baseline".into(), format!("{speed:.3}")));
-        kv.push(("baseline_requests_ratio".into(), format!("{req_ratio:.1}")));
-    }
-    kv.push((
-        "bytes_per_job_100k".into(),
-        format!("{:.0}", median(&cold.bytes_per_job)),
-    ));
-    drop(sim);
 
     // Warm at 10k, 100k, 1M.
     println!("\n== warm refresh (30 s of new jobs, > 2 s after the last sync)");
-    let mut scales = vec![("10k", 334u32), ("100k", 3334)];
-    if !args.skip_1m {
-        scales.push(("1m", 33_334));
-    }
     let mut warm_max_requests = 0;
     let mut warm_medians = Vec::new();
     let mut bytes_per_job = f64::NAN;
-    for (name, per_day) in scales {
+    let mut bytes_scale = "";
+    for &(name, per_day) in &args.scales {
         let (w, jobs, bpj, cold_s) = at_scale(per_day, &panels, args.warm_runs).await?;
         let med = median(&w.wall_ms);
         let maxr = w.requests.iter().copied().max().unwrap_or(0);
@@ -927,16 +948,15 @@ async fn main() -> Result<()> {
             w.requests
         );
         kv.push((format!("warm_{name}_ms"), format!("{med:.1}")));
-        if name == "1m" || (args.skip_1m && name == "100k") {
-            bytes_per_job = bpj;
-        }
+        // The largest size run.
+        bytes_per_job = bpj;
+        bytes_scale = name;
     }
     kv.insert(0, ("warm_requests".into(), warm_max_requests.to_string()));
     let warm_worst = warm_medians.iter().copied().fold(0.0, f64::max);
     kv.insert(1, ("warm_median_ms".into(), format!("{warm_worst:.1}")));
     println!(
-        "memory: {bytes_per_job:.0} bytes per cached job ({}; target <= 128)",
-        if args.skip_1m { "100k" } else { "1M" }
+        "memory: {bytes_per_job:.0} bytes per cached job ({bytes_scale}; target <= 128 at 1m)"
     );
     kv.push(("bytes_per_job".into(), format!("{bytes_per_job:.0}")));
 
