@@ -25,6 +25,8 @@ pub struct Selection {
     execution_node: SymSet,
     launched_by: SymSet,
     name: SymSet,
+    /// No filter but the sync rule (the usual dashboard): one test per job.
+    unfiltered: bool,
 }
 
 fn non_empty<T: Clone>(v: &[T]) -> Option<Vec<T>> {
@@ -62,6 +64,7 @@ impl Selection {
             .filter_map(|v| v.parse::<u32>().ok())
             .collect();
         Selection {
+            unfiltered: false,
             include_syncs: include_syncs || filters.launch_type.contains(&LaunchType::Sync),
             status: non_empty(&filters.status),
             job_type: non_empty(&filters.job_type),
@@ -86,15 +89,35 @@ impl Selection {
                     .collect()
             }),
         }
+        .with_unfiltered()
+    }
+
+    fn with_unfiltered(mut self) -> Self {
+        self.unfiltered = self.status.is_none()
+            && self.job_type.is_none()
+            && self.launch_type.is_none()
+            && self.template.is_none()
+            && self.template_ids.is_empty()
+            && self.organization.is_none()
+            && self.inventory.is_none()
+            && self.project.is_none()
+            && self.instance_group.is_none()
+            && self.execution_node.is_none()
+            && self.launched_by.is_none()
+            && self.name.is_none();
+        self
     }
 
     /// The same selection without its status filter (status counts show every status).
     pub fn without_status(mut self) -> Self {
         self.status = None;
-        self
+        self.with_unfiltered()
     }
 
     pub fn matches(&self, j: &Job) -> bool {
+        if self.unfiltered {
+            return self.include_syncs || !j.is_sync();
+        }
         (self.include_syncs || !j.is_sync())
             && self
                 .status

@@ -23,8 +23,15 @@ pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
     // Sweep: +1/-1 events per state, then a running sum at each step.
     let mut pending = vec![0i64; steps.len() + 1];
     let mut running = vec![0i64; steps.len() + 1];
-    // The first step at or after t.
-    let step_at = |t: Micros| steps.partition_point(|s| *s < t);
+    // The first step at or after t (the steps are `first + i * width`).
+    let (first, width, n) = (buckets.first, buckets.width, steps.len());
+    let step_at = |t: Micros| -> usize {
+        if t <= first {
+            0
+        } else {
+            ((t - first - 1) / width + 1).min(n as i64) as usize
+        }
+    };
     for j in loaded.jobs(&sel) {
         let end = j.finished().map_or(steps.len(), step_at);
         let start_pending = step_at(j.created);

@@ -10,7 +10,7 @@ use crate::jobs::Job;
 use crate::query::{GroupBy, JobStatus, Query, QueryType, Stat};
 
 use super::buckets::Buckets;
-use super::records::{self, group_label, group_of, Loaded};
+use super::records::{self, group_key, group_label, group_of, IntMap, Loaded};
 use super::{stats, KpiError};
 
 /// A value field. Alerting tells series apart by their labels alone, so every field of a
@@ -42,8 +42,27 @@ fn wide_frame(name: &str, buckets: &Buckets, fields: Vec<Field>, executed: &str)
         .with_fields(fields)
 }
 
-/// Groups of jobs per bucket: group label -> per-bucket accumulator.
-fn grouped<'a, A: Default + Clone>(
+/// An accumulator of one group in one bucket.
+trait Acc: Default + Clone {
+    /// Adds another accumulator (two groups that turn out to share a label).
+    fn merge(&mut self, other: Self);
+}
+
+impl Acc for f64 {
+    fn merge(&mut self, other: Self) {
+        *self += other;
+    }
+}
+
+impl Acc for Vec<f64> {
+    fn merge(&mut self, other: Self) {
+        self.extend(other);
+    }
+}
+
+/// Groups of jobs per bucket: group label -> per-bucket accumulator. Jobs are grouped
+/// by a numeric key (no string per job); labels are made once per group.
+fn grouped<'a, A: Acc>(
     loaded: &'a Loaded<'a>,
     q: &Query,
     buckets: &Buckets,
@@ -51,21 +70,33 @@ fn grouped<'a, A: Default + Clone>(
     mut add: impl FnMut(&mut A, &Job),
 ) -> BTreeMap<String, Vec<A>> {
     let sel = loaded.select(q);
-    let mut groups: HashMap<Option<String>, Vec<A>> = HashMap::new();
+    let mut index: IntMap<u64, usize> = IntMap::default();
+    let mut groups: Vec<(&Job, Vec<A>)> = Vec::new();
     for j in loaded.jobs(&sel) {
         let Some(i) = time_of(j).and_then(|t| buckets.index(t)) else {
             continue;
         };
-        let key = group_of(loaded, q.group_by, j);
-        let slots = groups
-            .entry(key)
-            .or_insert_with(|| vec![A::default(); buckets.count]);
-        add(&mut slots[i], j);
+        let slot = *index.entry(group_key(q.group_by, j)).or_insert_with(|| {
+            groups.push((j, vec![A::default(); buckets.count]));
+            groups.len() - 1
+        });
+        add(&mut groups[slot].1[i], j);
     }
-    groups
-        .into_iter()
-        .map(|(k, v)| (k.unwrap_or_default(), v))
-        .collect()
+    let mut out: BTreeMap<String, Vec<A>> = BTreeMap::new();
+    for (first, slots) in groups {
+        let label = group_of(loaded, q.group_by, first).unwrap_or_default();
+        match out.entry(label) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(slots);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => {
+                for (a, b) in o.get_mut().iter_mut().zip(slots) {
+                    a.merge(b);
+                }
+            }
+        }
+    }
+    out
 }
 
 pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
@@ -153,6 +184,13 @@ fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
 struct Outcomes {
     failures: f64,
     finished: f64,
+}
+
+impl Acc for Outcomes {
+    fn merge(&mut self, other: Self) {
+        self.failures += other.failures;
+        self.finished += other.finished;
+    }
 }
 
 fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
@@ -250,10 +288,14 @@ fn statistics(
     let label = group_label(q.group_by);
     let mut fields = Vec::new();
     for (g, mut samples) in groups {
-        samples.iter_mut().for_each(|s| stats::sort(s));
+        // Per bucket, every statistic asked for (selection, not a full sort).
+        let per_bucket: Vec<Vec<Option<f64>>> = samples
+            .iter_mut()
+            .map(|s| stats::summarize(&q.stats, s))
+            .collect();
         let grouped = q.group_by != GroupBy::None;
-        for stat in &q.stats {
-            let values = samples.iter().map(|s| stats::compute(*stat, s)).collect();
+        for (k, stat) in q.stats.iter().enumerate() {
+            let values = per_bucket.iter().map(|v| v[k]).collect();
             let unit = if *stat == Stat::Count { "short" } else { "s" };
             let mut labels = vec![("stat", stat.as_str())];
             let display = if grouped {

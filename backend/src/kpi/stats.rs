@@ -35,6 +35,64 @@ pub fn sort(values: &mut [f64]) {
     values.sort_by(f64::total_cmp);
 }
 
+/// The k-th smallest value (0-based) of an unsorted sample, reordering it: O(n), where
+/// sorting would be O(n log n). Equal to `sorted[k]`.
+fn kth(values: &mut [f64], k: usize) -> f64 {
+    *values.select_nth_unstable_by(k, f64::total_cmp).1
+}
+
+/// The same value as [`quantile`] of the sorted sample, by selection.
+fn quantile_unsorted(values: &mut [f64], p: f64) -> Option<f64> {
+    if values.is_empty() {
+        return None;
+    }
+    let h = (values.len() - 1) as f64 * p;
+    let lo = h.floor() as usize;
+    let below = kth(values, lo);
+    if lo + 1 >= values.len() {
+        return Some(below);
+    }
+    // After the selection every value past `lo` is at least `values[lo]`.
+    let above = values[lo + 1..]
+        .iter()
+        .copied()
+        .min_by(f64::total_cmp)
+        .unwrap_or(below);
+    Some(below + (h - lo as f64) * (above - below))
+}
+
+/// Several statistics of one sample (in any order; it is reordered), each equal to
+/// [`compute`] on the sorted sample except that the mean sums in the sample's order.
+/// Small samples are sorted; larger ones use selection.
+pub fn summarize(wanted: &[Stat], values: &mut [f64]) -> Vec<Option<f64>> {
+    if values.len() <= 64 {
+        sort(values);
+        let mean = compute(Stat::Mean, values);
+        return wanted
+            .iter()
+            .map(|s| match s {
+                Stat::Mean => mean,
+                s => compute(*s, values),
+            })
+            .collect();
+    }
+    let n = values.len() as f64;
+    let mean = values.iter().sum::<f64>() / n;
+    wanted
+        .iter()
+        .map(|s| match s {
+            Stat::Count => Some(n),
+            Stat::Mean => Some(mean),
+            Stat::Min => values.iter().copied().min_by(f64::total_cmp),
+            Stat::Max => values.iter().copied().max_by(f64::total_cmp),
+            Stat::P50 => quantile_unsorted(values, 0.50),
+            Stat::P90 => quantile_unsorted(values, 0.90),
+            Stat::P95 => quantile_unsorted(values, 0.95),
+            Stat::P99 => quantile_unsorted(values, 0.99),
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -48,6 +106,38 @@ mod tests {
         assert!((quantile(&x, 0.95).unwrap() - 3.85).abs() < 1e-12);
         assert_eq!(quantile(&[7.0], 0.99), Some(7.0));
         assert_eq!(quantile(&[], 0.5), None);
+    }
+
+    #[test]
+    fn summaries_by_selection_equal_the_sorted_computation() {
+        let all = [
+            Stat::Count,
+            Stat::Mean,
+            Stat::Min,
+            Stat::Max,
+            Stat::P50,
+            Stat::P90,
+            Stat::P95,
+            Stat::P99,
+        ];
+        for n in [0usize, 1, 2, 3, 64, 65, 100, 1001] {
+            // A deterministic shuffle with repeated values.
+            let sample: Vec<f64> = (0..n).map(|i| ((i * 7919) % 101) as f64 * 0.5).collect();
+            let mut sorted = sample.clone();
+            sort(&mut sorted);
+            let mut work = sample.clone();
+            let got = summarize(&all, &mut work);
+            for (stat, g) in all.iter().zip(got) {
+                let want = compute(*stat, &sorted);
+                match (g, want) {
+                    (Some(g), Some(w)) => assert!(
+                        (g - w).abs() <= 1e-12 * w.abs().max(1.0),
+                        "{stat} n={n}: {g} vs {w}"
+                    ),
+                    (g, w) => assert_eq!(g, w, "{stat} n={n}"),
+                }
+            }
+        }
     }
 
     #[test]

@@ -1,15 +1,13 @@
 //! The table KPIs over job records: `jobs` (the jobs active in the range, newest
 //! first) and `templates` (one row per template over the range).
 
-use std::collections::HashMap;
-
 use crate::frame::{Field, FieldConfig, Frame, Link, Values};
 use crate::instances::Instance;
 use crate::jobs::record::micros;
 use crate::jobs::{Job, Sym};
-use crate::query::{JobStatus, JobType, Query};
+use crate::query::{JobStatus, JobType, Query, Stat};
 
-use super::records::{self, Loaded};
+use super::records::{self, IntMap, Loaded};
 use super::{stats, KpiError};
 
 /// The AWX UI page of a job, as the contract gives it.
@@ -69,13 +67,17 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let loaded = records::load(inst, q, from).await?;
     let sel = loaded.select(q);
     // Active in the range: created before its end, not finished before its start.
-    let mut rows: Vec<&Job> = loaded
-        .jobs(&sel)
-        .filter(|j| j.created < to && j.finished().is_none_or(|f| f >= from))
-        .collect();
-    let total = rows.len();
-    rows.sort_unstable_by_key(|j| std::cmp::Reverse(j.id));
-    rows.truncate(q.limit);
+    // The records are sorted by id: newest first is the walk from the end, no sort.
+    let mut rows: Vec<&Job> = Vec::with_capacity(q.limit.min(1024));
+    let mut total = 0;
+    for j in loaded.records.jobs.iter().rev() {
+        if sel.matches(j) && j.created < to && j.finished().is_none_or(|f| f >= from) {
+            total += 1;
+            if rows.len() < q.limit {
+                rows.push(j);
+            }
+        }
+    }
     let ui = inst.settings.awx.ui_url.as_str();
     let mut frame = Frame::new("jobs")
         .with_executed_query(&loaded.executed)
@@ -153,6 +155,9 @@ struct TemplateRow {
     waits: Vec<f64>,
     last_finished: Option<i64>,
     last_status: Option<JobStatus>,
+    /// Mean and p95 of `durations`, mean of `waits`, once the rows are chosen.
+    duration_stats: [Option<f64>; 2],
+    wait_mean: Option<f64>,
 }
 
 pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
@@ -160,7 +165,7 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
     let to = micros(q.range.to);
     let loaded = records::load(inst, q, from).await?;
     let sel = loaded.select(q);
-    let mut by_template: HashMap<Sym, TemplateRow> = HashMap::new();
+    let mut by_template: IntMap<Sym, TemplateRow> = IntMap::default();
     for j in loaded.jobs(&sel) {
         let Some(finished) = j.finished().filter(|f| from <= *f && *f < to) else {
             continue;
@@ -196,8 +201,9 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
     let total = rows.len();
     rows.truncate(q.limit);
     for (_, r) in rows.iter_mut() {
-        stats::sort(&mut r.durations);
-        stats::sort(&mut r.waits);
+        let d = stats::summarize(&[Stat::Mean, Stat::P95], &mut r.durations);
+        r.duration_stats = [d[0], d[1]];
+        r.wait_mean = stats::summarize(&[Stat::Mean], &mut r.waits)[0];
     }
     let ui = inst.settings.awx.ui_url.as_str();
     let num = |f: &dyn Fn(&TemplateRow) -> Option<f64>| {
@@ -237,27 +243,9 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
             )
             .with_unit("percent"),
         )
-        .with_field(
-            Field::new(
-                "mean_duration",
-                num(&|r| stats::compute(crate::query::Stat::Mean, &r.durations)),
-            )
-            .with_unit("s"),
-        )
-        .with_field(
-            Field::new(
-                "p95_duration",
-                num(&|r| stats::compute(crate::query::Stat::P95, &r.durations)),
-            )
-            .with_unit("s"),
-        )
-        .with_field(
-            Field::new(
-                "mean_queue_wait",
-                num(&|r| stats::compute(crate::query::Stat::Mean, &r.waits)),
-            )
-            .with_unit("s"),
-        )
+        .with_field(Field::new("mean_duration", num(&|r| r.duration_stats[0])).with_unit("s"))
+        .with_field(Field::new("p95_duration", num(&|r| r.duration_stats[1])).with_unit("s"))
+        .with_field(Field::new("mean_queue_wait", num(&|r| r.wait_mean)).with_unit("s"))
         .with_field(Field::new(
             "last_run",
             Values::Time(
