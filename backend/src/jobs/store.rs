@@ -8,13 +8,17 @@
 //! Panels that need the store at the same moment share one sync (the sync lock), and a
 //! failed sync leaves the store as it was: errors are never cached.
 
-use std::sync::{RwLock, RwLockReadGuard};
+use std::any::Any;
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
 
 use serde::Deserialize;
 
+use super::changes::{Change, ChangeLog, TimeIndex, TimeKind};
 use super::record::{to_datetime, Interner, Job, Micros};
 use crate::awx::model::UnifiedJob;
 use crate::awx::{ApiRequest, AwxClient, AwxError, Page};
@@ -36,9 +40,102 @@ pub struct JobTable {
     coverage_from: Option<Micros>,
     max_modified: Micros,
     synced_at: Option<Instant>,
+    /// Changes whenever the table changes other than by a logged sync (a new fill, an
+    /// older range, an eviction): work kept from before is void.
+    epoch: u64,
+    /// The number of logged syncs that changed something.
+    version: u64,
+    log: ChangeLog,
+    index: TimeIndex,
+}
+
+/// Epochs are unique across tables, so a table replaced by a new fill never matches.
+static NEXT_EPOCH: AtomicU64 = AtomicU64::new(1);
+
+fn next_epoch() -> u64 {
+    NEXT_EPOCH.fetch_add(1, Ordering::Relaxed)
 }
 
 impl JobTable {
+    /// See [`JobTable::version`]: results computed at the same epoch can be updated with
+    /// [`JobTable::changes_since`].
+    pub fn epoch(&self) -> u64 {
+        self.epoch
+    }
+
+    pub fn version(&self) -> u64 {
+        self.version
+    }
+
+    /// The changes made by the syncs after `version` (of this epoch), or `None` when they
+    /// are no longer all known.
+    pub fn changes_since(&self, version: u64) -> Option<impl Iterator<Item = &Change>> {
+        self.log.since(version)
+    }
+
+    /// The jobs (in id order) whose `kind` time is in `[from, to)`, found through the
+    /// time index (no full scan).
+    pub fn jobs_between(
+        &self,
+        kind: TimeKind,
+        from: Micros,
+        to: Micros,
+    ) -> impl Iterator<Item = &Job> {
+        self.index.between(&self.jobs, kind, from, to)
+    }
+
+    /// The jobs (in id order) not in a final status.
+    pub fn open_jobs(&self) -> impl Iterator<Item = &Job> {
+        self.index.open(&self.jobs)
+    }
+
+    /// Applies one sync's changes (jobs changed or new), logging what each replaced.
+    fn apply(&mut self, mut changed: Vec<Job>) {
+        sort_by_id(&mut changed);
+        let mut log: Vec<Change> = Vec::new();
+        for new in &changed {
+            let old = self
+                .jobs
+                .binary_search_by_key(&new.id, |j| j.id)
+                .ok()
+                .map(|i| self.jobs[i]);
+            if old != Some(*new) {
+                log.push((old, Some(*new)));
+            }
+        }
+        let ids: Vec<i64> = log.iter().filter_map(|(_, n)| n.map(|j| j.id)).collect();
+        self.upsert(changed);
+        self.index.update(&self.jobs, ids);
+        self.log_sync(log);
+    }
+
+    /// Drops the jobs with an id below `lowest` (purged in AWX), logging them.
+    fn purge_below(&mut self, lowest: i64) -> usize {
+        let n = self.jobs.partition_point(|j| j.id < lowest);
+        if n == 0 {
+            return 0;
+        }
+        let gone: Vec<Job> = self.jobs.drain(..n).collect();
+        self.index.update(&self.jobs, gone.iter().map(|j| j.id));
+        self.log_sync(gone.into_iter().map(|j| (Some(j), None)).collect());
+        n
+    }
+
+    fn log_sync(&mut self, changes: Vec<Change>) {
+        if !changes.is_empty() {
+            self.version += 1;
+            self.log.push(self.version, changes);
+        }
+    }
+
+    /// After a change that is not logged: a new epoch, the index rebuilt.
+    fn reindex(&mut self) {
+        self.epoch = next_epoch();
+        self.version = 0;
+        self.log = ChangeLog::default();
+        self.index = TimeIndex::build(&self.jobs);
+    }
+
     pub fn coverage_from(&self) -> Option<Micros> {
         self.coverage_from
     }
@@ -114,16 +211,13 @@ impl JobTable {
             ..Default::default()
         };
         t.upsert(jobs);
+        t.reindex();
         t
     }
 
-    /// Jobs held with an id up to `max_id` that are in the coverage.
+    /// Jobs held with an id up to `max_id` (every job held is in the coverage).
     fn count_up_to(&self, max_id: i64) -> u64 {
-        self.jobs
-            .iter()
-            .take_while(|j| j.id <= max_id)
-            .filter(|j| self.in_coverage(j))
-            .count() as u64
+        self.jobs.partition_point(|j| j.id <= max_id) as u64
     }
 
     /// Drops the oldest finished jobs until at most `max_jobs` remain, moving the
@@ -141,6 +235,7 @@ impl JobTable {
         let cut = *cut + 1;
         self.jobs.retain(|j| j.finished().is_none_or(|f| f >= cut));
         self.coverage_from = Some(self.coverage_from.map_or(cut, |c| c.max(cut)));
+        self.reindex();
     }
 
     pub fn memory_bytes(&self) -> usize {
@@ -181,7 +276,15 @@ pub struct JobStore {
     /// (one refresh, one failure, one timeout). A later request always tries anew.
     sync: tokio::sync::Mutex<Option<(Instant, AwxError)>>,
     max_jobs: usize,
+    /// What KPIs keep between refreshes (see [`JobStore::memo`]).
+    memos: Mutex<HashMap<String, Memo>>,
 }
+
+/// One KPI's kept work; its owner checks the table's epoch and version before use.
+pub type Memo = Arc<Mutex<Box<dyn Any + Send>>>;
+
+/// Memos kept per data source (each is small: per-bucket results, not jobs).
+const MAX_MEMOS: usize = 256;
 
 impl JobStore {
     pub fn new(budget_bytes: usize) -> Self {
@@ -189,7 +292,23 @@ impl JobStore {
             table: RwLock::new(JobTable::default()),
             sync: tokio::sync::Mutex::new(None),
             max_jobs: (budget_bytes / BYTES_PER_JOB).max(1),
+            memos: Mutex::new(HashMap::new()),
         }
+    }
+
+    /// The memo kept under `key` (a KPI and everything its answer depends on but the
+    /// range), created empty (`()`) on first use.
+    pub fn memo(&self, key: &str) -> Memo {
+        let mut memos = self.memos.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(m) = memos.get(key) {
+            return m.clone();
+        }
+        if memos.len() >= MAX_MEMOS {
+            memos.clear();
+        }
+        let m: Memo = Arc::new(Mutex::new(Box::new(())));
+        memos.insert(key.to_string(), m.clone());
+        m
     }
 
     pub fn read(&self) -> RwLockReadGuard<'_, JobTable> {
@@ -270,6 +389,7 @@ impl JobStore {
                 t.names = names;
                 t.upsert(jobs);
                 t.coverage_from = Some(from);
+                t.reindex();
             }
             Some(_) => {}
         }
@@ -320,7 +440,9 @@ impl JobStore {
         {
             let mut t = self.write();
             t.names = names;
-            t.upsert(changed);
+            // A job changed long ago (finished before the coverage) is of no use here.
+            let changed = changed.into_iter().filter(|j| t.in_coverage(j)).collect();
+            t.apply(changed);
         }
         let (Some(coverage), Some(check), Some(page)) = (coverage, check, checked?) else {
             return Ok(());
@@ -335,9 +457,8 @@ impl JobStore {
             // Every job held below the lowest id AWX still lists is gone (purged).
             let lowest = page.results.first().map_or(max_id + 1, |j| j.id);
             let mut t = self.write();
-            let before = t.jobs.len();
-            t.jobs.retain(|j| j.id >= lowest);
-            tracing::debug!(purged = before - t.jobs.len(), "jobs purged in AWX dropped");
+            let purged = t.purge_below(lowest);
+            tracing::debug!(purged, "jobs purged in AWX dropped");
             local = t.count_up_to(max_id);
         }
         if remote != local {

@@ -10,7 +10,7 @@ use crate::awx::model::UnifiedJob;
 use crate::instances::Instance;
 use crate::jobs::record::micros;
 use crate::jobs::store::{coverage_request, iso};
-use crate::jobs::{Job, JobTable, Micros, Selection, Sym};
+use crate::jobs::{Job, JobStore, JobTable, Micros, Selection, Sym};
 use crate::query::{Filters, GroupBy, Query};
 
 use super::KpiError;
@@ -37,6 +37,9 @@ pub struct Loaded<'a> {
     pub records: Records<'a>,
     /// What was asked of AWX, for meta.executedQueryString.
     pub executed: String,
+    /// The data source's cache when the records come from it: KPIs keep work there
+    /// between refreshes ([`JobStore::memo`]).
+    pub store: Option<&'a JobStore>,
 }
 
 impl Loaded<'_> {
@@ -71,6 +74,7 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
             return Ok(Loaded {
                 records: Records::Cached(store.read()),
                 executed,
+                store: Some(store),
             });
         }
     }
@@ -96,6 +100,7 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
     Ok(Loaded {
         records: Records::Fetched(Box::new(table)),
         executed: shown,
+        store: None,
     })
 }
 

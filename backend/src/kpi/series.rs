@@ -6,7 +6,7 @@ use std::collections::{BTreeMap, HashMap};
 
 use crate::frame::{Field, FieldConfig, Frame, FrameType, Values};
 use crate::instances::Instance;
-use crate::jobs::Job;
+use crate::jobs::{Job, JobTable, Micros, Selection, TimeKind};
 use crate::query::{GroupBy, JobStatus, Query, QueryType, Stat};
 
 use super::buckets::Buckets;
@@ -60,40 +60,205 @@ impl Acc for Vec<f64> {
     }
 }
 
-/// Groups of jobs per bucket: group label -> per-bucket accumulator. Jobs are grouped
-/// by a numeric key (no string per job); labels are made once per group.
-fn grouped<'a, A: Acc>(
-    loaded: &'a Loaded<'a>,
+/// How a series KPI groups and buckets its jobs.
+struct Spec {
+    /// Names the KPI in the memo key.
+    name: &'static str,
+    by: GroupBy,
+    sel: Selection,
+    /// The time `time_of` buckets on (or a subset of it): a change to a job with this
+    /// time in a bucket may change that bucket.
+    time: TimeKind,
+}
+
+/// A group's accumulator in one bucket, with the number of jobs added.
+#[derive(Default, Clone)]
+struct Slot<A> {
+    jobs: u32,
+    acc: A,
+}
+
+/// The cells of one bucket: (group label, value), sorted by label.
+type Cells<C> = Vec<(String, C)>;
+
+/// What a series KPI keeps between refreshes: the cells of each bucket that was wholly
+/// inside the range, valid until a job with its time in that bucket changes.
+struct SeriesMemo<C> {
+    epoch: u64,
+    version: u64,
+    cells: HashMap<i64, Cells<C>>,
+}
+
+/// Per-group slots to per-label cells: labels are made once per group, groups that
+/// share a label (a name equal to "(none)") are merged, as grouping by label would.
+fn label_cells<'l, A: Acc, C>(
+    groups: impl Iterator<Item = (&'l str, Slot<A>)>,
+    finish: &impl Fn(A) -> C,
+) -> Cells<C> {
+    let mut by_label: BTreeMap<String, A> = BTreeMap::new();
+    for (label, slot) in groups {
+        if slot.jobs == 0 {
+            continue;
+        }
+        match by_label.entry(label.to_string()) {
+            std::collections::btree_map::Entry::Vacant(v) => {
+                v.insert(slot.acc);
+            }
+            std::collections::btree_map::Entry::Occupied(mut o) => o.get_mut().merge(slot.acc),
+        }
+    }
+    by_label.into_iter().map(|(l, a)| (l, finish(a))).collect()
+}
+
+/// Groups of jobs per bucket: group label -> per-bucket value. Jobs are grouped by a
+/// numeric key (no string per job); labels are made once per group.
+///
+/// With the data source's cache, the value of every bucket wholly inside the range is
+/// kept, and a refresh recomputes only the buckets at the range's edges and those where
+/// a job changed, visiting only their jobs (the store's time index): a warm refresh costs
+/// what changed, not the size of the history. Each bucket's value depends only on its
+/// jobs, visited in id order either way, so kept and recomputed values are the same.
+fn grouped<A, C>(
+    loaded: &Loaded<'_>,
     q: &Query,
+    spec: &Spec,
     buckets: &Buckets,
     time_of: impl Fn(&Job) -> Option<i64>,
     mut add: impl FnMut(&mut A, &Job),
-) -> BTreeMap<String, Vec<A>> {
-    let sel = loaded.select(q);
-    let mut index: IntMap<u64, usize> = IntMap::default();
-    let mut groups: Vec<(&Job, Vec<A>)> = Vec::new();
-    for j in loaded.jobs(&sel) {
-        let Some(i) = time_of(j).and_then(|t| buckets.index(t)) else {
-            continue;
-        };
-        let slot = *index.entry(group_key(q.group_by, j)).or_insert_with(|| {
-            groups.push((j, vec![A::default(); buckets.count]));
-            groups.len() - 1
-        });
-        add(&mut groups[slot].1[i], j);
-    }
-    let mut out: BTreeMap<String, Vec<A>> = BTreeMap::new();
-    for (first, slots) in groups {
-        let label = group_of(loaded, q.group_by, first).unwrap_or_default();
-        match out.entry(label) {
-            std::collections::btree_map::Entry::Vacant(v) => {
-                v.insert(slots);
-            }
-            std::collections::btree_map::Entry::Occupied(mut o) => {
-                for (a, b) in o.get_mut().iter_mut().zip(slots) {
-                    a.merge(b);
+    finish: impl Fn(A) -> C,
+) -> BTreeMap<String, Vec<C>>
+where
+    A: Acc,
+    C: Clone + Send + 'static,
+{
+    let table: &JobTable = &loaded.records;
+    let start = |i: usize| buckets.first + i as i64 * buckets.width;
+    let whole = |i: usize| start(i) >= buckets.from && start(i) + buckets.width <= buckets.to;
+    let empty = finish(A::default());
+
+    let memo_slot = loaded.store.map(|store| {
+        store.memo(&format!(
+            "series|{}|{:?}|{}|{:?}|{:?}|{}",
+            spec.name, q.filters, q.include_syncs, spec.by, q.stats, buckets.width
+        ))
+    });
+    let mut memo_guard = memo_slot
+        .as_ref()
+        .map(|m| m.lock().unwrap_or_else(|p| p.into_inner()));
+    let mut memo: Option<&mut SeriesMemo<C>> = memo_guard.as_mut().map(|g| {
+        if !g.is::<SeriesMemo<C>>() {
+            **g = Box::new(SeriesMemo::<C> {
+                epoch: 0,
+                version: 0,
+                cells: HashMap::new(),
+            });
+        }
+        g.downcast_mut::<SeriesMemo<C>>().expect("the memo's type")
+    });
+    // Forget what changed since the memo was made, and buckets out of the range.
+    if let Some(m) = memo.as_deref_mut() {
+        let since = (m.epoch == table.epoch())
+            .then(|| table.changes_since(m.version))
+            .flatten();
+        match since {
+            None => m.cells.clear(),
+            Some(changes) => {
+                for (old, new) in changes {
+                    for j in [old, new].into_iter().flatten() {
+                        if let Some(t) = spec.time.of(j) {
+                            m.cells
+                                .remove(&(t.div_euclid(buckets.width) * buckets.width));
+                        }
+                    }
                 }
             }
+        }
+        let last = start(buckets.count.saturating_sub(1));
+        m.cells.retain(|b, _| *b >= buckets.first && *b <= last);
+        m.epoch = table.epoch();
+        m.version = table.version();
+    }
+    let kept = |i: usize, m: &Option<&mut SeriesMemo<C>>| {
+        whole(i) && m.as_ref().is_some_and(|m| m.cells.contains_key(&start(i)))
+    };
+    let missing: Vec<usize> = (0..buckets.count).filter(|i| !kept(*i, &memo)).collect();
+
+    let mut computed: Vec<Option<Cells<C>>> = vec![None; buckets.count];
+    if memo.is_none() || missing.len() * 8 > buckets.count {
+        // Most buckets: one pass over every job.
+        let mut index: IntMap<u64, usize> = IntMap::default();
+        let mut groups: Vec<(&Job, Vec<Slot<A>>)> = Vec::new();
+        for j in table.jobs.iter().filter(|j| spec.sel.matches(j)) {
+            let Some(i) = time_of(j).and_then(|t| buckets.index(t)) else {
+                continue;
+            };
+            let g = *index.entry(group_key(spec.by, j)).or_insert_with(|| {
+                groups.push((j, vec![Slot::default(); buckets.count]));
+                groups.len() - 1
+            });
+            let slot = &mut groups[g].1[i];
+            slot.jobs += 1;
+            add(&mut slot.acc, j);
+        }
+        let labels: Vec<String> = groups
+            .iter()
+            .map(|(first, _)| group_of(loaded, spec.by, first).unwrap_or_default())
+            .collect();
+        for &i in &missing {
+            let per_group = groups
+                .iter_mut()
+                .zip(&labels)
+                .map(|((_, slots), label)| (label.as_str(), std::mem::take(&mut slots[i])));
+            computed[i] = Some(label_cells(per_group, &finish));
+        }
+    } else {
+        // A few buckets: only their jobs.
+        for &i in &missing {
+            let from = start(i).max(buckets.from);
+            let to = (start(i) + buckets.width).min(buckets.to);
+            let mut index: IntMap<u64, usize> = IntMap::default();
+            let mut groups: Vec<(&Job, Slot<A>)> = Vec::new();
+            for j in table.jobs_between(spec.time, from, to) {
+                if !spec.sel.matches(j) || time_of(j).and_then(|t| buckets.index(t)) != Some(i) {
+                    continue;
+                }
+                let g = *index.entry(group_key(spec.by, j)).or_insert_with(|| {
+                    groups.push((j, Slot::default()));
+                    groups.len() - 1
+                });
+                groups[g].1.jobs += 1;
+                add(&mut groups[g].1.acc, j);
+            }
+            let labels: Vec<String> = groups
+                .iter()
+                .map(|(first, _)| group_of(loaded, spec.by, first).unwrap_or_default())
+                .collect();
+            let per_group = groups
+                .into_iter()
+                .zip(&labels)
+                .map(|((_, slot), label)| (label.as_str(), slot));
+            computed[i] = Some(label_cells(per_group, &finish));
+        }
+    }
+
+    let mut out: BTreeMap<String, Vec<C>> = BTreeMap::new();
+    for (i, computed) in computed.into_iter().enumerate() {
+        let cells = match computed {
+            Some(cells) => {
+                if let (true, Some(m)) = (whole(i), memo.as_deref_mut()) {
+                    m.cells.insert(start(i), cells.clone());
+                }
+                cells
+            }
+            None => memo
+                .as_ref()
+                .and_then(|m| m.cells.get(&start(i)))
+                .cloned()
+                .unwrap_or_default(),
+        };
+        for (label, c) in cells {
+            out.entry(label)
+                .or_insert_with(|| vec![empty.clone(); buckets.count])[i] = c;
         }
     }
     out
@@ -109,7 +274,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             &loaded,
             q,
             &buckets,
-            Job::finished,
+            TimeKind::Finished,
             Job::duration,
             "job_duration",
         ),
@@ -117,7 +282,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             &loaded,
             q,
             &buckets,
-            Job::started,
+            TimeKind::Started,
             Job::queue_wait,
             "queue_wait",
         ),
@@ -125,30 +290,78 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     Ok(vec![frame])
 }
 
+/// How many selected jobs finished in `[from, to)`, per final status: the final rows of
+/// `job_status_counts`, through the same kept buckets (of an hour) as the series.
+pub(crate) fn finished_by_status(
+    loaded: &Loaded<'_>,
+    q: &Query,
+    sel: Selection,
+    from: Micros,
+    to: Micros,
+) -> BTreeMap<String, f64> {
+    if to <= from {
+        return BTreeMap::new();
+    }
+    const HOUR: Micros = 3_600_000_000;
+    // Never more than about 10,000 buckets (a year of hours).
+    let width = HOUR * ((to - from) / (10_000 * HOUR) + 1);
+    let buckets = Buckets {
+        first: from.div_euclid(width) * width,
+        width,
+        count: ((to - 1).div_euclid(width) - from.div_euclid(width) + 1) as usize,
+        from,
+        to,
+    };
+    let spec = Spec {
+        name: "status_counts",
+        by: GroupBy::Status,
+        sel,
+        time: TimeKind::Finished,
+    };
+    grouped::<f64, f64>(
+        loaded,
+        q,
+        &spec,
+        &buckets,
+        |j| j.finished().filter(|_| j.is_final()),
+        |c, _| *c += 1.0,
+        |c| c,
+    )
+    .into_iter()
+    .map(|(status, per_bucket)| (status, per_bucket.iter().sum()))
+    .collect()
+}
+
 fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
     let by_status = matches!(q.group_by, GroupBy::None | GroupBy::Status);
     let mut fields = Vec::new();
+    let spec = Spec {
+        name: "throughput",
+        by: if by_status {
+            GroupBy::Status
+        } else {
+            q.group_by
+        },
+        sel: loaded.select(q),
+        time: TimeKind::Finished,
+    };
+    let mut groups = grouped::<f64, f64>(
+        loaded,
+        q,
+        &spec,
+        buckets,
+        |j| j.finished().filter(|_| j.is_final()),
+        |c, _| *c += 1.0,
+        |c| c,
+    );
     if by_status {
-        let mut counts: HashMap<JobStatus, Vec<f64>> = HashMap::new();
-        let sel = loaded.select(q);
-        for j in loaded.jobs(&sel) {
-            let (Some(status), Some(i)) = (j.status, j.finished().and_then(|t| buckets.index(t)))
-            else {
-                continue;
-            };
-            if status.is_final() {
-                counts
-                    .entry(status)
-                    .or_insert_with(|| vec![0.0; buckets.count])[i] += 1.0;
-            }
-        }
         // Every final status always present (zeros), unless filtered out.
         for s in JobStatus::FINAL {
             if !q.filters.status.is_empty() && !q.filters.status.contains(&s) {
                 continue;
             }
-            let v = counts
-                .remove(&s)
+            let v = groups
+                .remove(s.as_str())
                 .unwrap_or_else(|| vec![0.0; buckets.count]);
             fields.push(series_field(
                 "jobs",
@@ -159,13 +372,6 @@ fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
             ));
         }
     } else {
-        let groups = grouped::<f64>(
-            loaded,
-            q,
-            buckets,
-            |j| j.finished().filter(|_| j.is_final()),
-            |c, _| *c += 1.0,
-        );
         let label = group_label(q.group_by);
         for (g, v) in groups {
             fields.push(series_field(
@@ -194,14 +400,28 @@ impl Acc for Outcomes {
 }
 
 fn failure_rate(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {
-    let groups = grouped::<Outcomes>(loaded, q, buckets, Job::finished, |o, j| match j.status {
-        Some(JobStatus::Failed | JobStatus::Error) => {
-            o.failures += 1.0;
-            o.finished += 1.0;
-        }
-        Some(JobStatus::Successful) => o.finished += 1.0,
-        _ => {}
-    });
+    let spec = Spec {
+        name: "failure_rate",
+        by: q.group_by,
+        sel: loaded.select(q),
+        time: TimeKind::Finished,
+    };
+    let groups = grouped::<Outcomes, Outcomes>(
+        loaded,
+        q,
+        &spec,
+        buckets,
+        Job::finished,
+        |o, j| match j.status {
+            Some(JobStatus::Failed | JobStatus::Error) => {
+                o.failures += 1.0;
+                o.finished += 1.0;
+            }
+            Some(JobStatus::Successful) => o.finished += 1.0,
+            _ => {}
+        },
+        |o| o,
+    );
     let label = group_label(q.group_by);
     let mut groups: Vec<(String, Vec<Outcomes>)> = groups.into_iter().collect();
     if q.group_by == GroupBy::None && groups.is_empty() {
@@ -266,33 +486,38 @@ fn statistics(
     loaded: &Loaded<'_>,
     q: &Query,
     buckets: &Buckets,
-    time_of: fn(&Job) -> Option<i64>,
+    time: TimeKind,
     value_of: fn(&Job) -> Option<f64>,
-    name: &str,
+    name: &'static str,
 ) -> Frame {
-    let groups = grouped::<Vec<f64>>(
+    let spec = Spec {
+        name,
+        by: q.group_by,
+        sel: loaded.select(q),
+        time,
+    };
+    // Per bucket, every statistic asked for (selection, not a full sort).
+    let groups = grouped::<Vec<f64>, Vec<Option<f64>>>(
         loaded,
         q,
+        &spec,
         buckets,
-        |j| value_of(j).and(time_of(j)),
+        |j| value_of(j).and(time.of(j)),
         |v, j| {
             if let Some(x) = value_of(j) {
                 v.push(x);
             }
         },
+        |mut samples| stats::summarize(&q.stats, &mut samples),
     );
-    let mut groups: Vec<(String, Vec<Vec<f64>>)> = groups.into_iter().collect();
+    let mut groups: Vec<(String, Vec<Vec<Option<f64>>>)> = groups.into_iter().collect();
     if q.group_by == GroupBy::None && groups.is_empty() {
-        groups.push((String::new(), vec![Vec::new(); buckets.count]));
+        let empty = stats::summarize(&q.stats, &mut []);
+        groups.push((String::new(), vec![empty; buckets.count]));
     }
     let label = group_label(q.group_by);
     let mut fields = Vec::new();
-    for (g, mut samples) in groups {
-        // Per bucket, every statistic asked for (selection, not a full sort).
-        let per_bucket: Vec<Vec<Option<f64>>> = samples
-            .iter_mut()
-            .map(|s| stats::summarize(&q.stats, s))
-            .collect();
+    for (g, per_bucket) in groups {
         let grouped = q.group_by != GroupBy::None;
         for (k, stat) in q.stats.iter().enumerate() {
             let values = per_bucket.iter().map(|v| v[k]).collect();

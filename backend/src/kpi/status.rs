@@ -84,18 +84,17 @@ async fn from_records(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
     // The status filter picks rows; it must not hide statuses from their own count.
     let sel = loaded.select(q).without_status();
     let mut counts = [0.0f64; 8];
-    for j in loaded.jobs(&sel) {
-        let Some(status) = j.status else { continue };
-        let counted = if status.is_final() {
-            j.finished().is_some_and(|f| from <= f && f < to)
-        } else {
-            true
-        };
-        if counted {
-            counts[JobStatus::ALL
-                .iter()
-                .position(|s| *s == status)
-                .unwrap_or(0)] += 1.0;
+    let slot = |status: JobStatus| JobStatus::ALL.iter().position(|s| *s == status);
+    // Active statuses: the jobs in them now (few: found through the time index).
+    for j in loaded.records.open_jobs().filter(|j| sel.matches(j)) {
+        if let Some(i) = j.status.and_then(slot) {
+            counts[i] += 1.0;
+        }
+    }
+    // Final statuses: the jobs that finished in the range (kept per hour between refreshes).
+    for (status, n) in super::series::finished_by_status(&loaded, q, sel, from, to) {
+        if let Some(i) = JobStatus::parse(&status).and_then(slot) {
+            counts[i] += n;
         }
     }
     let shown = JobStatus::ALL

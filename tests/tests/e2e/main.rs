@@ -8,4 +8,5 @@ mod load;
 mod prometheus;
 mod protocol;
 mod queries;
+mod refresh;
 mod security;
