@@ -300,38 +300,53 @@ async fn provisioned_datasource_and_every_dashboard_panel_return_data() {
                 "{name} / {title}: datasource"
             );
             let q = interpolate(&target, &vars);
-            let (from, to, interval) = if is_prometheus(&q) {
-                let real_now = chrono::Utc::now().timestamp_millis();
-                (real_now - 60_000, real_now, 1_000)
-            } else {
-                (sim_now - 7 * 86_400_000, sim_now, 3_600_000)
+            let has_value = |frame: &e2e::DecodedFrame| {
+                frame.fields.iter().any(|f| {
+                    f.values
+                        .iter()
+                        .any(|c| c.f64().is_some() || c.str().is_some_and(|s| !s.is_empty()))
+                })
             };
-            let resp = plugin
-                .data()
-                .query_data(request(
-                    &ds,
-                    vec![query("A", q.clone(), from, to, interval)],
-                ))
-                .await
-                .unwrap()
-                .into_inner();
-            let r = &resp.responses["A"];
-            assert_eq!(r.error, "", "{name} / {title}: {q}");
-            assert!(!r.frames.is_empty(), "{name} / {title}: frames");
-            let frame = e2e::decode(&r.frames[0]).unwrap();
+            // Prometheus panels read the last minute; on a loaded machine a scrape can time
+            // out and leave a gap, so give them a few more scrapes before judging.
+            let attempts = if is_prometheus(&q) { 15 } else { 1 };
+            let mut frame = None;
+            for _ in 0..attempts {
+                let (from, to, interval) = if is_prometheus(&q) {
+                    let real_now = chrono::Utc::now().timestamp_millis();
+                    (real_now - 60_000, real_now, 1_000)
+                } else {
+                    (sim_now - 7 * 86_400_000, sim_now, 3_600_000)
+                };
+                let resp = plugin
+                    .data()
+                    .query_data(request(
+                        &ds,
+                        vec![query("A", q.clone(), from, to, interval)],
+                    ))
+                    .await
+                    .unwrap()
+                    .into_inner();
+                let r = &resp.responses["A"];
+                assert_eq!(r.error, "", "{name} / {title}: {q}");
+                assert!(!r.frames.is_empty(), "{name} / {title}: frames");
+                let decoded = e2e::decode(&r.frames[0]).unwrap();
+                let done = has_value(&decoded);
+                frame = Some(decoded);
+                if done {
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_secs(1)).await;
+            }
+            let frame = frame.expect("at least one attempt");
             if title.starts_with("annotation") {
                 // A template may well have no failures in the range.
                 checked += 1;
                 continue;
             }
             assert!(frame.rows() > 0, "{name} / {title}: rows");
-            let has_value = frame.fields.iter().any(|f| {
-                f.values
-                    .iter()
-                    .any(|c| c.f64().is_some() || c.str().is_some_and(|s| !s.is_empty()))
-            });
             assert!(
-                has_value,
+                has_value(&frame),
                 "{name} / {title}: some data (not all null) in {:?}",
                 frame.fields.iter().map(|f| &f.name).collect::<Vec<_>>()
             );
