@@ -43,7 +43,7 @@ pub type Change = (Option<Job>, Option<Job>);
 /// Syncs and records kept: a KPI that last computed before the oldest sync kept
 /// recomputes everything (as after a restart).
 const MAX_LOG_SYNCS: usize = 256;
-const MAX_LOG_RECORDS: usize = 200_000;
+const MAX_LOG_RECORDS: usize = 50_000;
 
 #[derive(Debug, Default, Clone)]
 pub struct ChangeLog {

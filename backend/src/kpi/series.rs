@@ -3,6 +3,7 @@
 //! field, number fields with labels) so that alerting reads them.
 
 use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 use crate::frame::{Field, FieldConfig, Frame, FrameType, Values};
 use crate::instances::Instance;
@@ -79,7 +80,7 @@ struct Slot<A> {
 }
 
 /// The cells of one bucket: (group label, value), sorted by label.
-type Cells<C> = Vec<(String, C)>;
+type Cells<C> = Vec<(Arc<str>, C)>;
 
 /// What a series KPI keeps between refreshes: the cells of each bucket that was wholly
 /// inside the range, valid until a job with its time in that bucket changes.
@@ -91,16 +92,16 @@ struct SeriesMemo<C> {
 
 /// Per-group slots to per-label cells: labels are made once per group, groups that
 /// share a label (a name equal to "(none)") are merged, as grouping by label would.
-fn label_cells<'l, A: Acc, C>(
-    groups: impl Iterator<Item = (&'l str, Slot<A>)>,
+fn label_cells<A: Acc, C>(
+    groups: impl Iterator<Item = (Arc<str>, Slot<A>)>,
     finish: &impl Fn(A) -> C,
 ) -> Cells<C> {
-    let mut by_label: BTreeMap<String, A> = BTreeMap::new();
+    let mut by_label: BTreeMap<Arc<str>, A> = BTreeMap::new();
     for (label, slot) in groups {
         if slot.jobs == 0 {
             continue;
         }
-        match by_label.entry(label.to_string()) {
+        match by_label.entry(label) {
             std::collections::btree_map::Entry::Vacant(v) => {
                 v.insert(slot.acc);
             }
@@ -183,65 +184,37 @@ where
     };
     let missing: Vec<usize> = (0..buckets.count).filter(|i| !kept(*i, &memo)).collect();
 
+    // Only the jobs of the buckets to compute, bucket by bucket (the time index): little
+    // memory at a time, and a refresh visits only what it recomputes.
+    let mut labels: IntMap<u64, Arc<str>> = IntMap::default();
     let mut computed: Vec<Option<Cells<C>>> = vec![None; buckets.count];
-    if memo.is_none() || missing.len() * 8 > buckets.count {
-        // Most buckets: one pass over every job.
+    for &i in &missing {
+        let from = start(i).max(buckets.from);
+        let to = (start(i) + buckets.width).min(buckets.to);
         let mut index: IntMap<u64, usize> = IntMap::default();
-        let mut groups: Vec<(&Job, Vec<Slot<A>>)> = Vec::new();
-        for j in table.jobs.iter().filter(|j| spec.sel.matches(j)) {
-            let Some(i) = time_of(j).and_then(|t| buckets.index(t)) else {
+        let mut groups: Vec<(u64, Slot<A>)> = Vec::new();
+        for j in table.jobs_between(spec.time, from, to) {
+            if !spec.sel.matches(j) || time_of(j).and_then(|t| buckets.index(t)) != Some(i) {
                 continue;
-            };
-            let g = *index.entry(group_key(spec.by, j)).or_insert_with(|| {
-                groups.push((j, vec![Slot::default(); buckets.count]));
+            }
+            let key = group_key(spec.by, j);
+            let g = *index.entry(key).or_insert_with(|| {
+                labels
+                    .entry(key)
+                    .or_insert_with(|| group_of(loaded, spec.by, j).unwrap_or_default().into());
+                groups.push((key, Slot::default()));
                 groups.len() - 1
             });
-            let slot = &mut groups[g].1[i];
-            slot.jobs += 1;
-            add(&mut slot.acc, j);
+            groups[g].1.jobs += 1;
+            add(&mut groups[g].1.acc, j);
         }
-        let labels: Vec<String> = groups
-            .iter()
-            .map(|(first, _)| group_of(loaded, spec.by, first).unwrap_or_default())
-            .collect();
-        for &i in &missing {
-            let per_group = groups
-                .iter_mut()
-                .zip(&labels)
-                .map(|((_, slots), label)| (label.as_str(), std::mem::take(&mut slots[i])));
-            computed[i] = Some(label_cells(per_group, &finish));
-        }
-    } else {
-        // A few buckets: only their jobs.
-        for &i in &missing {
-            let from = start(i).max(buckets.from);
-            let to = (start(i) + buckets.width).min(buckets.to);
-            let mut index: IntMap<u64, usize> = IntMap::default();
-            let mut groups: Vec<(&Job, Slot<A>)> = Vec::new();
-            for j in table.jobs_between(spec.time, from, to) {
-                if !spec.sel.matches(j) || time_of(j).and_then(|t| buckets.index(t)) != Some(i) {
-                    continue;
-                }
-                let g = *index.entry(group_key(spec.by, j)).or_insert_with(|| {
-                    groups.push((j, Slot::default()));
-                    groups.len() - 1
-                });
-                groups[g].1.jobs += 1;
-                add(&mut groups[g].1.acc, j);
-            }
-            let labels: Vec<String> = groups
-                .iter()
-                .map(|(first, _)| group_of(loaded, spec.by, first).unwrap_or_default())
-                .collect();
-            let per_group = groups
-                .into_iter()
-                .zip(&labels)
-                .map(|((_, slot), label)| (label.as_str(), slot));
-            computed[i] = Some(label_cells(per_group, &finish));
-        }
+        let per_group = groups
+            .into_iter()
+            .map(|(key, slot)| (labels[&key].clone(), slot));
+        computed[i] = Some(label_cells(per_group, &finish));
     }
 
-    let mut out: BTreeMap<String, Vec<C>> = BTreeMap::new();
+    let mut out: BTreeMap<Arc<str>, Vec<C>> = BTreeMap::new();
     for (i, computed) in computed.into_iter().enumerate() {
         let cells = match computed {
             Some(cells) => {
@@ -261,7 +234,7 @@ where
                 .or_insert_with(|| vec![empty.clone(); buckets.count])[i] = c;
         }
     }
-    out
+    out.into_iter().map(|(l, v)| (l.to_string(), v)).collect()
 }
 
 pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {

@@ -152,10 +152,12 @@ struct TemplateRow {
     failures: u64,
     canceled: u64,
     durations: Vec<f64>,
-    waits: Vec<f64>,
+    /// Sum and number of queue waits (only their mean is shown).
+    wait_sum: f64,
+    waits: u64,
     last_finished: Option<i64>,
     last_status: Option<JobStatus>,
-    /// Mean and p95 of `durations`, mean of `waits`, once the rows are chosen.
+    /// Mean and p95 of `durations`, mean of the waits, once the rows are chosen.
     duration_stats: [Option<f64>; 2],
     wait_mean: Option<f64>,
 }
@@ -185,7 +187,10 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
             _ => {}
         }
         row.durations.extend(j.duration());
-        row.waits.extend(j.queue_wait());
+        if let Some(w) = j.queue_wait() {
+            row.wait_sum += w;
+            row.waits += 1;
+        }
         if row.last_finished.is_none_or(|l| finished >= l) {
             row.last_finished = Some(finished);
             row.last_status = j.status;
@@ -203,7 +208,7 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
     for (_, r) in rows.iter_mut() {
         let d = stats::summarize(&[Stat::Mean, Stat::P95], &mut r.durations);
         r.duration_stats = [d[0], d[1]];
-        r.wait_mean = stats::summarize(&[Stat::Mean], &mut r.waits)[0];
+        r.wait_mean = (r.waits > 0).then(|| r.wait_sum / r.waits as f64);
     }
     let ui = inst.settings.awx.ui_url.as_str();
     let num = |f: &dyn Fn(&TemplateRow) -> Option<f64>| {
