@@ -614,8 +614,8 @@ fn digest_page(bytes: &[u8], from: i64) -> Result<(), TestCaseError> {
 
 fn digest_jobs(jobs: &[UnifiedJob], from: i64) -> Result<(), TestCaseError> {
     let table = JobTable::from_rows(jobs, from);
-    prop_assert!(table.jobs.windows(2).all(|w| w[0].id < w[1].id));
-    for j in &table.jobs {
+    prop_assert!(table.jobs().windows(2).all(|w| w[0].id < w[1].id));
+    for j in table.jobs() {
         let _ = (j.duration(), j.queue_wait(), j.is_final(), j.is_sync());
         for sym in [j.name, j.template, j.organization, j.execution_node] {
             let _ = table.names.resolve(sym);
@@ -629,7 +629,7 @@ fn digest_jobs(jobs: &[UnifiedJob], from: i64) -> Result<(), TestCaseError> {
     };
     for f in [Default::default(), filters] {
         let sel = Selection::compile(&f, true, &table.names);
-        let _ = table.jobs.iter().filter(|j| sel.matches(j)).count();
+        let _ = table.jobs().iter().filter(|j| sel.matches(j)).count();
     }
     Ok(())
 }

@@ -34,8 +34,10 @@ pub const DEFAULT_BUDGET_BYTES: usize = 256 * 1024 * 1024;
 
 #[derive(Debug, Default)]
 pub struct JobTable {
-    /// Sorted by id, ascending.
-    pub jobs: Vec<Job>,
+    /// Sorted by id, ascending; the first `dead` were purged (dropped in bulk later, so
+    /// that purging the oldest jobs does not move all the others every refresh).
+    all: Vec<Job>,
+    dead: usize,
     pub names: Interner,
     coverage_from: Option<Micros>,
     max_modified: Micros,
@@ -57,6 +59,19 @@ fn next_epoch() -> u64 {
 }
 
 impl JobTable {
+    /// The jobs held, sorted by id (ascending).
+    pub fn jobs(&self) -> &[Job] {
+        &self.all[self.dead..]
+    }
+
+    /// Drops the purged jobs for good.
+    fn compact(&mut self) {
+        if self.dead > 0 {
+            self.all.drain(..self.dead);
+            self.dead = 0;
+        }
+    }
+
     /// See [`JobTable::version`]: results computed at the same epoch can be updated with
     /// [`JobTable::changes_since`].
     pub fn epoch(&self) -> u64 {
@@ -81,12 +96,12 @@ impl JobTable {
         from: Micros,
         to: Micros,
     ) -> impl Iterator<Item = &Job> {
-        self.index.between(&self.jobs, kind, from, to)
+        self.index.between(self.jobs(), kind, from, to)
     }
 
     /// The jobs (in id order) not in a final status.
     pub fn open_jobs(&self) -> impl Iterator<Item = &Job> {
-        self.index.open(&self.jobs)
+        self.index.open(self.jobs())
     }
 
     /// Applies one sync's changes (jobs changed or new), logging what each replaced.
@@ -94,29 +109,35 @@ impl JobTable {
         sort_by_id(&mut changed);
         let mut log: Vec<Change> = Vec::new();
         for new in &changed {
-            let old = self
-                .jobs
+            let live = self.jobs();
+            let old = live
                 .binary_search_by_key(&new.id, |j| j.id)
                 .ok()
-                .map(|i| self.jobs[i]);
+                .map(|i| live[i]);
             if old != Some(*new) {
                 log.push((old, Some(*new)));
             }
         }
         let ids: Vec<i64> = log.iter().filter_map(|(_, n)| n.map(|j| j.id)).collect();
         self.upsert(changed);
-        self.index.update(&self.jobs, ids);
+        self.index.update(&self.all[self.dead..], ids);
         self.log_sync(log);
     }
 
     /// Drops the jobs with an id below `lowest` (purged in AWX), logging them.
     fn purge_below(&mut self, lowest: i64) -> usize {
-        let n = self.jobs.partition_point(|j| j.id < lowest);
+        let n = self.jobs().partition_point(|j| j.id < lowest);
         if n == 0 {
             return 0;
         }
-        let gone: Vec<Job> = self.jobs.drain(..n).collect();
-        self.index.update(&self.jobs, gone.iter().map(|j| j.id));
+        let gone: Vec<Job> = self.jobs()[..n].to_vec();
+        self.dead += n;
+        // Moving every job costs a pass over the table: only once an eighth is dead.
+        if self.dead * 8 > self.all.len() {
+            self.compact();
+        }
+        self.index
+            .update(&self.all[self.dead..], gone.iter().map(|j| j.id));
         self.log_sync(gone.into_iter().map(|j| (Some(j), None)).collect());
         n
     }
@@ -133,7 +154,7 @@ impl JobTable {
         self.epoch = next_epoch();
         self.version = 0;
         self.log = ChangeLog::default();
-        self.index = TimeIndex::build(&self.jobs);
+        self.index = TimeIndex::build(&self.all[self.dead..]);
     }
 
     pub fn coverage_from(&self) -> Option<Micros> {
@@ -163,20 +184,23 @@ impl JobTable {
         for j in &new {
             self.max_modified = self.max_modified.max(j.modified);
         }
-        let after_all = self.jobs.last().is_none_or(|last| last.id < new[0].id);
-        if self.jobs.is_empty() {
-            self.jobs = new;
+        let after_all = self.jobs().last().is_none_or(|last| last.id < new[0].id);
+        if self.jobs().is_empty() {
+            self.all = new;
+            self.dead = 0;
         } else if after_all {
-            self.jobs.extend(new);
+            self.all.extend(new);
         } else if new.len() <= 64 {
+            let dead = self.dead;
             for job in new {
-                match self.jobs.binary_search_by_key(&job.id, |j| j.id) {
-                    Ok(i) => self.jobs[i] = job,
-                    Err(i) => self.jobs.insert(i, job),
+                match self.jobs().binary_search_by_key(&job.id, |j| j.id) {
+                    Ok(i) => self.all[dead + i] = job,
+                    Err(i) => self.all.insert(dead + i, job),
                 }
             }
         } else {
-            let old = std::mem::take(&mut self.jobs);
+            self.compact();
+            let old = std::mem::take(&mut self.all);
             let mut merged = Vec::with_capacity(old.len() + new.len());
             let mut new = new.into_iter().peekable();
             for job in old {
@@ -189,7 +213,7 @@ impl JobTable {
                 }
             }
             merged.extend(new);
-            self.jobs = merged;
+            self.all = merged;
         }
     }
 
@@ -217,29 +241,30 @@ impl JobTable {
 
     /// Jobs held with an id up to `max_id` (every job held is in the coverage).
     fn count_up_to(&self, max_id: i64) -> u64 {
-        self.jobs.partition_point(|j| j.id <= max_id) as u64
+        self.jobs().partition_point(|j| j.id <= max_id) as u64
     }
 
     /// Drops the oldest finished jobs until at most `max_jobs` remain, moving the
     /// coverage start forward so that it stays truthful.
     fn evict_to(&mut self, max_jobs: usize) {
-        if self.jobs.len() <= max_jobs {
+        if self.jobs().len() <= max_jobs {
             return;
         }
-        let mut finished: Vec<Micros> = self.jobs.iter().filter_map(Job::finished).collect();
-        let excess = self.jobs.len() - max_jobs;
+        self.compact();
+        let mut finished: Vec<Micros> = self.all.iter().filter_map(Job::finished).collect();
+        let excess = self.all.len() - max_jobs;
         if excess > finished.len() {
             return;
         }
         let (_, cut, _) = finished.select_nth_unstable(excess);
         let cut = *cut + 1;
-        self.jobs.retain(|j| j.finished().is_none_or(|f| f >= cut));
+        self.all.retain(|j| j.finished().is_none_or(|f| f >= cut));
         self.coverage_from = Some(self.coverage_from.map_or(cut, |c| c.max(cut)));
         self.reindex();
     }
 
     pub fn memory_bytes(&self) -> usize {
-        self.jobs.capacity() * std::mem::size_of::<Job>() + self.names.len() * 64
+        self.all.capacity() * std::mem::size_of::<Job>() + self.names.len() * 64
     }
 }
 
@@ -351,7 +376,7 @@ impl JobStore {
                 t.coverage_from,
                 t.synced_at.is_some_and(|s| s.elapsed() < FRESH_FOR),
                 t.max_modified,
-                t.jobs.last().map_or(0, |j| j.id),
+                t.jobs().last().map_or(0, |j| j.id),
             )
         };
         let mut report = SyncReport::default();
@@ -380,7 +405,10 @@ impl JobStore {
                     .param("order_by", "id");
                 let (room, names) = {
                     let t = self.read();
-                    (self.max_jobs.saturating_sub(t.jobs.len()), t.names.clone())
+                    (
+                        self.max_jobs.saturating_sub(t.jobs().len()),
+                        t.names.clone(),
+                    )
                 };
                 let Some((jobs, names)) = fetch(awx, &req, room, names, &mut report).await? else {
                     return Ok(None);
@@ -545,15 +573,15 @@ mod tests {
     }
 
     fn ids(t: &JobTable) -> Vec<i64> {
-        t.jobs.iter().map(|j| j.id).collect()
+        t.jobs().iter().map(|j| j.id).collect()
     }
 
     #[test]
     fn rows_in_any_order_give_one_sorted_job_per_id_the_newest() {
         let t = JobTable::from_rows(&[row(5, 1), row(2, 1), row(5, 9), row(3, 1), row(2, 0)], 0);
         assert_eq!(ids(&t), [2, 3, 5]);
-        assert_eq!(t.jobs[2].modified, 1_790_000_009_000_000);
-        assert_eq!(t.jobs[0].modified, 1_790_000_001_000_000);
+        assert_eq!(t.jobs()[2].modified, 1_790_000_009_000_000);
+        assert_eq!(t.jobs()[0].modified, 1_790_000_001_000_000);
     }
 
     #[test]
@@ -584,7 +612,7 @@ mod tests {
             .chain([401, 403])
             .collect();
         assert_eq!(ids(&t), want);
-        let modified = |id: i64| t.jobs.iter().find(|j| j.id == id).unwrap().modified;
+        let modified = |id: i64| t.jobs().iter().find(|j| j.id == id).unwrap().modified;
         assert_eq!(modified(4), 1_790_000_005_000_000);
         assert_eq!(modified(3), 1_790_000_002_000_000);
         assert_eq!(modified(398), 1_790_000_000_000_000);

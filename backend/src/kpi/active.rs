@@ -36,7 +36,7 @@ pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
             cumulative(&memo.events, &buckets)
         }
         None => {
-            let jobs = loaded.records.jobs.iter().filter(|j| sel.matches(j));
+            let jobs = loaded.records.jobs().iter().filter(|j| sel.matches(j));
             cumulative(&all_events(jobs, buckets.width), &buckets)
         }
     };
@@ -194,7 +194,7 @@ impl ActiveMemo {
                 }
             }
             None => {
-                self.events = all_events(table.jobs.iter().filter(|j| sel.matches(j)), width);
+                self.events = all_events(table.jobs().iter().filter(|j| sel.matches(j)), width);
             }
         }
         self.built = true;

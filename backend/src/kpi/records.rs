@@ -49,7 +49,7 @@ impl Loaded<'_> {
 
     /// The selected jobs.
     pub fn jobs<'s>(&'s self, sel: &'s Selection) -> impl Iterator<Item = &'s Job> + 's {
-        self.records.jobs.iter().filter(move |j| sel.matches(j))
+        self.records.jobs().iter().filter(move |j| sel.matches(j))
     }
 
     pub fn name(&self, sym: Sym) -> Option<&str> {
