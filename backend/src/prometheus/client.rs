@@ -206,11 +206,70 @@ fn parse_value(s: &str) -> f64 {
     }
 }
 
+/// A successful matrix or vector answer, read in one pass: sample values borrowed from
+/// the body (no string per sample), no intermediate JSON tree. Anything else (errors,
+/// scalars, escaped strings) is left to the general reading in [`parse_response`].
+#[derive(Deserialize)]
+struct SeriesAnswer<'a> {
+    status: &'a str,
+    data: SeriesData<'a>,
+    #[serde(default)]
+    warnings: Vec<String>,
+}
+
+#[derive(Deserialize)]
+struct SeriesData<'a> {
+    #[serde(rename = "resultType")]
+    result_type: &'a str,
+    #[serde(borrow)]
+    result: Vec<BorrowedSeries<'a>>,
+}
+
+#[derive(Deserialize)]
+struct BorrowedSeries<'a> {
+    #[serde(default)]
+    metric: std::collections::BTreeMap<String, String>,
+    #[serde(default, borrow)]
+    values: Vec<(f64, &'a str)>,
+    #[serde(default, borrow)]
+    value: Option<(f64, &'a str)>,
+}
+
+fn parse_series_answer(body: &[u8]) -> Option<QueryResult> {
+    let a: SeriesAnswer = serde_json::from_slice(body).ok()?;
+    if a.status != "success" || !matches!(a.data.result_type, "matrix" | "vector") {
+        return None;
+    }
+    let series = a
+        .data
+        .result
+        .into_iter()
+        .map(|r| {
+            let mut samples: Vec<(f64, f64)> = Vec::with_capacity(r.values.len() + 1);
+            samples.extend(r.values.iter().map(|(t, v)| (*t, parse_value(v))));
+            if let Some((t, v)) = r.value {
+                samples.push((t, parse_value(v)));
+            }
+            Series {
+                labels: r.metric,
+                samples,
+            }
+        })
+        .collect();
+    Some(QueryResult {
+        series,
+        warnings: a.warnings,
+    })
+}
+
 /// Reads one answer of the query API (any status but 404, which needs the URL to explain).
 /// Public so that property tests can feed it arbitrary bodies.
 pub fn parse_response(status: u16, body: &[u8]) -> Result<QueryResult, PromError> {
     if matches!(status, 401 | 403) {
         return Err(PromError::Unauthorized(status));
+    }
+    if let Some(result) = parse_series_answer(body) {
+        return Ok(result);
     }
     let env: Envelope = match serde_json::from_slice(body) {
         Ok(e) => e,
@@ -298,6 +357,31 @@ mod tests {
         let sc: serde_json::Value =
             serde_json::from_str(r#"{"resultType":"scalar","result":[1700000000,"2"]}"#).unwrap();
         assert_eq!(parse_result(&sc).unwrap()[0].samples[0].1, 2.0);
+    }
+
+    #[test]
+    fn whole_answers_read_in_one_pass_equal_the_general_reading() {
+        for body in [
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{"hostname":"a\"b"},"values":[[1700000000,"3"],[1700000001.5,"+Inf"]]},{"metric":{},"values":[]}]},"warnings":["w"]}"#,
+            r#"{"status":"success","data":{"resultType":"vector","result":[{"metric":{"x":"y"},"value":[1700000000,"-1e3"]}]}}"#,
+            r#"{"status":"success","data":{"resultType":"scalar","result":[1700000000,"2"]}}"#,
+            r#"{"status":"success","data":{"resultType":"matrix","result":[{"metric":{},"values":[[1,"\u0031"]]}]}}"#,
+        ] {
+            let fast = parse_series_answer(body.as_bytes());
+            let env: Envelope = serde_json::from_str(body).unwrap();
+            let general = parse_result(&env.data.unwrap()).unwrap();
+            let got = parse_response(200, body.as_bytes()).unwrap();
+            assert_eq!(got.series, general, "{body}");
+            if let Some(fast) = fast {
+                assert_eq!(fast.series, general, "{body}");
+            }
+        }
+        assert_eq!(
+            parse_response(200, br#"{"status":"success","data":{"resultType":"matrix","result":[]},"warnings":["w"]}"#)
+                .unwrap()
+                .warnings,
+            vec!["w".to_string()]
+        );
     }
 
     #[test]
