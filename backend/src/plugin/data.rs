@@ -4,6 +4,7 @@
 use std::collections::HashMap;
 
 use futures::future::join_all;
+use futures::FutureExt;
 use grafana_plugin_sdk::pluginv2::{
     data_server::Data, DataQuery, DataResponse, QueryDataRequest, QueryDataResponse,
 };
@@ -77,6 +78,9 @@ impl Data for Plugin {
             .and_then(|c| c.data_source_instance_settings.as_ref());
         let instance = self.instances.get(settings);
 
+        // Several queries each get a task of their own (they compute in parallel); a
+        // lone query is answered in place, without handing it to another thread.
+        let alone = req.queries.len() == 1;
         let tasks = req.queries.into_iter().map(|dq| {
             let instance = instance.as_ref().map(|i| i.clone()).map_err(|e| e.to_string());
             let span = tracing::info_span!(
@@ -89,17 +93,25 @@ impl Data for Plugin {
                 let response = match instance {
                     Err(e) => error_response(e, 400),
                     Ok(inst) => {
-                        // A task of its own: a panic inside one query is caught here.
-                        let handle = tokio::spawn(
-                            async move { answer(&inst, &dq).await }.in_current_span(),
-                        );
-                        handle.await.unwrap_or_else(|e| {
+                        // A panic inside one query is caught here and fails only that query.
+                        let panicked = |e: String| {
                             tracing::error!(error = %e, "query task panicked");
                             error_response(
                                 "internal error while answering this query; the other queries are unaffected (details in the Grafana server log)".into(),
                                 500,
                             )
-                        })
+                        };
+                        if alone {
+                            std::panic::AssertUnwindSafe(async { answer(&inst, &dq).await })
+                                .catch_unwind()
+                                .await
+                                .unwrap_or_else(|p| panicked(panic_text(p.as_ref())))
+                        } else {
+                            let handle = tokio::spawn(
+                                async move { answer(&inst, &dq).await }.in_current_span(),
+                            );
+                            handle.await.unwrap_or_else(|e| panicked(e.to_string()))
+                        }
                     }
                 };
                 (ref_id, response)
@@ -109,6 +121,16 @@ impl Data for Plugin {
         let responses: HashMap<String, DataResponse> = join_all(tasks).await.into_iter().collect();
         Ok(tonic::Response::new(QueryDataResponse { responses }))
     }
+}
+
+/// A panic's message, as tokio's JoinError shows it.
+fn panic_text(p: &(dyn std::any::Any + Send)) -> String {
+    let msg = p
+        .downcast_ref::<&str>()
+        .map(|s| s.to_string())
+        .or_else(|| p.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "Box<dyn Any>".into());
+    format!("panicked with message {msg:?}")
 }
 
 /// The query type for log spans, before (and whether or not) the query parses.
