@@ -68,7 +68,7 @@ impl Args {
             skip_cold: false,
             skip_baseline: false,
             skip_prom: false,
-            prom_iterations: 30,
+            prom_iterations: 300,
             scales: SCALES.to_vec(),
         };
         let mut it = std::env::args().skip(1);
@@ -670,30 +670,37 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
     ] {
         let mut per_type: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         let mut frame_bytes = Vec::new();
+        let mut exprs: BTreeMap<String, Vec<String>> = BTreeMap::new();
         for i in 0..iterations + 3 {
             let to = chrono::Utc::now().timestamp_millis();
             let from = to - span_ms;
             for q in &queries {
                 let qt = q["queryType"].as_str().unwrap_or_default().to_string();
-                let started = Instant::now();
-                let resp = data_client()
-                    .query_data(request(
-                        &ds,
-                        vec![query("A", q.clone(), from, to, interval)],
-                    ))
-                    .await?
-                    .into_inner();
-                let plugin_t = secs(started.elapsed()) * 1e3;
-                let r = &resp.responses["A"];
-                if !r.error.is_empty() {
-                    bail!("{q}: {}", r.error);
-                }
+                let plugin = async {
+                    let started = Instant::now();
+                    let resp = data_client()
+                        .query_data(request(
+                            &ds,
+                            vec![query("A", q.clone(), from, to, interval)],
+                        ))
+                        .await?
+                        .into_inner();
+                    let t = secs(started.elapsed()) * 1e3;
+                    let r = &resp.responses["A"];
+                    if !r.error.is_empty() {
+                        bail!("{q}: {}", r.error);
+                    }
+                    Ok((t, resp))
+                };
                 if i == 0 {
+                    // The PromQL the plugin sends, from its executedQueryString.
+                    let (_, resp) = plugin.await?;
                     frame_bytes.push((qt.clone(), answer_bytes(&resp)));
+                    let frame = e2e::decode(&resp.responses["A"].frames[0])?;
+                    let e = frame.executed_query().lines().map(str::to_string).collect();
+                    exprs.insert(qt, e);
+                    continue;
                 }
-                let frame = e2e::decode(&r.frames[0])?;
-                let exprs: Vec<String> =
-                    frame.executed_query().lines().map(str::to_string).collect();
                 let step = prom_step(from, to, interval, 1000);
                 let start = (from / 1000).div_euclid(step) * step;
                 let end = (to / 1000).div_euclid(step) * step;
@@ -716,18 +723,28 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
                         Ok::<(), anyhow::Error>(())
                     }
                 };
-                let started = Instant::now();
-                match exprs.as_slice() {
-                    [a] => fetch(a).await?,
-                    [a, b] => {
-                        tokio::try_join!(fetch(a), fetch(b))?;
+                let direct = async {
+                    let started = Instant::now();
+                    match exprs[&qt].as_slice() {
+                        [a] => fetch(a).await?,
+                        [a, b] => {
+                            tokio::try_join!(fetch(a), fetch(b))?;
+                        }
+                        [a, b, c] => {
+                            tokio::try_join!(fetch(a), fetch(b), fetch(c))?;
+                        }
+                        other => bail!("{qt}: {} expressions", other.len()),
                     }
-                    [a, b, c] => {
-                        tokio::try_join!(fetch(a), fetch(b), fetch(c))?;
-                    }
-                    other => bail!("{qt}: {} expressions", other.len()),
-                }
-                let direct_t = secs(started.elapsed()) * 1e3;
+                    Ok::<f64, anyhow::Error>(secs(started.elapsed()) * 1e3)
+                };
+                // Each first on every other iteration: neither gains from going second.
+                let (plugin_t, direct_t) = if i % 2 == 0 {
+                    let p = plugin.await?.0;
+                    (p, direct.await?)
+                } else {
+                    let d = direct.await?;
+                    (plugin.await?.0, d)
+                };
                 if i >= 3 {
                     let e = per_type.entry(qt).or_default();
                     e.0.push(plugin_t);
