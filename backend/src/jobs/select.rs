@@ -10,7 +10,7 @@ use crate::query::{Filters, JobStatus, JobType, LaunchType};
 /// AWX never sent), `None` means "no filter".
 type SymSet = Option<HashSet<Sym>>;
 
-#[derive(Debug, Default)]
+#[derive(Debug, Default, Clone)]
 pub struct Selection {
     include_syncs: bool,
     status: Option<Vec<JobStatus>>,

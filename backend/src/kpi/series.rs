@@ -272,18 +272,8 @@ pub(crate) fn finished_by_status(
     from: Micros,
     to: Micros,
 ) -> BTreeMap<String, f64> {
-    if to <= from {
+    let Some(buckets) = hourly(from, to) else {
         return BTreeMap::new();
-    }
-    const HOUR: Micros = 3_600_000_000;
-    // Never more than about 10,000 buckets (a year of hours).
-    let width = HOUR * ((to - from) / (10_000 * HOUR) + 1);
-    let buckets = Buckets {
-        first: from.div_euclid(width) * width,
-        width,
-        count: ((to - 1).div_euclid(width) - from.div_euclid(width) + 1) as usize,
-        from,
-        to,
     };
     let spec = Spec {
         name: "status_counts",
@@ -303,6 +293,54 @@ pub(crate) fn finished_by_status(
     .into_iter()
     .map(|(status, per_bucket)| (status, per_bucket.iter().sum()))
     .collect()
+}
+
+/// How many selected jobs finished in `[from, to)`, through kept buckets (of an hour).
+pub(crate) fn count_finished(
+    loaded: &Loaded<'_>,
+    q: &Query,
+    sel: Selection,
+    from: Micros,
+    to: Micros,
+) -> usize {
+    let Some(buckets) = hourly(from, to) else {
+        return 0;
+    };
+    let spec = Spec {
+        name: "finished_count",
+        by: GroupBy::None,
+        sel,
+        time: TimeKind::Finished,
+    };
+    grouped::<f64, f64>(
+        loaded,
+        q,
+        &spec,
+        &buckets,
+        Job::finished,
+        |c, _| *c += 1.0,
+        |c| c,
+    )
+    .values()
+    .flatten()
+    .sum::<f64>() as usize
+}
+
+/// Buckets of an hour (longer for long ranges: never more than about 10,000) over
+/// `[from, to)`, for totals kept per bucket between refreshes.
+fn hourly(from: Micros, to: Micros) -> Option<Buckets> {
+    if to <= from {
+        return None;
+    }
+    const HOUR: Micros = 3_600_000_000;
+    let width = HOUR * ((to - from) / (10_000 * HOUR) + 1);
+    Some(Buckets {
+        first: from.div_euclid(width) * width,
+        width,
+        count: ((to - 1).div_euclid(width) - from.div_euclid(width) + 1) as usize,
+        from,
+        to,
+    })
 }
 
 fn throughput(loaded: &Loaded<'_>, q: &Query, buckets: &Buckets) -> Frame {

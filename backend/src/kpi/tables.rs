@@ -4,11 +4,11 @@
 use crate::frame::{Field, FieldConfig, Frame, Link, Values};
 use crate::instances::Instance;
 use crate::jobs::record::micros;
-use crate::jobs::{Job, Sym};
+use crate::jobs::{Job, JobStore, JobTable, Selection, Sym, TimeKind};
 use crate::query::{JobStatus, JobType, Query, Stat};
 
 use super::records::{self, IntMap, Loaded};
-use super::{stats, KpiError};
+use super::{series, stats, KpiError};
 
 /// The AWX UI page of a job, as the contract gives it.
 pub fn job_url(ui_base: &str, job_type: Option<JobType>, id: i64) -> String {
@@ -67,17 +67,35 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let loaded = records::load(inst, q, from).await?;
     let sel = loaded.select(q);
     // Active in the range: created before its end, not finished before its start.
+    let active =
+        |j: &Job| sel.matches(j) && j.created < to && j.finished().is_none_or(|f| f >= from);
     // The records are sorted by id: newest first is the walk from the end, no sort.
     let mut rows: Vec<&Job> = Vec::with_capacity(q.limit.min(1024));
-    let mut total = 0;
-    for j in loaded.records.jobs().iter().rev() {
-        if sel.matches(j) && j.created < to && j.finished().is_none_or(|f| f >= from) {
-            total += 1;
-            if rows.len() < q.limit {
-                rows.push(j);
+    let total = match loaded.store {
+        Some(store) => {
+            for j in loaded.records.jobs().iter().rev() {
+                if rows.len() == q.limit {
+                    break;
+                }
+                if active(j) {
+                    rows.push(j);
+                }
             }
+            active_total(store, &loaded, q, &sel, from, to)
         }
-    }
+        None => {
+            let mut total = 0;
+            for j in loaded.records.jobs().iter().rev() {
+                if active(j) {
+                    total += 1;
+                    if rows.len() < q.limit {
+                        rows.push(j);
+                    }
+                }
+            }
+            total
+        }
+    };
     let ui = inst.settings.awx.ui_url.as_str();
     let mut frame = Frame::new("jobs")
         .with_executed_query(&loaded.executed)
@@ -140,6 +158,66 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         );
     }
     Ok(vec![frame])
+}
+
+/// How many selected jobs held are active in `[from, to)`, without visiting them all:
+/// every job held finished at or after the coverage start, or has not finished, so the
+/// active ones are all the selected jobs (kept count) but those that finished before
+/// `from` (kept per-hour counts, see [`series::count_finished`]) and those created at
+/// or after `to` (the newest, through the time index).
+fn active_total(
+    store: &JobStore,
+    loaded: &Loaded<'_>,
+    q: &Query,
+    sel: &Selection,
+    from: i64,
+    to: i64,
+) -> usize {
+    let table: &JobTable = &loaded.records;
+    let selected = selected_count(store, table, q, sel);
+    let finished_before = match table.coverage_from() {
+        Some(c) if c < from => series::count_finished(loaded, q, sel.clone(), c, from),
+        _ => 0,
+    };
+    let created_after = table
+        .jobs_between(TimeKind::Created, to, i64::MAX)
+        .filter(|j| sel.matches(j) && j.finished().is_none_or(|f| f >= from))
+        .count();
+    selected.saturating_sub(finished_before + created_after)
+}
+
+/// The number of selected jobs held, kept between refreshes and updated with the jobs
+/// that changed.
+struct CountMemo {
+    epoch: u64,
+    version: u64,
+    count: usize,
+}
+
+fn selected_count(store: &JobStore, table: &JobTable, q: &Query, sel: &Selection) -> usize {
+    let slot = store.memo(&format!("selected|{:?}|{}", q.filters, q.include_syncs));
+    let mut memo = slot.lock().unwrap_or_else(|p| p.into_inner());
+    if let Some(m) = memo.downcast_mut::<CountMemo>() {
+        if m.epoch == table.epoch() {
+            if let Some(changes) = table.changes_since(m.version) {
+                let mut count = m.count as i64;
+                for (old, new) in changes {
+                    count -= i64::from(old.as_ref().is_some_and(|j| sel.matches(j)));
+                    count += i64::from(new.as_ref().is_some_and(|j| sel.matches(j)));
+                }
+                m.count = count.max(0) as usize;
+                m.version = table.version();
+                return m.count;
+            }
+        }
+    }
+    let count = table.jobs().iter().filter(|j| sel.matches(j)).count();
+    *memo = Box::new(CountMemo {
+        epoch: table.epoch(),
+        version: table.version(),
+        count,
+    });
+    count
 }
 
 #[derive(Default)]

@@ -76,6 +76,8 @@ async fn warm_refreshes_answer_what_an_uncached_source_answers() {
             let a = frame(&plugin, &warm, q, from, to, interval).await;
             let b = frame(&plugin, &uncached, q, from, to, interval).await;
             assert_eq!(a.fields.len(), b.fields.len(), "step {step}, {q}: fields");
+            // Notices carry totals (e.g. "the newest 50 of N jobs").
+            assert_eq!(a.notices(), b.notices(), "step {step}, {q}: notices");
             for (x, y) in a.fields.iter().zip(&b.fields) {
                 assert_eq!(
                     (&x.name, &x.labels),
