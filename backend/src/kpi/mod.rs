@@ -14,6 +14,7 @@ pub mod stats;
 pub mod status;
 pub mod system;
 pub mod tables;
+pub mod template_stats;
 
 pub use error::KpiError;
 

@@ -42,7 +42,7 @@ fn kth(values: &mut [f64], k: usize) -> f64 {
 }
 
 /// The same value as [`quantile`] of the sorted sample, by selection.
-fn quantile_unsorted(values: &mut [f64], p: f64) -> Option<f64> {
+pub fn quantile_unsorted(values: &mut [f64], p: f64) -> Option<f64> {
     if values.is_empty() {
         return None;
     }

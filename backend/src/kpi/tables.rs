@@ -5,10 +5,11 @@ use crate::frame::{Field, FieldConfig, Frame, Link, Values};
 use crate::instances::Instance;
 use crate::jobs::record::micros;
 use crate::jobs::{Job, JobStore, JobTable, Selection, Sym, TimeKind};
-use crate::query::{JobStatus, JobType, Query, Stat};
+use crate::query::{JobStatus, JobType, Query};
 
-use super::records::{self, IntMap, Loaded};
-use super::{series, stats, KpiError};
+use super::records::{self, Loaded};
+use super::template_stats::{self, Summary};
+use super::{series, KpiError};
 
 /// The AWX UI page of a job, as the contract gives it.
 pub fn job_url(ui_base: &str, job_type: Option<JobType>, id: i64) -> String {
@@ -220,26 +221,6 @@ fn selected_count(store: &JobStore, table: &JobTable, q: &Query, sel: &Selection
     count
 }
 
-#[derive(Default)]
-struct TemplateRow {
-    template_id: u32,
-    job_type: Option<JobType>,
-    organization: Sym,
-    runs: u64,
-    successful: u64,
-    failures: u64,
-    canceled: u64,
-    durations: Vec<f64>,
-    /// Sum and number of queue waits (only their mean is shown).
-    wait_sum: f64,
-    waits: u64,
-    last_finished: Option<i64>,
-    last_status: Option<JobStatus>,
-    /// Mean and p95 of `durations`, mean of the waits, once the rows are chosen.
-    duration_stats: [Option<f64>; 2],
-    wait_mean: Option<f64>,
-}
-
 /// The last `templates` answer of one query shape, for an identical query over the same
 /// range and records (a dashboard shows the same table twice; it is computed once).
 struct TemplatesMemo {
@@ -282,36 +263,7 @@ pub async fn templates(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiErro
 
 fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, to: i64) -> Frame {
     let sel = loaded.select(q);
-    let mut by_template: IntMap<Sym, TemplateRow> = IntMap::default();
-    for j in loaded.jobs(&sel) {
-        let Some(finished) = j.finished().filter(|f| from <= *f && *f < to) else {
-            continue;
-        };
-        if j.template == Sym::NONE {
-            continue;
-        }
-        let row = by_template.entry(j.template).or_default();
-        row.template_id = j.template_id;
-        row.job_type = j.job_type;
-        row.organization = j.organization;
-        row.runs += 1;
-        match j.status {
-            Some(JobStatus::Successful) => row.successful += 1,
-            Some(JobStatus::Failed | JobStatus::Error) => row.failures += 1,
-            Some(JobStatus::Canceled) => row.canceled += 1,
-            _ => {}
-        }
-        row.durations.extend(j.duration());
-        if let Some(w) = j.queue_wait() {
-            row.wait_sum += w;
-            row.waits += 1;
-        }
-        if row.last_finished.is_none_or(|l| finished >= l) {
-            row.last_finished = Some(finished);
-            row.last_status = j.status;
-        }
-    }
-    let mut rows: Vec<(Sym, TemplateRow)> = by_template.into_iter().collect();
+    let mut rows = template_stats::summaries(loaded, q, &sel, from, to);
     // Most runs first; ties by name for a stable order.
     rows.sort_by(|a, b| {
         b.1.runs
@@ -320,15 +272,9 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
     });
     let total = rows.len();
     rows.truncate(q.limit);
-    for (_, r) in rows.iter_mut() {
-        let d = stats::summarize(&[Stat::Mean, Stat::P95], &mut r.durations);
-        r.duration_stats = [d[0], d[1]];
-        r.wait_mean = (r.waits > 0).then(|| r.wait_sum / r.waits as f64);
-    }
     let ui = inst.settings.awx.ui_url.as_str();
-    let num = |f: &dyn Fn(&TemplateRow) -> Option<f64>| {
-        Values::F64(rows.iter().map(|(_, r)| f(r)).collect())
-    };
+    let num =
+        |f: &dyn Fn(&Summary) -> Option<f64>| Values::F64(rows.iter().map(|(_, r)| f(r)).collect());
     let mut frame = Frame::new("templates")
         .with_executed_query(&loaded.executed)
         .with_visualisation("table")
@@ -363,9 +309,9 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
             )
             .with_unit("percent"),
         )
-        .with_field(Field::new("mean_duration", num(&|r| r.duration_stats[0])).with_unit("s"))
-        .with_field(Field::new("p95_duration", num(&|r| r.duration_stats[1])).with_unit("s"))
-        .with_field(Field::new("mean_queue_wait", num(&|r| r.wait_mean)).with_unit("s"))
+        .with_field(Field::new("mean_duration", num(&|r| r.mean_duration)).with_unit("s"))
+        .with_field(Field::new("p95_duration", num(&|r| r.p95_duration)).with_unit("s"))
+        .with_field(Field::new("mean_queue_wait", num(&|r| r.mean_wait)).with_unit("s"))
         .with_field(Field::new(
             "last_run",
             Values::Time(
