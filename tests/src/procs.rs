@@ -359,12 +359,40 @@ impl Drop for TempDir {
 impl Prometheus {
     /// `targets` are host:port of simulators; `scrape_interval` like "1s".
     pub async fn start(sim_hostport: &str, token: &str, scrape_interval: &str) -> Result<Self> {
+        Self::start_with_history(sim_hostport, token, scrape_interval, None).await
+    }
+
+    /// Like [`Prometheus::start`], with a past: `history` is a file of OpenMetrics text
+    /// (samples with timestamps) that promtool turns into TSDB blocks before Prometheus
+    /// starts, as backfilling an installation's history would.
+    pub async fn start_with_history(
+        sim_hostport: &str,
+        token: &str,
+        scrape_interval: &str,
+        history: Option<&Path>,
+    ) -> Result<Self> {
         let dir = TempDir::new("awx-e2e-prom")?;
         let config = format!(
             "global:\n  scrape_interval: {scrape_interval}\n  evaluation_interval: {scrape_interval}\nscrape_configs:\n  - job_name: awx\n    metrics_path: /api/v2/metrics/\n    scheme: http\n    authorization:\n      type: Bearer\n      credentials: {token}\n    static_configs:\n      - targets: ['{sim_hostport}']\n"
         );
         let cfg_path = dir.0.join("prometheus.yml");
         std::fs::write(&cfg_path, config)?;
+        if let Some(input) = history {
+            let out = Command::new("promtool")
+                .args(["tsdb", "create-blocks-from", "openmetrics"])
+                // Day-long blocks: what Prometheus's compaction makes of a week anyway.
+                .arg("--max-block-duration=24h")
+                .arg(input)
+                .arg(dir.0.join("data"))
+                .output()
+                .context("run promtool (apt-get install prometheus)")?;
+            if !out.status.success() {
+                bail!(
+                    "promtool create-blocks-from failed: {}",
+                    String::from_utf8_lossy(&out.stderr)
+                );
+            }
+        }
         Self::start_with_config(dir, &cfg_path).await
     }
 

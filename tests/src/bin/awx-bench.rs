@@ -21,6 +21,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::{anyhow, bail, Context, Result};
 use awx_datasource::frame::{self, Field, FieldConfig, Frame, FrameType, Link, Values};
+use awx_datasource::prometheus::client::parse_response;
 use e2e::procs::workspace_dir;
 use e2e::{datasource, ms, query, request, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
@@ -577,7 +578,13 @@ async fn at_scale(
 /// Medians (ms) of one window, per query type: (type, plugin, direct).
 struct PromWindow {
     name: &'static str,
+    /// The prefix of its keys on the BENCH line.
+    key: &'static str,
     per_type: Vec<(String, f64, f64)>,
+    /// Per query type: the plugin's parsing of Prometheus's answers (ms).
+    parse_ms: Vec<(String, f64)>,
+    /// The plugin process's CPU time for both panels (ms), from /proc.
+    plugin_cpu_ms: f64,
     frame_bytes: Vec<(String, usize)>,
 }
 
@@ -589,6 +596,18 @@ struct PromResult {
     /// of one request made through the plugin.
     one_request: (f64, f64),
 }
+
+/// (description, BENCH key, span, Grafana's interval): the first is judged.
+const PROM_WINDOWS: &[(&str, &str, i64, i64)] = &[
+    (
+        "last 7 days at 10 min (the overview's default)",
+        "prom",
+        7 * DAY_MS,
+        600_000,
+    ),
+    ("last 24 hours at 2 min", "prom_24h", DAY_MS, 120_000),
+    ("last hour at 15 s", "prom_1h", 3_600_000, 15_000),
+];
 
 fn prom_step(from_ms: i64, to_ms: i64, interval_ms: i64, max_points: i64) -> i64 {
     let range_s = ((to_ms - from_ms) / 1000).max(1);
@@ -607,16 +626,153 @@ fn answer_bytes(resp: &grafana_plugin_sdk::pluginv2::QueryDataResponse) -> usize
         .sum()
 }
 
+/// Prometheus's scrape interval (the provisioned default) and the history it holds.
+const SCRAPE_S: i64 = 15;
+const HISTORY_S: i64 = 7 * 86_400;
+
+/// The families the plugin's built-in Prometheus queries read (the others would only
+/// lengthen the recording: they do not enter these queries).
+const PLUGIN_FAMILIES: &[&str] = &[
+    "awx_hosts_total",
+    "awx_instance_capacity",
+    "awx_instance_consumed_capacity",
+    "awx_instance_info",
+    "awx_instance_remaining_capacity",
+    "awx_job_templates_total",
+    "awx_organizations_total",
+    "awx_pending_jobs_total",
+    "awx_running_jobs_total",
+    "awx_status_total",
+    "awx_system_info",
+    "awx_workflow_job_templates_total",
+];
+
+/// A week of AWX's metrics as Prometheus would have scraped them: the simulator, frozen
+/// a week ago, advanced one scrape interval at a time and its /api/v2/metrics/ read after
+/// each step (its live workload, episodes and capacity as they unfold). Writes
+/// OpenMetrics text for promtool to `out`: one family at a time, each series' samples in
+/// time order, with the `job` and `instance` labels a scrape of `instance` adds. The
+/// duplicated families of AWX's output are kept once, as Prometheus keeps them.
+async fn record_history(
+    sim: &Sim,
+    start_s: i64,
+    steps: i64,
+    instance: &str,
+    out: &std::path::Path,
+) -> Result<()> {
+    use std::io::Write;
+    // Per family, per series: (step, value), steps in order.
+    type Samples = Vec<(u32, f64)>;
+    let mut families: BTreeMap<String, BTreeMap<String, Samples>> = BTreeMap::new();
+    let extra = format!("job=\"awx\",instance=\"{instance}\"");
+    for k in 1..=steps {
+        sim.post(&format!("/_sim/advance?seconds={SCRAPE_S}"), json!({}))
+            .await?;
+        let text = sim
+            .http
+            .get(format!("{}/api/v2/metrics/", sim.url))
+            .bearer_auth(ADMIN_TOKEN)
+            .send()
+            .await?
+            .error_for_status()?
+            .text()
+            .await?;
+        let step = u32::try_from(k)?;
+        for line in text
+            .lines()
+            .filter(|l| !l.starts_with('#') && !l.is_empty())
+        {
+            let name = line.split(['{', ' ']).next().unwrap_or(line);
+            if !PLUGIN_FAMILIES.contains(&name) {
+                continue;
+            }
+            let (series, value) = line
+                .rsplit_once(' ')
+                .with_context(|| format!("metrics line without a value: {line}"))?;
+            let value: f64 = value
+                .parse()
+                .with_context(|| format!("metrics value: {line}"))?;
+            let key = match series.rsplit_once('}') {
+                Some((head, _)) if head.ends_with('{') => format!("{head}{extra}}}"),
+                Some((head, _)) => format!("{head},{extra}}}"),
+                None => format!("{series}{{{extra}}}"),
+            };
+            let samples = families
+                .entry(name.to_string())
+                .or_default()
+                .entry(key)
+                .or_default();
+            if samples.last().is_none_or(|(last, _)| *last < step) {
+                samples.push((step, value));
+            }
+        }
+    }
+    let mut w = std::io::BufWriter::new(std::fs::File::create(out)?);
+    for (name, series) in &families {
+        // Types do not matter to PromQL; gauge lets AWX's `_total` gauges keep their names.
+        writeln!(w, "# TYPE {name} gauge")?;
+        for (key, samples) in series {
+            for (step, v) in samples {
+                writeln!(w, "{key} {v} {}", start_s + i64::from(*step) * SCRAPE_S)?;
+            }
+        }
+    }
+    writeln!(w, "# EOF")?;
+    w.flush()?;
+    Ok(())
+}
+
+/// A simulator and a Prometheus holding a week of its history (recorded, backfilled with
+/// promtool) and scraping it live every 15 s from then on.
+async fn prometheus_with_history() -> Result<(Sim, Prometheus)> {
+    let now_s = chrono::Utc::now().timestamp();
+    let steps = HISTORY_S / SCRAPE_S + 60;
+    let start_s = now_s - steps * SCRAPE_S;
+    let start = chrono::DateTime::from_timestamp(start_s, 0)
+        .context("start time")?
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let sim = Sim::start(SimOptions {
+        days: 30,
+        jobs_per_day: 300,
+        seed: 7,
+        now: start,
+        frozen: true,
+        extra: Vec::new(),
+    })
+    .await?;
+    let hostport = sim.url.trim_start_matches("http://").to_string();
+    let dir = e2e::procs::TempDir::new("awx-bench-history")?;
+    let file = dir.0.join("history.om");
+    let started = Instant::now();
+    record_history(&sim, start_s, steps, &hostport, &file).await?;
+    eprintln!(
+        "awx-bench: recorded {steps} scrapes ({:.0} MB of OpenMetrics) in {:.1} s",
+        std::fs::metadata(&file)?.len() as f64 / 1e6,
+        secs(started.elapsed())
+    );
+    let started = Instant::now();
+    let prom = Prometheus::start_with_history(
+        &hostport,
+        ADMIN_TOKEN,
+        &format!("{SCRAPE_S}s"),
+        Some(&file),
+    )
+    .await?;
+    eprintln!(
+        "awx-bench: promtool and Prometheus ready in {:.1} s",
+        secs(started.elapsed())
+    );
+    Ok((sim, prom))
+}
+
 /// The plugin's capacity and active_jobs (source prometheus) against the same PromQL
 /// (taken from the frames' executedQueryString) sent directly to Prometheus's
 /// /api/v1/query_range with the same start, end and step, concurrently as the plugin
-/// sends them, each answer received whole (not parsed: Prometheus's own time). Two windows: the last minute, every step of
-/// which Prometheus has data for (both sides handle the same samples), and the last
-/// 15 minutes of a Prometheus started a minute ago (the plugin's frames hold all 900
-/// steps, Prometheus answers the ~60 it has).
+/// sends them, each answer received whole (not parsed: Prometheus's own time). The
+/// windows are what dashboards ask for, over a Prometheus holding a week of history:
+/// the overview's default (7 days), a day, an hour.
 async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
-    let sim = start_sim(300, false).await?;
-    let prom = Prometheus::start(sim.url.trim_start_matches("http://"), ADMIN_TOKEN, "1s").await?;
+    let (sim, prom) = prometheus_with_history().await?;
     let b = spawn_plugin().await?;
     let ds = datasource(
         &sim.url,
@@ -636,25 +792,32 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
         grafana_plugin_sdk::pluginv2::data_client::DataClient::new(channel.clone())
             .max_decoding_message_size(64 << 20)
     };
-    // A minute of history (a scrape per second).
+    // The backfilled week is loaded and the live scrape has begun.
     let deadline = Instant::now() + Duration::from_secs(120);
     loop {
-        let v: Value = http
-            .get(format!("{}/api/v1/query", prom.url))
-            .query(&[("query", "count_over_time(awx_system_info[5m])")])
-            .send()
-            .await?
-            .json()
-            .await?;
-        let n = v["data"]["result"][0]["value"][1]
-            .as_str()
-            .and_then(|s| s.parse::<f64>().ok())
-            .unwrap_or(0.0);
-        if n >= 64.0 {
+        let mut ready = true;
+        for expr in [
+            "count_over_time(awx_system_info[1h] offset 6d)",
+            "count_over_time(awx_system_info[1m])",
+        ] {
+            let v: Value = http
+                .get(format!("{}/api/v1/query", prom.url))
+                .query(&[("query", expr)])
+                .send()
+                .await?
+                .json()
+                .await?;
+            let n = v["data"]["result"][0]["value"][1]
+                .as_str()
+                .and_then(|s| s.parse::<f64>().ok())
+                .unwrap_or(0.0);
+            ready &= n >= 1.0;
+        }
+        if ready {
             break;
         }
         if Instant::now() > deadline {
-            bail!("Prometheus did not scrape the simulator a minute long");
+            bail!("Prometheus did not load the backfilled week or scrape the simulator");
         }
         tokio::time::sleep(Duration::from_millis(500)).await;
     }
@@ -662,15 +825,15 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
         json!({"queryType": "capacity", "source": "prometheus"}),
         json!({"queryType": "active_jobs", "source": "prometheus"}),
     ];
-    let interval = 1_000;
     let mut windows = Vec::new();
-    for (name, span_ms) in [
-        ("last 1 min at 1 s", 60_000i64),
-        ("last 15 min at 1 s", 900_000),
-    ] {
+    for (name, key, span_ms, interval) in PROM_WINDOWS {
+        let (span_ms, interval) = (*span_ms, *interval);
         let mut per_type: BTreeMap<String, (Vec<f64>, Vec<f64>)> = BTreeMap::new();
         let mut frame_bytes = Vec::new();
         let mut exprs: BTreeMap<String, Vec<String>> = BTreeMap::new();
+        // The last answers Prometheus sent, per panel.
+        let mut answers: BTreeMap<String, Vec<Vec<u8>>> = BTreeMap::new();
+        let cpu_before = cpu_seconds(b.pid);
         for i in 0..iterations + 3 {
             let to = chrono::Utc::now().timestamp_millis();
             let from = to - span_ms;
@@ -720,31 +883,34 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
                         if !body.starts_with(br#"{"status":"success""#) {
                             bail!("prometheus: {}", String::from_utf8_lossy(&body));
                         }
-                        Ok::<(), anyhow::Error>(())
+                        Ok::<_, anyhow::Error>(body)
                     }
                 };
                 let direct = async {
                     let started = Instant::now();
-                    match exprs[&qt].as_slice() {
-                        [a] => fetch(a).await?,
+                    let got = match exprs[&qt].as_slice() {
+                        [a] => vec![fetch(a).await?],
                         [a, b] => {
-                            tokio::try_join!(fetch(a), fetch(b))?;
+                            let (a, b) = tokio::try_join!(fetch(a), fetch(b))?;
+                            vec![a, b]
                         }
                         [a, b, c] => {
-                            tokio::try_join!(fetch(a), fetch(b), fetch(c))?;
+                            let (a, b, c) = tokio::try_join!(fetch(a), fetch(b), fetch(c))?;
+                            vec![a, b, c]
                         }
                         other => bail!("{qt}: {} expressions", other.len()),
-                    }
-                    Ok::<f64, anyhow::Error>(secs(started.elapsed()) * 1e3)
+                    };
+                    Ok::<_, anyhow::Error>((secs(started.elapsed()) * 1e3, got))
                 };
                 // Each first on every other iteration: neither gains from going second.
-                let (plugin_t, direct_t) = if i % 2 == 0 {
+                let (plugin_t, (direct_t, got)) = if i % 2 == 0 {
                     let p = plugin.await?.0;
                     (p, direct.await?)
                 } else {
                     let d = direct.await?;
                     (plugin.await?.0, d)
                 };
+                answers.insert(qt.clone(), got.iter().map(|b| b.to_vec()).collect());
                 if i >= 3 {
                     let e = per_type.entry(qt).or_default();
                     e.0.push(plugin_t);
@@ -752,8 +918,27 @@ async fn prometheus_bench(iterations: usize) -> Result<PromResult> {
                 }
             }
         }
+        // The plugin's CPU for both panels (the first pass included: it is one more of each).
+        let plugin_cpu_ms = (cpu_seconds(b.pid) - cpu_before) * 1e3 / (iterations + 3) as f64;
+        // What reading those answers costs the plugin, measured in-process with its own
+        // parser: part of what it adds to Prometheus's time.
+        let mut parse_ms = Vec::new();
+        for (qt, bodies) in &answers {
+            let mut runs = Vec::new();
+            for _ in 0..50 {
+                let started = Instant::now();
+                for b in bodies {
+                    parse_response(200, b).map_err(|e| anyhow!("{qt}: {e}"))?;
+                }
+                runs.push(secs(started.elapsed()) * 1e3);
+            }
+            parse_ms.push((qt.clone(), median(&runs)));
+        }
         windows.push(PromWindow {
             name,
+            key,
+            parse_ms,
+            plugin_cpu_ms,
             per_type: per_type
                 .into_iter()
                 .map(|(t, (p, d))| (t, median(&p), median(&d)))
@@ -1044,7 +1229,9 @@ async fn main() -> Result<()> {
     }
 
     // Warm at 10k, 100k, 1M.
-    println!("\n== warm refresh (30 s of new jobs, > 2 s after the last sync)");
+    if !args.scales.is_empty() {
+        println!("\n== warm refresh (30 s of new jobs, > 2 s after the last sync)");
+    }
     let mut warm_max_requests = 0;
     let mut warm_medians = Vec::new();
     let mut bytes_per_job = f64::NAN;
@@ -1065,13 +1252,15 @@ async fn main() -> Result<()> {
         bytes_per_job = bpj;
         bytes_scale = name;
     }
-    kv.insert(0, ("warm_requests".into(), warm_max_requests.to_string()));
-    let warm_worst = warm_medians.iter().copied().fold(0.0, f64::max);
-    kv.insert(1, ("warm_median_ms".into(), format!("{warm_worst:.1}")));
-    println!(
-        "memory: {bytes_per_job:.0} bytes per cached job ({bytes_scale}; target <= 128 at 1m)"
-    );
-    kv.push(("bytes_per_job".into(), format!("{bytes_per_job:.0}")));
+    if !args.scales.is_empty() {
+        kv.insert(0, ("warm_requests".into(), warm_max_requests.to_string()));
+        let warm_worst = warm_medians.iter().copied().fold(0.0, f64::max);
+        kv.insert(1, ("warm_median_ms".into(), format!("{warm_worst:.1}")));
+        println!(
+            "memory: {bytes_per_job:.0} bytes per cached job ({bytes_scale}; target <= 128 at 1m)"
+        );
+        kv.push(("bytes_per_job".into(), format!("{bytes_per_job:.0}")));
+    }
 
     if !args.skip_prom {
         println!("\n== Prometheus path (capacity and active_jobs, source prometheus)");
@@ -1087,24 +1276,32 @@ async fn main() -> Result<()> {
                         w.name,
                         if k == 0 { " (target <= 1.2)" } else { "" }
                     );
+                    println!(
+                        "  the plugin's CPU for both panels: {:.2} ms (it adds {:.2} ms)",
+                        w.plugin_cpu_ms,
+                        plugin - direct
+                    );
                     for (t, pm, dm) in &w.per_type {
                         let bytes = w
                             .frame_bytes
                             .iter()
                             .find(|(x, _)| x == t)
                             .map_or(0, |(_, b)| *b);
+                        let parse = w
+                            .parse_ms
+                            .iter()
+                            .find(|(x, _)| x == t)
+                            .map_or(f64::NAN, |(_, p)| *p);
                         println!(
-                            "  {t}: plugin {pm:.2} ms, directly {dm:.2} ms; frames {bytes} bytes"
+                            "  {t}: plugin {pm:.2} ms, directly {dm:.2} ms (+{:.2} ms, of which parsing the answers {parse:.2} ms); frames {bytes} bytes",
+                            pm - dm
                         );
                     }
-                    let key = if k == 0 {
-                        "prom".to_string()
-                    } else {
-                        "prom_15m".to_string()
-                    };
+                    let key = w.key;
                     kv.push((format!("{key}_plugin_ms"), f2(plugin)));
                     kv.push((format!("{key}_direct_ms"), f2(direct)));
                     kv.push((format!("{key}_ratio"), f2(ratio)));
+                    kv.push((format!("{key}_plugin_cpu_ms"), f2(w.plugin_cpu_ms)));
                 }
                 println!(
                     "fixed costs: a query answered without any request {:.3} ms; PromQL `1` through the plugin {:.3} ms, directly {:.3} ms",
