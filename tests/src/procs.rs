@@ -147,6 +147,21 @@ impl Plugin {
         })
     }
 
+    /// CheckHealth ("Save & test") for a data source.
+    pub async fn check_health(
+        &self,
+        ds: &grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings,
+    ) -> Result<grafana_plugin_sdk::pluginv2::CheckHealthResponse> {
+        Ok(self
+            .diagnostics()
+            .check_health(grafana_plugin_sdk::pluginv2::CheckHealthRequest {
+                plugin_context: Some(crate::context(ds)),
+                ..Default::default()
+            })
+            .await?
+            .into_inner())
+    }
+
     pub fn data(&self) -> DataClient<Channel> {
         DataClient::new(self.channel.clone()).max_decoding_message_size(64 << 20)
     }
@@ -248,6 +263,17 @@ pub struct Sim {
 }
 
 impl Sim {
+    /// `days` of history at `jobs_per_day`, every other option the default (frozen at
+    /// [`crate::SIM_NOW`]): what most tests start.
+    pub async fn with_history(days: u32, jobs_per_day: u32) -> Result<Self> {
+        Self::start(SimOptions {
+            days,
+            jobs_per_day,
+            ..SimOptions::default()
+        })
+        .await
+    }
+
     pub async fn start(opts: SimOptions) -> Result<Self> {
         let mut cmd = Command::new(bin_dir().join("awx-sim"));
         cmd.args(["--listen", "127.0.0.1:0", "--api-prefix", "both"])

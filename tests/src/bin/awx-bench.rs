@@ -251,6 +251,18 @@ fn iso_ms(t: i64) -> String {
         .to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
 }
 
+/// API requests served so far per path (the simulator's own counters).
+async fn api_requests_by_path(sim: &Sim) -> Result<BTreeMap<String, u64>> {
+    let s = sim.stats().await?;
+    let paths = s["requests_by_path"]
+        .as_object()
+        .ok_or_else(|| anyhow!("no requests_by_path in /_sim/stats: {s}"))?;
+    Ok(paths
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect())
+}
+
 /// API requests served so far (the simulator's own counter).
 async fn api_requests(sim: &Sim) -> Result<u64> {
     let s = sim.stats().await?;
@@ -489,6 +501,8 @@ struct Cold {
     requests: Vec<u64>,
     plugin_cpu: Vec<f64>,
     bytes_per_job: Vec<f64>,
+    /// The last run's AWX requests per path.
+    by_path: BTreeMap<String, u64>,
     jobs: u64,
     pages: u64,
 }
@@ -504,6 +518,7 @@ async fn cold_runs(sim: &Sim, panels: &[Panel], runs: usize) -> Result<(Cold, Op
         requests: Vec::new(),
         plugin_cpu: Vec::new(),
         bytes_per_job: Vec::new(),
+        by_path: BTreeMap::new(),
         jobs,
         pages: jobs.div_ceil(PAGE),
     };
@@ -516,8 +531,18 @@ async fn cold_runs(sim: &Sim, panels: &[Panel], runs: usize) -> Result<(Cold, Op
         let rss0 = rss_bytes(b.pid)?;
         let cpu0 = cpu_seconds(b.pid);
         let r0 = api_requests(sim).await?;
+        let p0 = api_requests_by_path(sim).await?;
         let wall = run_dashboard(&b.plugin, &ds, panels, from, to).await?;
         let r1 = api_requests(sim).await?;
+        let p1 = api_requests_by_path(sim).await?;
+        c.by_path = p1
+            .into_iter()
+            .map(|(k, n)| {
+                let before = p0.get(&k).copied().unwrap_or(0);
+                (k, n.saturating_sub(before))
+            })
+            .filter(|(_, n)| *n > 0)
+            .collect();
         c.wall.push(secs(wall));
         c.requests.push(r1 - r0);
         c.plugin_cpu.push(cpu_seconds(b.pid) - cpu0);
@@ -1139,6 +1164,7 @@ async fn cold_section(args: &Args, panels: &[Panel], kv: &mut Vec<(String, Strin
         cold.requests,
         cold.plugin_cpu.iter().map(|x| f2(*x)).collect::<Vec<_>>()
     );
+    println!("  AWX requests per path: {:?}", cold.by_path);
     let cold_vs_limit = cold_wall / limit;
     let requests_vs_pages = cold_req / cold.pages as f64;
     println!("cold / limit = {cold_vs_limit:.2} (target <= 1.25); requests / pages = {requests_vs_pages:.3} (target <= 1.05)");

@@ -7,8 +7,8 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use e2e::procs::workspace_dir;
-use e2e::{context, query, request, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
-use grafana_plugin_sdk::pluginv2::{CheckHealthRequest, DataSourceInstanceSettings};
+use e2e::{query, request, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
+use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
 
 const PLUGIN_ID: &str = "seed-awx-datasource";
@@ -209,15 +209,7 @@ async fn provisioned_datasource_and_every_dashboard_panel_return_data() {
     // Health OK, Prometheus included, once it has scraped with the rendered config.
     let mut last = String::new();
     for _ in 0..100 {
-        let h = plugin
-            .diagnostics()
-            .check_health(CheckHealthRequest {
-                plugin_context: Some(context(&ds)),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let h = plugin.check_health(&ds).await.unwrap();
         if h.status == 1 {
             last.clear();
             break;

@@ -13,9 +13,7 @@ use std::time::{Duration, Instant};
 
 use e2e::frames::{Cell, DecodedFrame};
 use e2e::{datasource, ms, query, request, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
-use grafana_plugin_sdk::pluginv2::{
-    CheckHealthRequest, DataQuery, DataSourceInstanceSettings, QueryDataResponse,
-};
+use grafana_plugin_sdk::pluginv2::{DataQuery, DataSourceInstanceSettings, QueryDataResponse};
 use serde_json::{json, Value};
 
 pub const HOUR: i64 = 3_600_000;
@@ -523,16 +521,7 @@ async fn prometheus_down_or_silent_fails_only_its_queries_within_the_timeout() {
         );
         // Save & test names the failing check, in time.
         let started = Instant::now();
-        let health = env
-            .plugin
-            .diagnostics()
-            .check_health(CheckHealthRequest {
-                plugin_context: Some(e2e::context(&ds)),
-                ..Default::default()
-            })
-            .await
-            .unwrap()
-            .into_inner();
+        let health = env.plugin.check_health(&ds).await.unwrap();
         let took = started.elapsed();
         assert_eq!(health.status, 2, "{}", health.message);
         assert!(

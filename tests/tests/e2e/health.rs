@@ -1,22 +1,14 @@
 //! CheckHealth ("Save & test") against the simulator, each failing check named.
 
-use e2e::{datasource, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN, VIEWER_TOKEN};
-use grafana_plugin_sdk::pluginv2::{CheckHealthRequest, CheckHealthResponse};
+use e2e::{datasource, Plugin, Prometheus, Sim, ADMIN_TOKEN, VIEWER_TOKEN};
+use grafana_plugin_sdk::pluginv2::CheckHealthResponse;
 use serde_json::{json, Value};
 
 async fn check(
     plugin: &Plugin,
     ds: grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings,
 ) -> (CheckHealthResponse, Value) {
-    let resp = plugin
-        .diagnostics()
-        .check_health(CheckHealthRequest {
-            plugin_context: Some(e2e::context(&ds)),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = plugin.check_health(&ds).await.unwrap();
     let details: Value = if resp.json_details.is_empty() {
         Value::Null
     } else {
@@ -41,13 +33,7 @@ const ERROR: i32 = 2;
 
 #[tokio::test]
 async fn health_ok_then_each_failing_check_named() {
-    let sim = Sim::start(SimOptions {
-        days: 1,
-        jobs_per_day: 50,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(1, 50).await.unwrap();
     let plugin = Plugin::spawn().await.unwrap();
 
     // Everything fine, no Prometheus configured.
@@ -180,13 +166,7 @@ async fn health_ok_then_each_failing_check_named() {
 
 #[tokio::test]
 async fn health_with_prometheus_scraping_the_simulator() {
-    let sim = Sim::start(SimOptions {
-        days: 1,
-        jobs_per_day: 50,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(1, 50).await.unwrap();
     let hostport = sim.url.trim_start_matches("http://").to_string();
     let prom = Prometheus::start(&hostport, ADMIN_TOKEN, "1s")
         .await

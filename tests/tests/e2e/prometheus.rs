@@ -298,13 +298,7 @@ async fn prometheus_kpis_match_the_simulator() {
 
 #[tokio::test]
 async fn prometheus_queries_without_prometheus_say_what_to_set() {
-    let sim = Sim::start(SimOptions {
-        days: 1,
-        jobs_per_day: 50,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(1, 50).await.unwrap();
     let plugin = Plugin::spawn().await.unwrap();
     let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
     let now = e2e::ms(e2e::SIM_NOW);

@@ -234,15 +234,7 @@ async fn the_packaged_binary_handshakes_fast_and_answers_health() {
         serde_json::json!({"timeoutSeconds": 2}),
         &[("token", ADMIN_TOKEN)],
     );
-    let resp = plugin
-        .diagnostics()
-        .check_health(grafana_plugin_sdk::pluginv2::CheckHealthRequest {
-            plugin_context: Some(e2e::context(&ds)),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let resp = plugin.check_health(&ds).await.unwrap();
     assert_eq!(resp.status, 2);
     assert!(
         resp.message.contains("Failed: AWX reachable"),

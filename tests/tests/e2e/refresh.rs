@@ -4,7 +4,7 @@
 //! start and finish, jobs purged at the old end (the simulator keeps --days of history).
 
 use e2e::frames::DecodedFrame;
-use e2e::{datasource, ms, query, request, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
+use e2e::{datasource, ms, query, request, Plugin, Sim, ADMIN_TOKEN, SIM_NOW};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
 
@@ -29,13 +29,7 @@ async fn frame(
 
 #[tokio::test]
 async fn warm_refreshes_answer_what_an_uncached_source_answers() {
-    let sim = Sim::start(SimOptions {
-        days: 3,
-        jobs_per_day: 1500,
-        ..SimOptions::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(3, 1500).await.unwrap();
     let plugin = Plugin::spawn().await.unwrap();
     let warm = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
     let mut uncached = datasource(

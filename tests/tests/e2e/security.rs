@@ -12,7 +12,7 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::Response;
 use e2e::{datasource, ms, query, request, Plugin, Prometheus, Sim, SimOptions, SIM_NOW};
 use grafana_plugin_sdk::pluginv2::{
-    CallResourceRequest, CheckHealthRequest, DataQuery, DataSourceInstanceSettings, TimeRange,
+    CallResourceRequest, DataQuery, DataSourceInstanceSettings, TimeRange,
 };
 use serde_json::{json, Value};
 
@@ -167,15 +167,7 @@ async fn health(
     ds: &DataSourceInstanceSettings,
     out: &mut Emitted,
 ) -> (i32, String) {
-    let r = plugin
-        .diagnostics()
-        .check_health(CheckHealthRequest {
-            plugin_context: Some(e2e::context(ds)),
-            ..Default::default()
-        })
-        .await
-        .unwrap()
-        .into_inner();
+    let r = plugin.check_health(ds).await.unwrap();
     out.add(r.message.as_bytes());
     out.add(&r.json_details);
     (r.status, r.message)
@@ -635,13 +627,7 @@ async fn tls_proxy(pki: &Pki, upstream: &str) -> (String, tokio::task::JoinHandl
 
 #[tokio::test]
 async fn tls_is_verified_by_default_and_trusts_a_private_ca_only_when_configured() {
-    let sim = Sim::start(SimOptions {
-        days: 1,
-        jobs_per_day: 100,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(1, 100).await.unwrap();
     let pki = make_pki();
     let other = make_pki();
     let (url, task) = tls_proxy(&pki, &sim.url).await;
@@ -766,13 +752,7 @@ const NASTY: &[&str] = &[
 
 #[tokio::test]
 async fn filter_values_and_searches_cannot_change_the_awx_urls() {
-    let sim = Sim::start(SimOptions {
-        days: 2,
-        jobs_per_day: 200,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(2, 200).await.unwrap();
     let rec = Recorder::start(&sim.url, Behaviour::default()).await;
     let plugin = Plugin::spawn().await.unwrap();
     let mut out = Emitted::default();
@@ -970,13 +950,7 @@ async fn filter_values_and_searches_cannot_change_the_awx_urls() {
 
 #[tokio::test]
 async fn redirects_and_foreign_next_links_are_not_followed() {
-    let sim = Sim::start(SimOptions {
-        days: 2,
-        jobs_per_day: 300,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(2, 300).await.unwrap();
     let plugin = Plugin::spawn().await.unwrap();
     let now = ms(SIM_NOW);
     let mut out = Emitted::default();
@@ -1052,13 +1026,7 @@ fn raw_query(id: &str, json: Value, from: i64, to: i64, interval: i64, mdp: i64)
 
 #[tokio::test]
 async fn oversized_requests_are_bounded_with_clear_errors() {
-    let sim = Sim::start(SimOptions {
-        days: 2,
-        jobs_per_day: 200,
-        ..Default::default()
-    })
-    .await
-    .unwrap();
+    let sim = Sim::with_history(2, 200).await.unwrap();
     let mut plugin = Plugin::spawn().await.unwrap();
     let ds = datasource(&sim.url, json!({}), &[("token", e2e::ADMIN_TOKEN)]);
     let now = ms(SIM_NOW);
