@@ -4,7 +4,8 @@
 # Builds release binaries, then runs target/release/awx-bench; its last line is
 # machine-readable (`BENCH key=value ...`). Arguments go to awx-bench, e.g. --quick
 # (one cold run, no 1M jobs), --no-1m, --no-baseline, --no-prometheus.
-# Needs: cargo; Debian's prometheus for the Prometheus comparison (skipped without it).
+# Needs: cargo; Debian's prometheus package (prometheus, promtool) for the Prometheus
+# comparison, over a week of history backfilled with promtool (skipped without it).
 # Figures and how to read them: docs/BENCHMARKS.md.
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
