@@ -8,7 +8,8 @@
 //!   panel pages through AWX on its own);
 //! - warm: the same dashboard after 30 s of new jobs, at 10k, 100k and 1M jobs;
 //! - memory: RSS per cached job after the cold fill at 1M;
-//! - prometheus: the plugin's capacity/active_jobs vs the same PromQL sent directly;
+//! - prometheus: the plugin's capacity/active_jobs vs the same PromQL sent directly, over
+//!   a week of the simulator's metrics backfilled into Prometheus (7 days, a day, an hour);
 //! - frames: Arrow encoding of a 10,000-row jobs table and a 1,000-bucket series.
 //!
 //! The last line is machine-readable: `BENCH key=value ...`.
@@ -738,6 +739,12 @@ async fn record_history(
         writeln!(w, "# TYPE {name} gauge")?;
         for (key, samples) in series {
             for (step, v) in samples {
+                // OpenMetrics spells infinities +Inf and -Inf (Rust prints inf).
+                let v = match *v {
+                    x if x == f64::INFINITY => "+Inf".to_string(),
+                    x if x == f64::NEG_INFINITY => "-Inf".to_string(),
+                    x => x.to_string(),
+                };
                 writeln!(w, "{key} {v} {}", start_s + i64::from(*step) * SCRAPE_S)?;
             }
         }
