@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The performance benchmark (not part of the test run): the plugin against the naive
 # baseline and the physical limit, AWX simulated with --workers 4 --latency-ms 30.
-# Builds release binaries, then runs target/release/awx-bench; its last line is
+# Builds release binaries and the plugin as package.sh ships it, then runs
+# target/release/awx-bench on them; its last line is
 # machine-readable (`BENCH key=value ...`). Arguments go to awx-bench, e.g. --quick
 # (one cold run, no 1M jobs), --no-1m, --no-baseline, --no-prometheus.
 # Needs: cargo; Debian's prometheus package (prometheus, promtool) for the Prometheus
@@ -10,7 +11,13 @@
 set -euo pipefail
 REPO=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$REPO"
-cargo build --release --locked -p gpx_awx -p awx-sim -p e2e --bins
-TARGET=${CARGO_TARGET_DIR:-$REPO/target}
-export AWX_E2E_BIN_DIR="$TARGET/release"
-exec "$AWX_E2E_BIN_DIR/awx-bench" "$@"
+cargo build --release --locked -p awx-sim -p e2e --bins
+# The plugin measured is the plugin shipped: package.sh's binary (static musl when the musl
+# toolchain is installed, as in .ci/run), beside the simulator.
+scripts/package.sh --backend
+BIN="$REPO/target/bench-bin"
+mkdir -p "$BIN"
+install -m 0755 dist/gpx_awx_linux_amd64 "$BIN/gpx_awx"
+install -m 0755 target/release/awx-sim "$BIN/awx-sim"
+export AWX_E2E_BIN_DIR="$BIN"
+exec target/release/awx-bench "$@"
