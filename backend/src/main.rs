@@ -4,8 +4,9 @@
 use awx_datasource::{logging, server};
 
 /// The shipped binary is a static musl build (it runs in Grafana's Alpine image), and
-/// musl's allocator is slow for a server that allocates per request: mimalloc on every
-/// target, so that the binary measured is the binary shipped (docs/BENCHMARKS.md).
+/// musl's allocator is slow for a server that allocates per request (about 40 % more CPU
+/// per query, docs/BENCHMARKS.md). mimalloc on every target, so that a build for the
+/// host's glibc behaves as the shipped one.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
