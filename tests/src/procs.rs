@@ -406,7 +406,8 @@ impl Prometheus {
         if let Some(input) = history {
             let out = Command::new("promtool")
                 .args(["tsdb", "create-blocks-from", "openmetrics"])
-                // Day-long blocks: what Prometheus's compaction makes of a week anyway.
+                // Day-long blocks, near what Prometheus's compaction makes of older data (18 h
+                // with the default retention), rather than promtool's 2 h.
                 .arg("--max-block-duration=24h")
                 .arg(input)
                 .arg(dir.0.join("data"))
