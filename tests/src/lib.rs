@@ -43,6 +43,18 @@ pub fn datasource(
     }
 }
 
+/// A second data source on the same AWX with the job cache off (`jobCacheMB: 0`): every
+/// query fetched for itself, the reference a cached source must agree with.
+pub fn uncached_datasource(url: &str) -> DataSourceInstanceSettings {
+    let mut ds = datasource(
+        url,
+        serde_json::json!({"jobCacheMB": 0}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    ds.uid = "awx-e2e-uncached".into();
+    ds
+}
+
 static NEXT_VERSION: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
 
 pub fn context(ds: &DataSourceInstanceSettings) -> PluginContext {

@@ -272,30 +272,19 @@ pub(crate) fn finished_by_status(
     from: Micros,
     to: Micros,
 ) -> BTreeMap<String, f64> {
-    let Some(buckets) = hourly(from, to) else {
-        return BTreeMap::new();
-    };
     let spec = Spec {
         name: "status_counts",
         by: GroupBy::Status,
         sel,
         time: TimeKind::Finished,
     };
-    grouped::<f64, f64>(
-        loaded,
-        q,
-        &spec,
-        &buckets,
-        |j| j.finished().filter(|_| j.is_final()),
-        |c, _| *c += 1.0,
-        |c| c,
-    )
-    .into_iter()
-    .map(|(status, per_bucket)| (status, per_bucket.iter().sum()))
-    .collect()
+    finished_per_group(loaded, q, &spec, from, to, |j| {
+        j.finished().filter(|_| j.is_final())
+    })
 }
 
-/// How many selected jobs finished in `[from, to)`, through kept buckets (of an hour).
+/// How many selected jobs finished in `[from, to)` (any with a finish time, as the jobs
+/// table's active total counts them), through kept buckets (of an hour).
 pub(crate) fn count_finished(
     loaded: &Loaded<'_>,
     q: &Query,
@@ -303,27 +292,42 @@ pub(crate) fn count_finished(
     from: Micros,
     to: Micros,
 ) -> usize {
-    let Some(buckets) = hourly(from, to) else {
-        return 0;
-    };
     let spec = Spec {
         name: "finished_count",
         by: GroupBy::None,
         sel,
         time: TimeKind::Finished,
     };
+    finished_per_group(loaded, q, &spec, from, to, Job::finished)
+        .values()
+        .sum::<f64>() as usize
+}
+
+/// Jobs per group whose `finished_at` falls in `[from, to)`, summed over hourly buckets
+/// kept between refreshes.
+fn finished_per_group(
+    loaded: &Loaded<'_>,
+    q: &Query,
+    spec: &Spec,
+    from: Micros,
+    to: Micros,
+    finished_at: impl Fn(&Job) -> Option<Micros>,
+) -> BTreeMap<String, f64> {
+    let Some(buckets) = hourly(from, to) else {
+        return BTreeMap::new();
+    };
     grouped::<f64, f64>(
         loaded,
         q,
-        &spec,
+        spec,
         &buckets,
-        Job::finished,
+        finished_at,
         |c, _| *c += 1.0,
         |c| c,
     )
-    .values()
-    .flatten()
-    .sum::<f64>() as usize
+    .into_iter()
+    .map(|(group, per_bucket)| (group, per_bucket.iter().sum()))
+    .collect()
 }
 
 /// Buckets of an hour (longer for long ranges: never more than about 10,000) over

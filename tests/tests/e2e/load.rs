@@ -233,12 +233,7 @@ async fn fifty_clients_refreshing_dashboards() {
     );
 
     // Under load the answers were the cache's: they still equal an uncached source's.
-    let mut uncached = datasource(
-        &sim.url,
-        json!({"jobCacheMB": 0}),
-        &[("token", ADMIN_TOKEN)],
-    );
-    uncached.uid = "awx-e2e-uncached".into();
+    let uncached = e2e::uncached_datasource(&sim.url);
     let qs: Vec<_> = panels(now)
         .into_iter()
         .enumerate()

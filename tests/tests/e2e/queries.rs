@@ -28,12 +28,7 @@ impl Env {
         let sim = Sim::start(SimOptions::default()).await.unwrap();
         let plugin = Plugin::spawn().await.unwrap();
         let cached = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
-        let mut uncached = datasource(
-            &sim.url,
-            json!({"jobCacheMB": 0}),
-            &[("token", ADMIN_TOKEN)],
-        );
-        uncached.uid = "awx-e2e-uncached".into();
+        let uncached = e2e::uncached_datasource(&sim.url);
         let truth = sim.truth_jobs().await.unwrap();
         assert!(
             truth.len() > 1000,

@@ -32,12 +32,7 @@ async fn warm_refreshes_answer_what_an_uncached_source_answers() {
     let sim = Sim::with_history(3, 1500).await.unwrap();
     let plugin = Plugin::spawn().await.unwrap();
     let warm = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
-    let mut uncached = datasource(
-        &sim.url,
-        json!({"jobCacheMB": 0}),
-        &[("token", ADMIN_TOKEN)],
-    );
-    uncached.uid = "awx-e2e-uncached".into();
+    let uncached = e2e::uncached_datasource(&sim.url);
     let queries = [
         json!({"queryType": "job_status_counts"}),
         json!({"queryType": "job_throughput"}),

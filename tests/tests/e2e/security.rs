@@ -1087,12 +1087,7 @@ async fn oversized_requests_are_bounded_with_clear_errors() {
     let mut names: Vec<String> = (0..2000).map(|i| format!("Template number {i}")).collect();
     names.push(real.clone());
     let rec = Recorder::start(&sim.url, Behaviour::default()).await;
-    let mut uncached = datasource(
-        &rec.url,
-        json!({"jobCacheMB": 0}),
-        &[("token", e2e::ADMIN_TOKEN)],
-    );
-    uncached.uid = "awx-e2e-uncached".into();
+    let uncached = e2e::uncached_datasource(&rec.url);
     let answers = run_queries(
         &plugin,
         &uncached,
