@@ -28,6 +28,20 @@ pub enum SettingsError {
         value: String,
         reason: String,
     },
+    #[error("The {field} `{value}` has no scheme: write it as {fixed} (or http:// for a server without TLS)")]
+    MissingScheme {
+        field: &'static str,
+        value: String,
+        fixed: String,
+    },
+    #[error("The AWX URL `{value}` already ends in the API path {found}: {fix}")]
+    UrlHasApiPath {
+        value: String,
+        found: String,
+        fix: String,
+    },
+    #[error("The Prometheus selector (prometheusSelector) `{value}` is not valid: {reason}")]
+    BadSelector { value: String, reason: String },
     #[error("The API path `{0}` must start and end with `/`, e.g. /api/v2/ for AWX or /api/controller/v2/ behind an AAP 2.5+ gateway")]
     BadApiPath(String),
     #[error("jsonData.{field} has an invalid value `{value}`: expected {expected}")]
@@ -170,6 +184,7 @@ impl Settings {
         if !api_path.starts_with('/') || !api_path.ends_with('/') || api_path.contains("..") {
             return Err(SettingsError::BadApiPath(api_path));
         }
+        reject_api_path_in_url(&url, &api_path)?;
         let api_root = join_path(&url, &api_path);
 
         let auth = match non_empty(json.auth_type).as_deref() {
@@ -254,7 +269,13 @@ impl Settings {
                         })
                     }
                 };
-                let selector = normalize_selector(json.prometheus_selector.unwrap_or_default())?;
+                let raw = json.prometheus_selector.unwrap_or_default();
+                let selector = crate::prometheus::selector::normalize(&raw).map_err(|e| {
+                    SettingsError::BadSelector {
+                        value: raw.trim().to_string(),
+                        reason: e.0,
+                    }
+                })?;
                 Some(PrometheusSettings {
                     url,
                     auth,
@@ -306,6 +327,15 @@ fn parse_http_url(field: &'static str, value: &str) -> Result<Url, SettingsError
         value: value.to_string(),
         reason,
     };
+    // `awx.example.com` and `awx.example.com:443` are the common forms without a scheme;
+    // the second parses as the scheme `awx.example.com`, so look for `://` instead.
+    if !value.contains("://") {
+        return Err(SettingsError::MissingScheme {
+            field,
+            value: value.to_string(),
+            fixed: format!("https://{}", value.trim_start_matches('/')),
+        });
+    }
     let url = Url::parse(value).map_err(|e| bad(e.to_string()))?;
     if !matches!(url.scheme(), "http" | "https") {
         return Err(bad(format!(
@@ -379,39 +409,33 @@ fn read_number(
     }
 }
 
-/// Accepts `job="awx"` or `{job="awx"}`; rejects what could break out of a selector.
-fn normalize_selector(raw: String) -> Result<String, SettingsError> {
-    let s = raw.trim();
-    let s = s
-        .strip_prefix('{')
-        .and_then(|s| s.strip_suffix('}'))
-        .unwrap_or(s)
-        .trim();
-    let mut in_quotes = false;
-    let mut escaped = false;
-    for c in s.chars() {
-        match c {
-            _ if escaped => escaped = false,
-            '\\' if in_quotes => escaped = true,
-            '"' => in_quotes = !in_quotes,
-            '{' | '}' | '[' | ']' | '(' | ')' if !in_quotes => {
-                return Err(SettingsError::BadValue {
-                    field: "prometheusSelector",
-                    value: raw.clone(),
-                    expected: "label matchers such as job=\"awx\", instance=~\"awx-.*\"",
-                })
-            }
-            _ => {}
-        }
-    }
-    if in_quotes {
-        return Err(SettingsError::BadValue {
-            field: "prometheusSelector",
-            value: raw.clone(),
-            expected: "label matchers with balanced quotes, such as job=\"awx\"",
+/// A URL that already ends in an API root (`https://awx.example.com/api/v2/`) would have
+/// the API path appended a second time; AWX answers that with a 404 that does not say why.
+fn reject_api_path_in_url(url: &Url, api_path: &str) -> Result<(), SettingsError> {
+    let path = url.path().trim_end_matches('/');
+    let configured = api_path.trim_end_matches('/');
+    let found = [configured, "/api/controller/v2", "/api/v2", "/api"]
+        .into_iter()
+        .find(|root| {
+            !root.is_empty()
+                && path
+                    .to_ascii_lowercase()
+                    .ends_with(&root.to_ascii_lowercase())
         });
-    }
-    Ok(s.to_string())
+    let Some(root) = found else { return Ok(()) };
+    let mut base = url.clone();
+    base.set_path(&path[..path.len() - root.len()]);
+    let base = base.as_str().trim_end_matches('/');
+    let fix = if root == "/api/controller/v2" && configured != root {
+        format!("set the URL to {base} and the API path to /api/controller/v2/")
+    } else {
+        format!("set the URL to {base}; the plugin adds the API path ({api_path}) to it")
+    };
+    Err(SettingsError::UrlHasApiPath {
+        value: url.as_str().to_string(),
+        found: format!("{root}/"),
+        fix,
+    })
 }
 
 #[cfg(test)]
@@ -481,6 +505,75 @@ mod tests {
         assert!(e.to_string().contains("username"), "{e}");
         let e = Settings::parse("https://u:p@x", b"{}", &t).unwrap_err();
         assert!(e.to_string().contains("credentials"), "{e}");
+    }
+
+    #[test]
+    fn a_url_without_a_scheme_is_answered_with_the_https_form() {
+        let t = secure(&[("token", "t")]);
+        for (url, fixed) in [
+            ("awx.example.com", "https://awx.example.com"),
+            ("awx.example.com:8443", "https://awx.example.com:8443"),
+            ("10.0.0.5/awx/", "https://10.0.0.5/awx/"),
+        ] {
+            let e = Settings::parse(url, b"{}", &t).unwrap_err();
+            assert_eq!(
+                e.to_string(),
+                format!("The AWX URL `{url}` has no scheme: write it as {fixed} (or http:// for a server without TLS)")
+            );
+        }
+        let e = Settings::parse("https://x", br#"{"prometheusUrl":"prometheus:9090"}"#, &t)
+            .unwrap_err();
+        assert!(
+            e.to_string()
+                .starts_with("The Prometheus URL `prometheus:9090` has no scheme: write it as https://prometheus:9090"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn a_url_that_already_holds_the_api_path_says_which_url_to_set() {
+        let t = secure(&[("token", "t")]);
+        let err = |url: &str, json: &[u8]| Settings::parse(url, json, &t).unwrap_err().to_string();
+        assert_eq!(
+            err("https://awx.example.com/api/v2", b"{}"),
+            "The AWX URL `https://awx.example.com/api/v2` already ends in the API path /api/v2/: set the URL to https://awx.example.com; the plugin adds the API path (/api/v2/) to it"
+        );
+        assert_eq!(
+            err("https://tools.example.com/awx/API/v2/", b"{}"),
+            "The AWX URL `https://tools.example.com/awx/API/v2/` already ends in the API path /api/v2/: set the URL to https://tools.example.com/awx; the plugin adds the API path (/api/v2/) to it"
+        );
+        assert_eq!(
+            err("https://gw.example.com/api/controller/v2/", b"{}"),
+            "The AWX URL `https://gw.example.com/api/controller/v2/` already ends in the API path /api/controller/v2/: set the URL to https://gw.example.com and the API path to /api/controller/v2/"
+        );
+        assert_eq!(
+            err(
+                "https://gw.example.com/api/controller/v2/",
+                br#"{"apiPath":"/api/controller/v2/"}"#
+            ),
+            "The AWX URL `https://gw.example.com/api/controller/v2/` already ends in the API path /api/controller/v2/: set the URL to https://gw.example.com; the plugin adds the API path (/api/controller/v2/) to it"
+        );
+        assert!(err("http://awx:8052/api/", b"{}").contains("set the URL to http://awx:8052;"));
+        // A path prefix that merely contains `api` is a reverse proxy's, and is kept.
+        for url in ["https://x/myapi/", "https://x/api/v2/awx", "https://x/apis"] {
+            let s = Settings::parse(url, b"{}", &t).unwrap();
+            assert!(s.awx.api_root.as_str().ends_with("/api/v2/"), "{url}");
+        }
+    }
+
+    #[test]
+    fn an_unquoted_selector_names_the_setting_and_shows_the_quoted_form() {
+        let t = secure(&[("token", "t")]);
+        let e = Settings::parse(
+            "https://x",
+            br#"{"prometheusUrl":"http://p:9090","prometheusSelector":"job=awx"}"#,
+            &t,
+        )
+        .unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "The Prometheus selector (prometheusSelector) `job=awx` is not valid: the value of `job` is not quoted: label values are PromQL strings; write it as job=\"awx\""
+        );
     }
 
     #[test]

@@ -101,12 +101,18 @@ impl std::error::Error for ConnectError {}
 fn hint_for(e: &SettingsError) -> Option<&'static str> {
     match e {
         SettingsError::MissingUrl => Some("pass --url or set AWX_URL"),
-        SettingsError::BadUrl { field, .. } => match *field {
-            "Prometheus URL" => Some("fix --prometheus-url or PROMETHEUS_URL"),
-            "UI URL" => Some("fix --ui-url"),
-            _ => Some("fix --url or AWX_URL"),
-        },
+        SettingsError::BadUrl { field, .. } | SettingsError::MissingScheme { field, .. } => {
+            match *field {
+                "Prometheus URL" => Some("fix --prometheus-url or PROMETHEUS_URL"),
+                "UI URL" => Some("fix --ui-url"),
+                _ => Some("fix --url or AWX_URL"),
+            }
+        }
+        SettingsError::UrlHasApiPath { .. } => Some("fix --url or AWX_URL"),
         SettingsError::BadApiPath(_) => Some("fix --api-path or AWX_API_PATH"),
+        SettingsError::BadSelector { .. } => {
+            Some("fix --prometheus-selector or PROMETHEUS_SELECTOR")
+        }
         SettingsError::MissingSecret(m) if m.contains("AWX token") => Some(
             "pass --token or set AWX_TOKEN (or --username and --password for basic authentication)",
         ),
@@ -117,7 +123,6 @@ fn hint_for(e: &SettingsError) -> Option<&'static str> {
             "timeoutSeconds" => Some("fix --timeout"),
             "maxConcurrency" => Some("fix --max-concurrency"),
             "jobCacheMB" => Some("fix --job-cache-mb"),
-            "prometheusSelector" => Some("fix --prometheus-selector or PROMETHEUS_SELECTOR"),
             _ => None,
         },
         _ => None,

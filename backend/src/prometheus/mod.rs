@@ -4,3 +4,4 @@ pub mod client;
 
 pub use client::{PromError, PrometheusClient, QueryResult, Series};
 pub mod promql;
+pub mod selector;
