@@ -627,8 +627,13 @@ fn dispatch(
             .map(|rest| (*r, rest))
             .or_else(|| (path == r.trim_end_matches('/')).then_some((*r, "")))
     }) else {
-        return Err((ApiError::NotFound, false));
+        return Err((no_such_path(path), false));
     };
+    // An API root joined to a URL that already ends in one (/api/v2/api/v2/ping/) matches
+    // none of AWX's routes: its 404 handler answers, before any authentication.
+    if rest.starts_with("api/") || rest == "api" {
+        return Err((no_such_path(path), false));
+    }
     if !path.ends_with('/') {
         return Ok((redirect(path, raw_query), false));
     }
@@ -731,6 +736,19 @@ fn dispatch(
         _ => return Err(e(ApiError::NotFound)),
     };
     Ok((Answer::json(body), authed))
+}
+
+/// A path that no route of AWX matches. Under /api/ AWX's handle_404 renders its message
+/// through DRF with no authentication classes (so never a 401); elsewhere DRF's "Not found.".
+fn no_such_path(path: &str) -> ApiError {
+    if path.starts_with("/api/") {
+        ApiError::Body(
+            StatusCode::NOT_FOUND,
+            r#"{"detail":"The requested resource could not be found."}"#.to_string(),
+        )
+    } else {
+        ApiError::NotFound
+    }
 }
 
 fn redirect(path: &str, raw_query: Option<&str>) -> Answer {
