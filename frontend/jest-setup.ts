@@ -1,8 +1,14 @@
 // Polyfills jsdom lacks and Grafana's components need.
 import '@testing-library/jest-dom';
+import { configure } from '@testing-library/react';
 import { TextDecoder, TextEncoder } from 'util';
 
 Object.assign(global, { TextEncoder, TextDecoder });
+
+// findBy*/waitFor give up after 1 s by default. A Combobox's options appear after its own 200 ms debounce and
+// a few renders, which on a loaded 2-core machine can take most of that second; 5 s keeps a failing find's own
+// message ("Unable to find role ...") well inside the test's 15 s timeout (jest.config.js).
+configure({ asyncUtilTimeout: 5000 });
 
 Object.defineProperty(window, 'matchMedia', {
   writable: true,
