@@ -234,6 +234,16 @@ async function main() {
     });
     await page.screenshot({ path: join(ARTIFACTS, 'config-editor.png'), fullPage: true });
 
+    await check('the config editor shows the backend limits under a number outside them', async () => {
+      const cache = page.locator('#awx-job-cache-mb');
+      const limits = page.getByText('Expected a whole number of MiB from 0 (no cache) to 16384.');
+      await cache.fill('20000');
+      await limits.waitFor({ timeout: 5000 });
+      await page.screenshot({ path: join(ARTIFACTS, 'config-editor-invalid.png'), fullPage: true });
+      await cache.fill('512');
+      await limits.waitFor({ state: 'detached', timeout: 5000 });
+    });
+
     await check('no console errors, no request leaves the machine', async () => {
       assert(problems.length === 0, problems.join('\n'));
       assert(outside.length === 0, `requests to elsewhere: ${outside.join(', ')}`);

@@ -128,6 +128,8 @@ export interface AwxOptions extends DataSourceJsonData {
   prometheusUsername?: string;
   prometheusSelector?: string;
   defaultSource?: Source;
+  /** MiB for the job-record cache; 0 turns it off. The key's spelling is the backend's. */
+  jobCacheMB?: number;
 }
 
 /** secureJsonData: write-only from the browser; Grafana only tells which are set (secureJsonFields). */
@@ -140,8 +142,13 @@ export interface AwxSecureJsonData {
 }
 
 export const DEFAULT_API_PATH = '/api/v2/';
+// Defaults and limits of the numeric settings, as backend/src/settings.rs enforces them.
 export const DEFAULT_TIMEOUT_SECONDS = 30;
+export const MAX_TIMEOUT_SECONDS = 600;
 export const DEFAULT_MAX_CONCURRENCY = 4;
+export const MAX_CONCURRENCY = 32;
+export const DEFAULT_JOB_CACHE_MB = 256;
+export const MAX_JOB_CACHE_MB = 16384;
 
 /** One entry of `GET lookup/<kind>` and of a lookup query's frame. */
 export interface LookupItem {

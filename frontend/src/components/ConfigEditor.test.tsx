@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import { render, screen } from '@testing-library/react';
 import userEvent from '@testing-library/user-event';
 import { DataSourceSettings } from '@grafana/data';
@@ -123,6 +125,106 @@ describe('ConfigEditor', () => {
     expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { timeoutSeconds: 9 } }));
   });
 
+  it('offers the job cache, 0 (off) included, and empties it back to the default', async () => {
+    const { onOptionsChange, rerender } = setup(options());
+    const cache = field(/^Job cache/);
+    expect(cache).toHaveAttribute('placeholder', '256');
+    await userEvent.type(cache, '0');
+    expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { jobCacheMB: 0 } }));
+
+    rerender(<ConfigEditor options={options({ jsonData: { jobCacheMB: 512 } })} onOptionsChange={onOptionsChange} />);
+    expect(field(/^Job cache/)).toHaveValue(512);
+    await userEvent.clear(field(/^Job cache/));
+    expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { jobCacheMB: undefined } }));
+  });
+
+  it.each([
+    ['timeoutSeconds', 0, 600, 601, 'Expected a whole number of seconds from 1 to 600.'],
+    ['maxConcurrency', 0, 32, 33, 'Expected a whole number from 1 to 32.'],
+    ['jobCacheMB', -1, 16384, 16385, 'Expected a whole number of MiB from 0 (no cache) to 16384.'],
+  ] as const)('shows the backend limits of %s under a value outside them', (key, below, top, above, message) => {
+    const { rerender, onOptionsChange } = setup(options({ jsonData: { [key]: top } }));
+    expect(screen.queryByText(message)).not.toBeInTheDocument();
+    for (const bad of [below, above, 2.5]) {
+      rerender(<ConfigEditor options={options({ jsonData: { [key]: bad } })} onOptionsChange={onOptionsChange} />);
+      expect(screen.getByText(message)).toBeInTheDocument();
+    }
+  });
+
+  it('says what to fix in a URL, as the backend would', () => {
+    const { rerender, onOptionsChange } = setup(
+      options({ url: 'awx.example.com:443', jsonData: { uiUrl: 'ftp://awx', prometheusUrl: 'prometheus:9090' } })
+    );
+    expect(screen.getByText(/Add the scheme: https:\/\/awx\.example\.com:443 /)).toBeInTheDocument();
+    expect(screen.getByText('The scheme must be http or https, not ftp.')).toBeInTheDocument();
+    expect(screen.getByText(/Add the scheme: https:\/\/prometheus:9090 /)).toBeInTheDocument();
+
+    rerender(<ConfigEditor options={options({ url: 'https://awx.example.com/api/v2/' })} onOptionsChange={onOptionsChange} />);
+    expect(
+      screen.getByText(
+        'The URL already ends in /api/v2/: set the URL to https://awx.example.com; the plugin adds the API path (/api/v2/) to it.'
+      )
+    ).toBeInTheDocument();
+
+    rerender(
+      <ConfigEditor options={options({ url: 'https://aap.example.com/api/controller/v2' })} onOptionsChange={onOptionsChange} />
+    );
+    expect(
+      screen.getByText(
+        'The URL already ends in /api/controller/v2/: set the URL to https://aap.example.com and the API path to /api/controller/v2/.'
+      )
+    ).toBeInTheDocument();
+
+    rerender(
+      <ConfigEditor
+        options={options({ url: 'https://user:pw@awx.example.com', jsonData: { uiUrl: 'https://awx.example.com/?x=1' } })}
+        onOptionsChange={onOptionsChange}
+      />
+    );
+    expect(screen.getByText('Put credentials in the authentication fields, not in the URL.')).toBeInTheDocument();
+    expect(screen.getByText('Remove the query string and fragment.')).toBeInTheDocument();
+
+    // A path prefix (AWX behind a reverse proxy) is fine.
+    rerender(<ConfigEditor options={options({ url: 'https://tools.example.com/awx' })} onOptionsChange={onOptionsChange} />);
+    expect(screen.queryByRole('alert')).not.toBeInTheDocument();
+  });
+
+  it('says that a custom API path must start and end with /', () => {
+    const { rerender, onOptionsChange } = setup(options({ jsonData: { apiPath: 'api/v2' } }));
+    expect(screen.getByText(/^The API path must start and end with \//)).toBeInTheDocument();
+    rerender(<ConfigEditor options={options({ jsonData: { apiPath: '/awx/api/v2/' } })} onOptionsChange={onOptionsChange} />);
+    expect(screen.queryByText(/^The API path must start and end with \//)).not.toBeInTheDocument();
+  });
+
+  it('shows the quoted form of a selector whose values lack quotes, and takes PromQL matchers', () => {
+    const prom = (selector: string) =>
+      options({ jsonData: { prometheusUrl: 'http://prom:9090', prometheusSelector: selector } });
+    const { rerender, onOptionsChange } = setup(prom('job=awx, instance=~awx-.*'));
+    expect(
+      screen.getByText(
+        'Write label matchers with quoted values (PromQL strings), separated by commas, e.g. job="awx", instance=~"awx-.*".'
+      )
+    ).toBeInTheDocument();
+    for (const good of ['', 'job="awx"', '{job="awx", instance=~"a.*",}', "env!='prod',x!~`a\\d`", '"service.name"="awx"']) {
+      rerender(<ConfigEditor options={prom(good)} onOptionsChange={onOptionsChange} />);
+      expect(screen.queryByText(/^Write label matchers/)).not.toBeInTheDocument();
+    }
+    for (const bad of ['up{job="awx"}', 'job="awx" or vector(1)', 'job="awx', '1job="x"']) {
+      rerender(<ConfigEditor options={prom(bad)} onOptionsChange={onOptionsChange} />);
+      expect(screen.getByText(/^Write label matchers/)).toBeInTheDocument();
+    }
+  });
+
+  it('says which certificate authorities are trusted: the built-in Mozilla roots and the pasted CA, not the host store', () => {
+    const { container } = setup(options());
+    expect(
+      screen.getByText(
+        /in addition to the public CAs of Mozilla's root store, which is built into the plugin\. The host's certificate store is not read\./
+      )
+    ).toBeInTheDocument();
+    expect(container).not.toHaveTextContent(/system's/);
+  });
+
   it('shows the Prometheus settings once a Prometheus URL is set', () => {
     const { rerender, onOptionsChange } = setup(options());
     expect(queryField(/^Selector/)).not.toBeInTheDocument();
@@ -154,5 +256,86 @@ describe('ConfigEditor', () => {
     const { onOptionsChange } = setup(options());
     await userEvent.click(screen.getByRole('radio', { name: 'Prometheus' }));
     expect(onOptionsChange).toHaveBeenLastCalledWith(expect.objectContaining({ jsonData: { defaultSource: 'prometheus' } }));
+  });
+});
+
+/** The keys in the first column of CONFIGURATION.md's `| key | default | meaning |` tables, without `secureJsonData.`. */
+function documentedSettings(): string[] {
+  const doc = readFileSync(join(__dirname, '..', '..', '..', 'docs', 'CONFIGURATION.md'), 'utf8');
+  const keys: string[] = [];
+  let inTable = false;
+  for (const line of doc.split('\n')) {
+    if (/^\|\s*key\s*\|\s*default\s*\|/.test(line)) {
+      inTable = true;
+    } else if (!line.startsWith('|')) {
+      inTable = false;
+    } else if (inTable && !/^\|\s*-/.test(line)) {
+      const first = line.split('|')[1];
+      for (const m of first.matchAll(/`([^`]+)`/g)) {
+        keys.push(m[1].replace(/^secureJsonData\./, ''));
+      }
+    }
+  }
+  return keys;
+}
+
+/**
+ * The settings backend/src/settings.rs reads: the data source's URL, the fields of its `JsonData` (camelCase,
+ * or a serde rename) and the secrets it asks for with `secret("...")`.
+ */
+function backendSettings(): string[] {
+  const rust = readFileSync(join(__dirname, '..', '..', '..', 'backend', 'src', 'settings.rs'), 'utf8');
+  const body = /struct JsonData \{([^}]*)\}/.exec(rust)?.[1] ?? '';
+  const keys = ['url'];
+  let rename: string | undefined;
+  for (const line of body.split('\n')) {
+    const renamed = /#\[serde\(rename = "([^"]+)"\)\]/.exec(line);
+    const fieldName = /^\s*(?:pub\s+)?([a-z_][a-z0-9_]*)\s*:/.exec(line);
+    if (renamed) {
+      rename = renamed[1];
+    } else if (fieldName) {
+      keys.push(rename ?? fieldName[1].replace(/_([a-z0-9])/g, (_, c: string) => c.toUpperCase()));
+      rename = undefined;
+    }
+  }
+  for (const m of rust.matchAll(/\bsecret\("([A-Za-z]+)"\)/g)) {
+    keys.push(m[1]);
+  }
+  return [...new Set(keys)];
+}
+
+/** Each control's id is `awx-` and its setting's key in kebab case (a radio group's options end in it). */
+const settingId = (key: string) => `awx-${key.replace(/([a-z])([A-Z])/g, '$1-$2').toLowerCase()}`;
+
+describe('ConfigEditor and docs/CONFIGURATION.md', () => {
+  // Between them these show every control: token and basic auth, each Prometheus authentication.
+  const states: Options[] = [
+    options({ jsonData: { prometheusUrl: 'http://prom:9090', prometheusAuthType: 'basic' } }),
+    options({ jsonData: { authType: 'basic', prometheusUrl: 'http://prom:9090', prometheusAuthType: 'bearer' } }),
+  ];
+  const shownIds = new Set<string>();
+  beforeAll(() => {
+    for (const opts of states) {
+      const { container, unmount } = render(<ConfigEditor options={opts} onOptionsChange={jest.fn()} />);
+      container.querySelectorAll('[id^="awx-"], [id*="-awx-"]').forEach((e) => shownIds.add(e.id.replace(/^.*?(awx-)/, '$1')));
+      unmount();
+    }
+  });
+
+  it('reads the same settings from the doc and from the backend', () => {
+    const documented = documentedSettings();
+    expect(documented).toEqual(expect.arrayContaining(['url', 'apiPath', 'token', 'jobCacheMB', 'prometheusToken']));
+    expect(documented.length).toBeGreaterThanOrEqual(19);
+    expect([...documented].sort()).toEqual(backendSettings().sort());
+  });
+
+  it('has a control for every documented setting', () => {
+    const missing = documentedSettings().filter((k) => !shownIds.has(settingId(k)));
+    expect(missing).toEqual([]);
+  });
+
+  it('documents every setting it has a control for', () => {
+    const documented = new Set(documentedSettings().map(settingId));
+    expect([...shownIds].filter((id) => !documented.has(id))).toEqual([]);
   });
 });

@@ -14,17 +14,16 @@ import {
 } from '@grafana/ui';
 
 import { SOURCE_LABELS } from '../queryTypes';
+import { AuthType, AwxOptions, AwxSecureJsonData, DEFAULT_API_PATH, PrometheusAuthType, Source, SOURCES } from '../types';
 import {
-  AuthType,
-  AwxOptions,
-  AwxSecureJsonData,
-  DEFAULT_API_PATH,
-  DEFAULT_MAX_CONCURRENCY,
-  DEFAULT_TIMEOUT_SECONDS,
-  PrometheusAuthType,
-  Source,
-  SOURCES,
-} from '../types';
+  apiPathProblem,
+  awxUrlProblem,
+  NUMBER_LIMITS,
+  NumberKey,
+  numberProblem,
+  selectorProblem,
+  urlProblem,
+} from './settingsChecks';
 
 export type Props = DataSourcePluginOptionsEditorProps<AwxOptions, AwxSecureJsonData>;
 type SecretKey = keyof AwxSecureJsonData;
@@ -66,10 +65,36 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   };
   const onText = (key: 'apiPath' | 'username' | 'uiUrl' | 'prometheusUrl' | 'prometheusUsername' | 'prometheusSelector') =>
     (e: ChangeEvent<HTMLInputElement>) => setJson(key, e.currentTarget.value);
-  const onNumber = (key: 'timeoutSeconds' | 'maxConcurrency') => (e: ChangeEvent<HTMLInputElement>) => {
+  // A number outside the backend's limits is kept as typed, with the limits shown under the field: dropping it
+  // would empty the field under the user's fingers without saying why.
+  const onNumber = (key: NumberKey) => (e: ChangeEvent<HTMLInputElement>) => {
     const raw = e.currentTarget.value.trim();
     const n = Number(raw);
     setJson(key, raw === '' || !Number.isFinite(n) ? undefined : n);
+  };
+  const numberField = (key: NumberKey, id: string, label: string, description: string) => {
+    const { min, max, default: dflt } = NUMBER_LIMITS[key];
+    const problem = numberProblem(key, jsonData[key]);
+    return (
+      <Field
+        label={label}
+        description={`${description} Default ${dflt}; ${min} to ${max}.`}
+        invalid={problem !== undefined}
+        error={problem}
+      >
+        <Input
+          id={id}
+          type="number"
+          min={min}
+          max={max}
+          step={1}
+          width={16}
+          value={jsonData[key] ?? ''}
+          placeholder={String(dflt)}
+          onChange={onNumber(key)}
+        />
+      </Field>
+    );
   };
   const setSecret = (key: SecretKey) => (e: FormEvent<HTMLInputElement | HTMLTextAreaElement>) => {
     onOptionsChange({ ...options, secureJsonData: { ...secureJsonData, [key]: e.currentTarget.value } });
@@ -92,6 +117,11 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
   const apiPathOptions = API_PATHS.some((p) => p.value === apiPath)
     ? API_PATHS
     : [...API_PATHS, { label: apiPath, value: apiPath, description: 'Custom' }];
+  const urlError = awxUrlProblem(options.url ?? '', apiPath);
+  const apiPathError = apiPathProblem(apiPath);
+  const uiUrlError = urlProblem(jsonData.uiUrl ?? '');
+  const promUrlError = urlProblem(jsonData.prometheusUrl ?? '');
+  const selectorError = selectorProblem(jsonData.prometheusSelector ?? '');
 
   return (
     <Stack direction="column" gap={2}>
@@ -100,6 +130,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
           label="URL"
           required
           description="Base URL of AWX or of the Ansible Automation Platform gateway, e.g. https://awx.example.com. Grafana's server connects to it, not the browser."
+          invalid={urlError !== undefined}
+          error={urlError}
         >
           <Input
             id="awx-url"
@@ -112,6 +144,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         <Field
           label="API path"
           description="The API root under the URL: /api/v2/ for AWX, /api/controller/v2/ behind an AAP 2.5+ gateway. Type another path if yours differs."
+          invalid={apiPathError !== undefined}
+          error={apiPathError}
         >
           <Combobox<string>
             id="awx-api-path"
@@ -125,6 +159,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         <Field
           label="UI URL"
           description="Base of the links to job pages in AWX, if people reach AWX at another address than the URL above. Empty: the URL."
+          invalid={uiUrlError !== undefined}
+          error={uiUrlError}
         >
           <Input
             id="awx-ui-url"
@@ -186,7 +222,7 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
         )}
         <Field
           label="CA certificate"
-          description="PEM certificate(s) of a private certificate authority to trust, in addition to the system's."
+          description="PEM certificate(s) of a private certificate authority to trust for AWX and Prometheus, in addition to the public CAs of Mozilla's root store, which is built into the plugin. The host's certificate store is not read."
         >
           <SecretTextArea
             id="awx-tls-ca-cert"
@@ -199,37 +235,27 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
       </FieldSet>
 
       <FieldSet label="Requests">
-        <Field label="Timeout" description={`Seconds per HTTP request. Default ${DEFAULT_TIMEOUT_SECONDS}.`}>
-          <Input
-            id="awx-timeout"
-            type="number"
-            min={1}
-            width={16}
-            value={jsonData.timeoutSeconds ?? ''}
-            placeholder={String(DEFAULT_TIMEOUT_SECONDS)}
-            onChange={onNumber('timeoutSeconds')}
-          />
-        </Field>
-        <Field
-          label="Concurrency"
-          description={`How many requests this data source sends to AWX at once. Default ${DEFAULT_MAX_CONCURRENCY}; lower it for a busy AWX.`}
-        >
-          <Input
-            id="awx-concurrency"
-            type="number"
-            min={1}
-            width={16}
-            value={jsonData.maxConcurrency ?? ''}
-            placeholder={String(DEFAULT_MAX_CONCURRENCY)}
-            onChange={onNumber('maxConcurrency')}
-          />
-        </Field>
+        {numberField('timeoutSeconds', 'awx-timeout-seconds', 'Timeout', 'Seconds per HTTP request to AWX or Prometheus.')}
+        {numberField(
+          'maxConcurrency',
+          'awx-max-concurrency',
+          'Max concurrency',
+          'How many requests this data source sends to AWX at once; lower it for a busy AWX.'
+        )}
+        {numberField(
+          'jobCacheMB',
+          'awx-job-cache-mb',
+          'Job cache (MiB)',
+          'Memory for the cache of job records, so that dashboards over the same days ask AWX only for what changed. 0 turns the cache off.'
+        )}
       </FieldSet>
 
       <FieldSet label="Prometheus (optional)">
         <Field
           label="Prometheus URL"
           description="A Prometheus-compatible query API (Prometheus, Thanos, Mimir, VictoriaMetrics) that scrapes this AWX's /api/v2/metrics/. Enables active jobs and capacity history, and PromQL queries."
+          invalid={promUrlError !== undefined}
+          error={promUrlError}
         >
           <Input
             id="awx-prometheus-url"
@@ -282,6 +308,8 @@ export function ConfigEditor({ options, onOptionsChange }: Props) {
             <Field
               label="Selector"
               description='Label matchers added to every AWX metric, to pick this AWX among several, e.g. job="awx" or instance="awx.example.com:443".'
+              invalid={selectorError !== undefined}
+              error={selectorError}
             >
               <Input
                 id="awx-prometheus-selector"
