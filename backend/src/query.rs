@@ -146,6 +146,13 @@ string_enum!(Stat {
     Count = "count",
 });
 
+string_enum!(Measure {
+    Capacity = "capacity",
+    Consumed = "consumed",
+    Remaining = "remaining",
+    Used = "used",
+});
+
 string_enum!(LookupKind {
     Organization = "organization",
     Template = "template",
@@ -223,6 +230,9 @@ pub struct Query {
     pub filters: Filters,
     pub group_by: GroupBy,
     pub stats: Vec<Stat>,
+    /// For `capacity`: which measures to answer (all by default), so that an alert rule
+    /// can watch `used` alone.
+    pub measures: Vec<Measure>,
     pub limit: usize,
     pub include_syncs: bool,
     pub expr: String,
@@ -313,29 +323,22 @@ impl Query {
                 )
             })?,
         };
-        let stats = match obj.get("stats") {
-            None | Some(Value::Null) => DEFAULT_STATS.to_vec(),
-            Some(v) => {
-                let names = string_list("stats", v)?;
-                let mut stats = Vec::new();
-                for n in names {
-                    let s = Stat::parse(&n).ok_or_else(|| {
-                        QueryError::new(
-                            "stats",
-                            format!("unknown statistic `{n}`; use any of: {}", Stat::valid()),
-                        )
-                    })?;
-                    if !stats.contains(&s) {
-                        stats.push(s);
-                    }
-                }
-                if stats.is_empty() {
-                    DEFAULT_STATS.to_vec()
-                } else {
-                    stats
-                }
-            }
-        };
+        let stats = enum_list_or(
+            &obj,
+            "stats",
+            Stat::parse,
+            Stat::valid,
+            "a statistic",
+            &DEFAULT_STATS,
+        )?;
+        let measures = enum_list_or(
+            &obj,
+            "measures",
+            Measure::parse,
+            Measure::valid,
+            "a capacity measure",
+            Measure::ALL,
+        )?;
         let limit = match obj.get("limit") {
             None | Some(Value::Null) => DEFAULT_LIMIT,
             Some(v) => {
@@ -399,6 +402,7 @@ impl Query {
             filters,
             group_by,
             stats,
+            measures,
             limit,
             include_syncs,
             expr,
@@ -509,6 +513,26 @@ fn enum_list<T: Copy + PartialEq>(
         }
     }
     Ok(out)
+}
+
+/// [`enum_list`] of an optional key: missing, null or empty gives `default`.
+fn enum_list_or<T: Copy + PartialEq>(
+    obj: &Map<String, Value>,
+    key: &str,
+    parse: fn(&str) -> Option<T>,
+    valid: fn() -> String,
+    what: &str,
+    default: &[T],
+) -> Result<Vec<T>, QueryError> {
+    let list = match obj.get(key) {
+        None | Some(Value::Null) => Vec::new(),
+        Some(v) => enum_list(key, v, parse, valid, what)?,
+    };
+    Ok(if list.is_empty() {
+        default.to_vec()
+    } else {
+        list
+    })
 }
 
 fn parse_filters(v: Option<&Value>) -> Result<Filters, QueryError> {
@@ -656,6 +680,16 @@ mod tests {
         assert!(e.message.contains("p95"), "{e}");
         let q = parse(r#"{"queryType":"job_duration","stats":["max","max","count"]}"#).unwrap();
         assert_eq!(q.stats, vec![Stat::Max, Stat::Count]);
+        let q = parse(r#"{"queryType":"capacity","measures":["used"]}"#).unwrap();
+        assert_eq!(q.measures, vec![Measure::Used]);
+        let q = parse(r#"{"queryType":"capacity"}"#).unwrap();
+        assert_eq!(q.measures, Measure::ALL);
+        let e = parse(r#"{"queryType":"capacity","measures":["free"]}"#).unwrap_err();
+        assert!(
+            e.to_string()
+                .contains("measures: `free` is not a capacity measure"),
+            "{e}"
+        );
     }
 
     #[test]

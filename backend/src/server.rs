@@ -5,12 +5,13 @@ use std::io::Write;
 use std::net::SocketAddr;
 
 use grafana_plugin_sdk::pluginv2::{
-    data_server::DataServer, diagnostics_server::DiagnosticsServer, resource_server::ResourceServer,
+    diagnostics_server::DiagnosticsServer, resource_server::ResourceServer,
 };
 use tokio::net::TcpListener;
 use tonic::transport::server::TcpIncoming;
 
-use crate::plugin::Plugin;
+use crate::plugin::wire::{data_server::DataServer, grpc_controller_server::GRPCControllerServer};
+use crate::plugin::{Controller, Plugin};
 
 /// go-plugin's core protocol 1, Grafana's plugin protocol 2, over gRPC.
 pub fn handshake_line(addr: SocketAddr) -> String {
@@ -19,7 +20,9 @@ pub fn handshake_line(addr: SocketAddr) -> String {
 
 /// Grafana's messages can be large (a 10,000-row table); allow what its client allows.
 const MAX_MESSAGE_BYTES: usize = 64 * 1024 * 1024;
-const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_secs(2);
+/// In-flight requests get this long to finish once the plugin is asked to stop: under
+/// the 2 s after which Grafana (go-plugin's Kill) gives up and kills the process.
+const SHUTDOWN_GRACE: std::time::Duration = std::time::Duration::from_millis(1_200);
 
 pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::Result<()> {
     let listener = TcpListener::bind("127.0.0.1:0").await?;
@@ -35,8 +38,10 @@ pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::
         .await;
 
     let plugin = Plugin::default();
+    let controller = Controller::default();
     let router = tonic::transport::Server::builder()
         .add_service(health_service)
+        .add_service(GRPCControllerServer::new(controller.clone()))
         .add_service(
             DataServer::new(plugin.clone())
                 .max_decoding_message_size(MAX_MESSAGE_BYTES)
@@ -52,7 +57,11 @@ pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::
         writeln!(stdout, "{}", handshake_line(addr))?;
         stdout.flush()?;
     }
-    tracing::info!(%addr, "plugin serving");
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        %addr,
+        "AWX data source plugin started"
+    );
     // Graceful shutdown waits for open connections, and Grafana keeps its connection
     // open: give in-flight requests a grace period, then stop regardless.
     let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
@@ -64,9 +73,16 @@ pub async fn serve(shutdown: impl std::future::Future<Output = ()>) -> std::io::
         let _ = stop_rx.await;
     });
     tokio::pin!(serving);
+    // A SIGTERM from a supervisor, or Grafana's own way: the controller's Shutdown.
+    let stop_requested = async {
+        tokio::select! {
+            () = shutdown => {}
+            () = controller.stopped() => {}
+        }
+    };
     tokio::select! {
         result = &mut serving => result.map_err(std::io::Error::other)?,
-        () = shutdown => {
+        () = stop_requested => {
             let _ = stop_tx.send(());
             match tokio::time::timeout(SHUTDOWN_GRACE, &mut serving).await {
                 Ok(result) => result.map_err(std::io::Error::other)?,

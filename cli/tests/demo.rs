@@ -214,21 +214,24 @@ async fn the_demo_prints_every_kpi_from_the_simulator() {
         assert!(numbers(field(aj, name)).iter().flatten().all(|v| *v >= 0.0));
     }
 
-    // capacity (api): a total row that adds up the instances.
+    // capacity (api): one point per instance and measure, and a total that adds them up.
     let cap = frames["capacity"];
-    let hosts = strings(field(cap, "hostname"));
-    let capacity = numbers(field(cap, "capacity"));
-    let last = hosts.len() - 1;
-    assert_eq!(hosts[last].as_deref(), Some("total"));
-    let parts: f64 = capacity[..last].iter().flatten().sum();
-    assert_eq!(capacity[last], Some(parts));
+    let capacity: Vec<(&str, f64)> = cap
+        .fields
+        .iter()
+        .filter(|f| f.name == "capacity")
+        .map(|f| (f.labels["hostname"].as_str(), sum(f)))
+        .collect();
+    let (total, hosts) = capacity.split_last().expect("capacity fields");
+    assert_eq!(total.0, "total");
+    assert_eq!(total.1, hosts.iter().map(|(_, c)| c).sum::<f64>());
 
-    // instances: every instance of the capacity table, and more (the hop node).
+    // instances: every instance of capacity, and more (the hop node).
     let inst_hosts = strings(field(frames["instances"], "hostname"));
-    for h in &hosts[..last] {
-        assert!(inst_hosts.contains(h), "{h:?}");
+    for (h, _) in hosts {
+        assert!(inst_hosts.contains(&Some(h.to_string())), "{h:?}");
     }
-    assert!(inst_hosts.len() >= last);
+    assert!(inst_hosts.len() >= hosts.len());
 
     // templates: runs = successful + failed + canceled, and no more runs than finished jobs.
     let tt = frames["templates"];

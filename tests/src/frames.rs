@@ -165,9 +165,12 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedFrame> {
     })
 }
 
-/// What Grafana's alerting needs of a frame: a wide series (one time field, number
-/// fields with a distinct label set each) or a numeric table (one number field, only
-/// string fields beside it, no time field).
+/// What Grafana's alerting needs of a frame: a wide series (one time field, not
+/// nullable: Grafana's dataplane readers want `[]time.Time`; number fields with a distinct
+/// label set each), numeric-wide (one row, number fields with a distinct label set each)
+/// or a numeric table (one number field, only string fields beside it, no time field).
+/// The Go host (tests/grafana-host) judges with Grafana's own readers; this is the quick
+/// check the Rust tests make on every answer.
 pub fn assert_alertable(frame: &DecodedFrame) {
     match frame.meta["type"].as_str() {
         Some("timeseries-wide") => {
@@ -177,26 +180,19 @@ pub fn assert_alertable(frame: &DecodedFrame) {
                 .filter(|f| matches!(f.data_type, DataType::Timestamp(..)))
                 .count();
             assert_eq!(times, 1, "{}: one time field", frame.name);
-            let mut seen = std::collections::BTreeSet::new();
-            for f in frame
-                .fields
-                .iter()
-                .filter(|f| !matches!(f.data_type, DataType::Timestamp(..)))
-            {
-                assert!(
-                    matches!(f.data_type, DataType::Float64 | DataType::Int64),
-                    "{}: {} is numeric",
-                    frame.name,
-                    f.name
-                );
-                assert!(
-                    seen.insert(f.labels.clone()),
-                    "{}: field {} repeats the label set {:?}",
-                    frame.name,
-                    f.name,
-                    f.labels
-                );
-            }
+            assert!(
+                frame
+                    .fields
+                    .iter()
+                    .all(|f| !matches!(f.data_type, DataType::Timestamp(..)) || !f.nullable),
+                "{}: the time field is not nullable",
+                frame.name
+            );
+            assert_distinct_labels(frame);
+        }
+        Some("numeric-wide") => {
+            assert!(frame.rows() <= 1, "{}: one row", frame.name);
+            assert_distinct_labels(frame);
         }
         Some("numeric-long") => {
             let numbers = frame
@@ -215,5 +211,28 @@ pub fn assert_alertable(frame: &DecodedFrame) {
             );
         }
         other => panic!("{}: not an alerting shape ({other:?})", frame.name),
+    }
+}
+
+fn assert_distinct_labels(frame: &DecodedFrame) {
+    let mut seen = std::collections::BTreeSet::new();
+    for f in frame
+        .fields
+        .iter()
+        .filter(|f| !matches!(f.data_type, DataType::Timestamp(..)))
+    {
+        assert!(
+            matches!(f.data_type, DataType::Float64 | DataType::Int64),
+            "{}: {} is numeric",
+            frame.name,
+            f.name
+        );
+        assert!(
+            seen.insert(f.labels.clone()),
+            "{}: field {} repeats the label set {:?}",
+            frame.name,
+            f.name,
+            f.labels
+        );
     }
 }

@@ -41,11 +41,20 @@ pub fn encode(frame: &Frame, ref_id: &str) -> Result<Vec<u8>, EncodeError> {
                 want: rows,
             });
         }
+        // Grafana decodes a nullable Arrow field as a nullable Go type, and the dataplane
+        // readers that alerting uses want the time of a series as plain `[]time.Time`: so a
+        // time field is declared nullable only when it holds a null. Other fields stay
+        // nullable whatever they hold, so their type does not change from one answer to
+        // the next.
+        let mut nullable = true;
         let (data_type, column): (DataType, ArrayRef) = match &field.values {
-            Values::Time(v) => (
-                DataType::Timestamp(TimeUnit::Nanosecond, None),
-                Arc::new(TimestampNanosecondArray::from(v.clone())),
-            ),
+            Values::Time(v) => {
+                nullable = v.iter().any(Option::is_none);
+                (
+                    DataType::Timestamp(TimeUnit::Nanosecond, None),
+                    Arc::new(TimestampNanosecondArray::from(v.clone())),
+                )
+            }
             Values::F64(v) => (DataType::Float64, Arc::new(Float64Array::from(v.clone()))),
             Values::I64(v) => (DataType::Int64, Arc::new(Int64Array::from(v.clone()))),
             Values::Bool(v) => (DataType::Boolean, Arc::new(BooleanArray::from(v.clone()))),
@@ -61,7 +70,8 @@ pub fn encode(frame: &Frame, ref_id: &str) -> Result<Vec<u8>, EncodeError> {
         if let Some(config) = &field.config {
             metadata.insert("config".to_string(), serde_json::to_string(config)?);
         }
-        arrow_fields.push(ArrowField::new(&field.name, data_type, true).with_metadata(metadata));
+        arrow_fields
+            .push(ArrowField::new(&field.name, data_type, nullable).with_metadata(metadata));
         columns.push(column);
     }
 
@@ -128,9 +138,24 @@ mod tests {
             schema.field(0).data_type(),
             &DataType::Timestamp(TimeUnit::Nanosecond, None)
         );
+        assert!(
+            !schema.field(0).is_nullable(),
+            "a series' time is never null"
+        );
+        assert!(schema.field(1).is_nullable());
         let batches: Vec<_> = reader.collect::<Result<_, _>>().unwrap();
         assert_eq!(batches[0].num_rows(), 2);
         assert_eq!(batches[0].column(1).null_count(), 1);
+    }
+
+    #[test]
+    fn a_time_field_with_nulls_is_nullable() {
+        let frame = Frame::new("jobs").with_field(Field::new(
+            "finished",
+            Values::Time(vec![Some(1_000), None]),
+        ));
+        let reader = FileReader::try_new(Cursor::new(encode(&frame, "A").unwrap()), None).unwrap();
+        assert!(reader.schema().field(0).is_nullable());
     }
 
     #[test]

@@ -145,6 +145,8 @@ pub struct Notice {
 pub enum FrameType {
     #[serde(rename = "timeseries-wide")]
     TimeSeriesWide,
+    #[serde(rename = "numeric-wide")]
+    NumericWide,
     #[serde(rename = "numeric-long")]
     NumericLong,
 }

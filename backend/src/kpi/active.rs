@@ -62,7 +62,7 @@ pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
         .with_field(state("pending", pending))
         .with_field(state("waiting", vec![None; n]))
         .with_field(state("running", running));
-    Ok(vec![frame])
+    Ok(vec![buckets.annotate(frame)])
 }
 
 /// The sweep's +1/-1 events, [pending, running], at absolute steps, sorted by step,

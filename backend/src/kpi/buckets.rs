@@ -1,13 +1,16 @@
 //! Time buckets for the series KPIs: Grafana's interval, widened if needed so that
 //! there are never more than `maxDataPoints` buckets, aligned to multiples of itself.
+//! Beyond [`MAX_BUCKETS`] the buckets are widened further, and the answer says so.
 
 use crate::jobs::Micros;
 use crate::query::Query;
 
 use super::KpiError;
 
-/// Even with a huge maxDataPoints, a series is capped (a year at one minute is 525,600).
-pub const MAX_BUCKETS: i64 = 11_000;
+/// The most buckets a series has, whatever `maxDataPoints` asks: room for Grafana
+/// alerting's defaults (1 s interval, 43,200 points: 12 hours at full resolution), while a
+/// year at one minute (525,600) is widened, with a notice.
+pub const MAX_BUCKETS: i64 = 50_000;
 const MIN_INTERVAL_MS: i64 = 1_000;
 /// Frame times are i64 nanoseconds (1677-09-21 to 2262-04-11): every bucket start must
 /// fit, and no width may be wider than that whole span.
@@ -22,6 +25,8 @@ pub struct Buckets {
     /// The query range, [from, to).
     pub from: Micros,
     pub to: Micros,
+    /// The width `maxDataPoints` asked for, in ms, when [`MAX_BUCKETS`] made it wider.
+    pub widened_from_ms: Option<i64>,
 }
 
 impl Buckets {
@@ -35,29 +40,29 @@ impl Buckets {
         if from_ms < -MAX_NS_MS || to_ms > MAX_NS_MS {
             return Err(out_of_bounds());
         }
-        let span = (to_ms - from_ms).max(1);
-        let max_points = if q.max_data_points > 0 {
-            q.max_data_points.min(MAX_BUCKETS)
-        } else {
-            MAX_BUCKETS
-        };
-        let mut width = q.interval_ms.clamp(MIN_INTERVAL_MS, MAX_NS_MS);
         let count = |w: i64| (to_ms - 1).div_euclid(w) - from_ms.div_euclid(w) + 1;
-        if count(width) > max_points {
+        let within = |width: i64, max_points: i64| {
+            if count(width) <= max_points {
+                return width;
+            }
             // Alignment adds at most one bucket; leave room for it.
+            let span = (to_ms - from_ms).max(1);
             let slots = (max_points - 1).max(1);
-            width = width.max((span + slots - 1) / slots);
+            let mut width = width.max((span + slots - 1) / slots);
             while count(width) > max_points {
                 width += (width + 9) / 10;
             }
-        }
+            width
+        };
+        let asked = q.interval_ms.clamp(MIN_INTERVAL_MS, MAX_NS_MS);
+        let asked = if q.max_data_points > 0 {
+            within(asked, q.max_data_points)
+        } else {
+            asked
+        };
+        let width = within(asked, MAX_BUCKETS);
+        let widened_from_ms = (width != asked).then_some(asked);
         let n = count(width);
-        if n > MAX_BUCKETS {
-            return Err(KpiError::TooManyBuckets {
-                buckets: n,
-                max: MAX_BUCKETS,
-            });
-        }
         let first_ms = from_ms.div_euclid(width) * width;
         let last_ms = i128::from(first_ms) + i128::from(width) * i128::from(n - 1);
         if first_ms < -MAX_NS_MS || last_ms > i128::from(MAX_NS_MS) {
@@ -69,7 +74,26 @@ impl Buckets {
             count: n as usize,
             from: from_ms * 1000,
             to: to_ms * 1000,
+            widened_from_ms,
         })
+    }
+
+    /// The frame, with the notice of buckets wider than asked if they are.
+    pub fn annotate(&self, frame: crate::frame::Frame) -> crate::frame::Frame {
+        match self.notice() {
+            Some(text) => frame.with_notice(crate::frame::Severity::Info, text),
+            None => frame,
+        }
+    }
+
+    /// What a panel or alert rule must know when the buckets are wider than it asked.
+    pub fn notice(&self) -> Option<String> {
+        let asked = self.widened_from_ms?;
+        Some(format!(
+            "Buckets are {} wide rather than the {} asked for: a series has at most {MAX_BUCKETS} buckets. Shorten the time range or raise the interval (Min interval in the query options) to choose the width yourself.",
+            human_ms(self.width / 1000),
+            human_ms(asked),
+        ))
     }
 
     /// The bucket of a time inside the range.
@@ -88,6 +112,25 @@ impl Buckets {
     pub fn time_values(&self) -> crate::frame::Values {
         crate::frame::Values::Time(self.starts().map(|t| Some(t * 1000)).collect())
     }
+}
+
+/// A width in ms as a person reads it: `90s`, `5m`, `2h30m`, `1d`.
+fn human_ms(ms: i64) -> String {
+    if ms % 1000 != 0 {
+        return format!("{ms}ms");
+    }
+    let mut s = ms / 1000;
+    let mut out = String::new();
+    for (unit, size) in [("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)] {
+        if s >= size {
+            out.push_str(&format!("{}{unit}", s / size));
+            s %= size;
+        }
+    }
+    if out.is_empty() {
+        out.push_str("0s");
+    }
+    out
 }
 
 #[cfg(test)]
@@ -135,6 +178,29 @@ mod tests {
         assert!(matches!(e, KpiError::RangeOutOfBounds { .. }), "{e}");
         assert!(e.to_string().contains("2262"), "{e}");
         assert_eq!(e.status(), 400);
+    }
+
+    #[test]
+    fn grafana_alertings_defaults_are_answered_at_full_resolution() {
+        // intervalMs 1000 and maxDataPoints 43200: twelve hours of one-second buckets.
+        let b = Buckets::for_query(&q(0, 12 * 3_600_000, 1_000, 43_200)).unwrap();
+        assert_eq!((b.width, b.count, b.notice()), (1_000_000, 43_200, None));
+        // A day: maxDataPoints asks for wider buckets, which is Grafana's own rule: no notice.
+        let b = Buckets::for_query(&q(0, 86_400_000, 1_000, 43_200)).unwrap();
+        assert!(b.count <= 43_200 && b.count > 43_000, "{}", b.count);
+        assert_eq!(b.notice(), None);
+    }
+
+    #[test]
+    fn widening_beyond_max_data_points_says_so() {
+        // A year at one minute, and maxDataPoints that would allow it.
+        let b = Buckets::for_query(&q(0, 365 * 86_400_000, 60_000, 1_000_000)).unwrap();
+        assert!(b.count as i64 <= MAX_BUCKETS, "{}", b.count);
+        let notice = b.notice().expect("a notice");
+        assert!(notice.contains("rather than the 1m asked for"), "{notice}");
+        assert!(notice.contains("at most 50000 buckets"), "{notice}");
+        assert_eq!(human_ms(9_000_000), "2h30m");
+        assert_eq!(human_ms(86_400_000), "1d");
     }
 
     #[test]

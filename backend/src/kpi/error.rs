@@ -2,6 +2,7 @@ use thiserror::Error;
 
 use crate::awx::AwxError;
 use crate::frame::EncodeError;
+use crate::plugin::wire::ErrorSource;
 use crate::prometheus::PromError;
 use crate::query::{QueryError, QueryType};
 use crate::settings::Source;
@@ -23,8 +24,6 @@ pub enum KpiError {
         from: &'static str,
         valid: &'static str,
     },
-    #[error("the answer would have {buckets} time buckets, more than {max}; widen the interval or shorten the range")]
-    TooManyBuckets { buckets: i64, max: i64 },
     #[error("the time range {from} to {to} reaches beyond what Grafana's timestamps hold (1677-09-21 to 2262-04-11); shorten the range or the interval")]
     RangeOutOfBounds { from: String, to: String },
     #[error("the range holds more than {limit} jobs; narrow the time range or the filters")]
@@ -40,7 +39,6 @@ impl KpiError {
         match self {
             KpiError::Query(_)
             | KpiError::WrongSource { .. }
-            | KpiError::TooManyBuckets { .. }
             | KpiError::RangeOutOfBounds { .. }
             | KpiError::TooManyJobs { .. }
             | KpiError::NoPrometheus { .. }
@@ -48,6 +46,15 @@ impl KpiError {
             KpiError::Awx(e) => e.status(),
             KpiError::Prometheus(e) => e.status(),
             KpiError::Encode(_) => 500,
+        }
+    }
+
+    /// Only an encoding failure is the plugin's own fault; everything else is AWX or
+    /// Prometheus failing or refusing, or a query or setting the user must fix.
+    pub fn source(&self) -> ErrorSource {
+        match self {
+            KpiError::Encode(_) => ErrorSource::Plugin,
+            _ => ErrorSource::Downstream,
         }
     }
 

@@ -2,11 +2,11 @@
 
 use crate::awx::model::Instance as AwxInstance;
 use crate::awx::ApiRequest;
-use crate::frame::{Field, FieldConfig, Frame, Values};
+use crate::frame::{Field, Frame, FrameType, Values};
 use crate::instances::Instance;
 use crate::query::Query;
 
-use super::KpiError;
+use super::{capacity, KpiError};
 
 const MAX_INSTANCES: usize = 2_000;
 
@@ -54,64 +54,31 @@ pub async fn instances(inst: &Instance) -> Result<Vec<Frame>, KpiError> {
     Ok(vec![frame])
 }
 
-/// Capacity now, per instance and in total, as a table. Hop nodes have no capacity and
-/// are left out; the `executionNode` filter picks instances by hostname.
+/// Capacity now: one point per instance and measure, the same fields and labels as the
+/// Prometheus series, as a numeric-wide frame (one row) that alert rules read. Hop nodes
+/// have no capacity and are left out; the `executionNode` filter picks instances by hostname.
 pub async fn capacity(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let (rows, executed) = list(inst).await?;
     let nodes = &q.filters.execution_node;
-    let rows: Vec<&AwxInstance> = rows
+    let per_host: capacity::PerHost = rows
         .iter()
         .filter(|i| i.node_type != "hop")
         .filter(|i| nodes.is_empty() || nodes.contains(&i.hostname))
+        .map(|i| {
+            let point = |v: i64| vec![Some(v as f64)];
+            (
+                (i.hostname.clone(), i.node_type.clone()),
+                [
+                    point(i.capacity),
+                    point(i.consumed_capacity),
+                    point((i.capacity - i.consumed_capacity).max(0)),
+                ],
+            )
+        })
         .collect();
-    let total_cap: i64 = rows.iter().map(|i| i.capacity).sum();
-    let total_used: i64 = rows.iter().map(|i| i.consumed_capacity).sum();
-    let mut names: Vec<Option<String>> = rows.iter().map(|i| Some(i.hostname.clone())).collect();
-    names.push(Some("total".into()));
-    let col = |f: &dyn Fn(&AwxInstance) -> f64, total: f64| {
-        let mut v: Vec<Option<f64>> = rows.iter().map(|i| Some(f(i))).collect();
-        v.push(Some(total));
-        Values::F64(v)
-    };
-    let mut node_types: Vec<Option<String>> =
-        rows.iter().map(|i| Some(i.node_type.clone())).collect();
-    node_types.push(Some("all".into()));
-    let used_total = (total_cap > 0).then(|| total_used as f64 / total_cap as f64 * 100.0);
-    let mut used: Vec<Option<f64>> = rows.iter().map(|i| used_percent(i)).collect();
-    used.push(used_total);
     let frame = Frame::new("capacity")
+        .with_type(FrameType::NumericWide)
         .with_executed_query(executed)
-        .with_field(Field::new("hostname", Values::Str(names)))
-        .with_field(Field::new("node_type", Values::Str(node_types)))
-        .with_field(
-            Field::new("capacity", col(&|i| i.capacity as f64, total_cap as f64))
-                .with_unit("short"),
-        )
-        .with_field(
-            Field::new(
-                "consumed",
-                col(&|i| i.consumed_capacity as f64, total_used as f64),
-            )
-            .with_unit("short"),
-        )
-        .with_field(
-            Field::new(
-                "remaining",
-                col(
-                    &|i| (i.capacity - i.consumed_capacity).max(0) as f64,
-                    (total_cap - total_used).max(0) as f64,
-                ),
-            )
-            .with_unit("short"),
-        )
-        .with_field(
-            Field::new("used", Values::F64(used)).with_config(FieldConfig {
-                unit: Some("percent".into()),
-                min: Some(0.0),
-                max: Some(100.0),
-                ..Default::default()
-            }),
-        );
-
+        .with_fields(capacity::fields(&per_host, 1, &q.measures));
     Ok(vec![frame])
 }

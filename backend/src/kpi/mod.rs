@@ -4,6 +4,7 @@
 pub mod active;
 pub mod annotations;
 pub mod buckets;
+pub mod capacity;
 mod error;
 pub mod instances;
 pub mod lookup;

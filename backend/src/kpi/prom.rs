@@ -3,14 +3,12 @@
 //! become one wide frame: a time field on the aligned steps, one number field per
 //! series with its labels.
 
-use std::collections::BTreeMap;
-
 use crate::frame::{Field, FieldConfig, Frame, FrameType, Severity, Values};
 use crate::prometheus::promql::{self, metric};
 use crate::prometheus::{PrometheusClient, QueryResult, Series};
 use crate::query::Query;
 
-use super::KpiError;
+use super::{capacity, KpiError};
 
 struct Steps {
     start: i64,
@@ -99,7 +97,7 @@ pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, 
         range(prom, &exprs[1], &steps),
         range(prom, &exprs[2], &steps)
     )?;
-    let mut per_host: BTreeMap<(String, String), [Vec<Option<f64>>; 3]> = BTreeMap::new();
+    let mut per_host = capacity::PerHost::new();
     for (k, result) in [&cap, &used, &left].into_iter().enumerate() {
         for s in &result.series {
             let key = (
@@ -113,80 +111,7 @@ pub async fn capacity(prom: &PrometheusClient, q: &Query) -> Result<Vec<Frame>, 
         }
     }
     let mut fields = vec![Field::new("time", steps.time_values())];
-    let mut totals = [
-        vec![None; steps.count],
-        vec![None; steps.count],
-        vec![None; steps.count],
-    ];
-    let add = |total: &mut Vec<Option<f64>>, v: &[Option<f64>]| {
-        for (t, x) in total.iter_mut().zip(v) {
-            if let Some(x) = x {
-                *t = Some(t.unwrap_or(0.0) + x);
-            }
-        }
-    };
-    let used_pct = |c: &[Option<f64>], u: &[Option<f64>]| -> Vec<Option<f64>> {
-        c.iter()
-            .zip(u)
-            .map(|(c, u)| match (c, u) {
-                (Some(c), Some(u)) if *c > 0.0 => Some(u / c * 100.0),
-                _ => None,
-            })
-            .collect()
-    };
-    let percent = || FieldConfig {
-        unit: Some("percent".into()),
-        min: Some(0.0),
-        max: Some(100.0),
-        ..Default::default()
-    };
-    for ((host, node_type), [c, u, r]) in &per_host {
-        let labels = BTreeMap::from([
-            ("hostname".to_string(), host.clone()),
-            ("node_type".to_string(), node_type.clone()),
-        ]);
-        for (name, v) in [("capacity", c), ("consumed", u), ("remaining", r)] {
-            fields.push(
-                Field::new(name, Values::F64(v.clone()))
-                    .with_labels(labels.clone())
-                    .with_label("measure", name)
-                    .with_unit("short")
-                    .with_display_name(format!("{name} {host}")),
-            );
-        }
-        fields.push(
-            Field::new("used", Values::F64(used_pct(c, u)))
-                .with_labels(labels)
-                .with_label("measure", "used")
-                .with_config(percent())
-                .with_display_name(format!("used {host}")),
-        );
-        add(&mut totals[0], c);
-        add(&mut totals[1], u);
-        add(&mut totals[2], r);
-    }
-    let total = BTreeMap::from([("hostname".to_string(), "total".to_string())]);
-    let used_total = used_pct(&totals[0], &totals[1]);
-    for (name, v) in [
-        ("capacity", &totals[0]),
-        ("consumed", &totals[1]),
-        ("remaining", &totals[2]),
-    ] {
-        fields.push(
-            Field::new(name, Values::F64(v.clone()))
-                .with_labels(total.clone())
-                .with_label("measure", name)
-                .with_unit("short")
-                .with_display_name(format!("{name} total")),
-        );
-    }
-    fields.push(
-        Field::new("used", Values::F64(used_total))
-            .with_labels(total)
-            .with_label("measure", "used")
-            .with_config(percent())
-            .with_display_name("used total"),
-    );
+    fields.extend(capacity::fields(&per_host, steps.count, &q.measures));
     let frame = Frame::new("capacity")
         .with_type(FrameType::TimeSeriesWide)
         .with_executed_query(exprs.join("\n"))

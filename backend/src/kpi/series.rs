@@ -260,7 +260,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             "queue_wait",
         ),
     };
-    Ok(vec![frame])
+    Ok(vec![buckets.annotate(frame)])
 }
 
 /// How many selected jobs finished in `[from, to)`, per final status: the final rows of
@@ -344,6 +344,7 @@ fn hourly(from: Micros, to: Micros) -> Option<Buckets> {
         count: ((to - 1).div_euclid(width) - from.div_euclid(width) + 1) as usize,
         from,
         to,
+        widened_from_ms: None,
     })
 }
 

@@ -5,21 +5,30 @@ use std::collections::HashMap;
 
 use futures::future::join_all;
 use futures::FutureExt;
-use grafana_plugin_sdk::pluginv2::{
-    data_server::Data, DataQuery, DataResponse, QueryDataRequest, QueryDataResponse,
-};
+use grafana_plugin_sdk::pluginv2::{DataQuery, QueryDataRequest};
 use tracing::Instrument;
 
+use super::wire::{data_server::Data, DataResponse, ErrorSource, QueryDataResponse};
 use super::Plugin;
 use crate::frame;
 use crate::instances::Instance;
 use crate::kpi::{self, KpiError};
 use crate::query::{Query, QueryEnvelope, TimeRange};
 
-fn error_response(message: String, status: i32) -> DataResponse {
+/// A failed query: its message, status and who is to blame, also logged at warn (what
+/// Grafana's default log level shows operators). Messages never carry secrets: errors are
+/// built from paths, AWX's `detail` and setting names, never from credentials.
+fn error_response(message: String, status: i32, source: ErrorSource) -> DataResponse {
+    tracing::warn!(
+        error = %message,
+        status,
+        error_source = source.as_str(),
+        "query failed"
+    );
     DataResponse {
         error: message,
         status,
+        error_source: source.as_str().into(),
         ..Default::default()
     }
 }
@@ -32,6 +41,7 @@ async fn answer(inst: &Instance, dq: &DataQuery) -> DataResponse {
         return error_response(
             "invalid query: timeRange: missing or out of range".into(),
             400,
+            ErrorSource::Downstream,
         );
     };
     let env = QueryEnvelope {
@@ -58,10 +68,7 @@ async fn answer(inst: &Instance, dq: &DataQuery) -> DataResponse {
             status: 200,
             ..Default::default()
         },
-        Err(e) => {
-            tracing::warn!(error = %e, "query failed");
-            error_response(e.to_string(), e.status())
-        }
+        Err(e) => error_response(e.to_string(), e.status(), e.source()),
     }
 }
 
@@ -91,7 +98,8 @@ impl Data for Plugin {
             async move {
                 let ref_id = dq.ref_id.clone();
                 let response = match instance {
-                    Err(e) => error_response(e, 400),
+                    // Settings the user must fix (a bad URL, a missing token).
+                    Err(e) => error_response(e, 400, ErrorSource::Downstream),
                     Ok(inst) => {
                         // A panic inside one query is caught here and fails only that query.
                         let panicked = |e: String| {
@@ -99,6 +107,7 @@ impl Data for Plugin {
                             error_response(
                                 "internal error while answering this query; the other queries are unaffected (details in the Grafana server log)".into(),
                                 500,
+                                ErrorSource::Plugin,
                             )
                         };
                         if alone {

@@ -2,9 +2,13 @@
 //! protobuf requests into calls on the rest of the plugin and never hold logic of
 //! their own beyond that.
 
+mod controller;
 mod data;
 mod diagnostics;
 mod resource;
+pub mod wire;
+
+pub use controller::Controller;
 
 use std::sync::Arc;
 

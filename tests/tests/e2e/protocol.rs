@@ -39,6 +39,85 @@ async fn handshake_health_service_and_clean_shutdown() {
 }
 
 #[tokio::test]
+async fn grafana_stops_the_plugin_through_go_plugins_controller() {
+    use awx_datasource::plugin::wire::{grpc_controller_client::GRPCControllerClient, Empty};
+    let mut plugin = Plugin::spawn().await.unwrap();
+    // go-plugin's Kill(): Shutdown, close the connection, then 2 s before SIGKILL.
+    let started = std::time::Instant::now();
+    GRPCControllerClient::new(plugin.channel())
+        .shutdown(Empty {})
+        .await
+        .expect("Shutdown is served");
+    let status = plugin
+        .wait_exit(std::time::Duration::from_millis(1_900))
+        .expect("exits before Grafana's 2 s are over");
+    assert!(status.success(), "exit status {status:?}");
+    eprintln!("stopped {:?} after Shutdown", started.elapsed());
+    let stderr = plugin.stderr();
+    let started_line = stderr
+        .lines()
+        .find(|l| l.contains("AWX data source plugin started"))
+        .unwrap_or_else(|| panic!("a startup line: {stderr}"));
+    let v: serde_json::Value = serde_json::from_str(started_line).unwrap();
+    assert_eq!(v["version"], env!("CARGO_PKG_VERSION"), "{started_line}");
+    assert_eq!(v["@level"], "info");
+    assert!(stderr.contains("plugin stopped"), "{stderr}");
+}
+
+#[tokio::test]
+async fn every_failed_query_says_who_is_to_blame() {
+    use awx_datasource::plugin::wire::data_client::DataClient;
+    let plugin = Plugin::spawn().await.unwrap();
+    let closed = format!("http://127.0.0.1:{}", e2e::procs::free_port().unwrap());
+    let ds = datasource(
+        &closed,
+        serde_json::json!({"timeoutSeconds": 2}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let q = |id: &str, json: serde_json::Value| query(id, json, 0, 3_600_000, 60_000);
+    let resp = DataClient::new(plugin.channel())
+        .query_data(request(
+            &ds,
+            vec![
+                q(
+                    "ok",
+                    serde_json::json!({"queryType": "lookup", "lookup": "status"}),
+                ),
+                q("bad", serde_json::json!({"queryType": "no_such_type"})),
+                q("down", serde_json::json!({"queryType": "jobs"})),
+            ],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let ok = &resp.responses["ok"];
+    assert_eq!((ok.status, ok.error_source.as_str()), (200, ""));
+    let bad = &resp.responses["bad"];
+    assert_eq!((bad.status, bad.error_source.as_str()), (400, "downstream"));
+    let down = &resp.responses["down"];
+    assert_eq!(
+        (down.status, down.error_source.as_str()),
+        (502, "downstream"),
+        "{}",
+        down.error
+    );
+    // Operators see each failure in the log, at warn, with its status and source.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let stderr = plugin.stderr();
+    let logged: Vec<serde_json::Value> = stderr
+        .lines()
+        .filter_map(|l| serde_json::from_str(l).ok())
+        .filter(|v: &serde_json::Value| v["@message"] == "query failed")
+        .collect();
+    assert_eq!(logged.len(), 2, "{stderr}");
+    for v in &logged {
+        assert_eq!(v["@level"], "warn");
+        assert_eq!(v["error_source"], "downstream");
+        assert!(!v.to_string().contains(ADMIN_TOKEN), "{v}");
+    }
+}
+
+#[tokio::test]
 async fn invalid_queries_fail_alone_with_a_message_naming_the_field() {
     let plugin = Plugin::spawn().await.unwrap();
     // No AWX is needed for these: the valid query is a fixed lookup.

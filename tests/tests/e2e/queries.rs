@@ -97,10 +97,17 @@ impl Env {
             !fa.executed_query().is_empty(),
             "{q}: executedQueryString set"
         );
-        if matches!(
-            fa.meta["type"].as_str(),
-            Some("timeseries-wide" | "numeric-long")
-        ) {
+        // Every numeric KPI must be alertable; tables and annotations are not asked to be.
+        let numeric = [
+            "job_status_counts",
+            "job_throughput",
+            "failure_rate",
+            "job_duration",
+            "queue_wait",
+            "active_jobs",
+            "capacity",
+        ];
+        if numeric.contains(&q["queryType"].as_str().unwrap_or_default()) {
             e2e::frames::assert_alertable(fa);
         }
         a.into_iter().next().unwrap()
@@ -450,6 +457,67 @@ async fn active_jobs_are_reconstructed_from_records() {
             .iter()
             .all(|c| *c == Cell::Null),
         "waiting unknown from records"
+    );
+}
+
+#[tokio::test]
+async fn capacity_from_the_api_is_an_alertable_point_per_instance_and_measure() {
+    let env = Env::new().await;
+    let list: Value = env
+        ._sim
+        .http
+        .get(format!("{}/api/v2/instances/?page_size=200", env._sim.url))
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let rows: Vec<&Value> = list["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|i| i["node_type"] != "hop")
+        .collect();
+    assert!(rows.len() >= 2, "the simulator has instances: {list}");
+    let frame = env
+        .run(
+            json!({"queryType": "capacity", "source": "api"}),
+            env.now - HOUR,
+            env.now,
+            60_000,
+        )
+        .await;
+    assert_eq!(frame.meta["type"], "numeric-wide");
+    assert_eq!(frame.rows(), 1);
+    assert_eq!(frame.fields.len(), (rows.len() + 1) * 4);
+    let one = |name: &str, host: &str| -> f64 {
+        let f = frame
+            .field_with_labels(name, &[("hostname", host), ("measure", name)])
+            .unwrap_or_else(|| panic!("{name} of {host}"));
+        f.values[0].f64().unwrap()
+    };
+    let (mut cap, mut used) = (0.0, 0.0);
+    for r in &rows {
+        let host = r["hostname"].as_str().unwrap();
+        let c = r["capacity"].as_f64().unwrap();
+        let u = r["consumed_capacity"].as_f64().unwrap();
+        assert_eq!(one("capacity", host), c, "{host}");
+        assert_eq!(one("consumed", host), u, "{host}");
+        assert_eq!(one("remaining", host), (c - u).max(0.0), "{host}");
+        if c > 0.0 {
+            assert_close(Some(one("used", host)), Some(u / c * 100.0), host);
+        }
+        cap += c;
+        used += u;
+    }
+    assert!(cap > 0.0);
+    assert_eq!(one("capacity", "total"), cap);
+    assert_close(
+        Some(one("used", "total")),
+        Some(used / cap * 100.0),
+        "total",
     );
 }
 
