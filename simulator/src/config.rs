@@ -100,6 +100,9 @@ pub struct Config {
     /// Fault: only apply faults to paths containing one of these (repeatable).
     #[arg(long = "fault-path")]
     pub fault_paths: Vec<String>,
+    /// Fault: Redis is down (metrics/ answers 500 unless ?dbonly=1).
+    #[arg(long)]
+    pub fault_redis_down: bool,
 }
 
 impl Default for Config {
@@ -131,6 +134,7 @@ impl Config {
             endless_pages: self.fault_endless_pages,
             revoked_tokens: self.fault_revoked_tokens.clone(),
             paths: self.fault_paths.clone(),
+            redis_down: self.fault_redis_down,
         }
     }
 }

@@ -682,8 +682,8 @@ impl Sim {
                 let l = Launch {
                     what: Launchable::Ujt(j.project),
                     launch_type: LaunchType::Sync,
-                    launched_by: j.launched_by,
-                    created_by: j.created_by,
+                    launched_by: LaunchedBy::Project(j.project),
+                    created_by: NONE8,
                     schedule: NONE16,
                     source_wf: 0,
                 };

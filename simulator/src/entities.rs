@@ -258,24 +258,12 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
 }
 
 pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
+    use crate::host_results::{host_result, last_runs, recent_runs, summary_id};
     let w = &sim.world;
-    // last finished playbook run per inventory
-    let mut last: Vec<Option<&Job>> = vec![None; w.inventories.len()];
-    let mut found = 0;
-    for j in sim.jobs.iter().rev() {
-        if j.jtype != JobType::Job || !j.status.is_final() || j.started == NONE_TS {
-            continue;
-        }
-        if let Some(slot) = last.get_mut(j.inventory as usize) {
-            if slot.is_none() {
-                *slot = Some(j);
-                found += 1;
-                if found == w.inventories.len() {
-                    break;
-                }
-            }
-        }
-    }
+    let last = last_runs(sim);
+    let recent: Vec<Vec<&Job>> = (0..w.inventories.len())
+        .map(|i| recent_runs(sim, i as u16, 5))
+        .collect();
     let schema = RowSchema::new(
         "Host",
         vec![
@@ -301,10 +289,11 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
             let inv = &w.inventories[h.inventory as usize];
             let pos = h.id as usize - 1 - inv.first_host;
             let lj = last[h.inventory as usize];
+            // has_active_failures is last_job_host_summary.failed
             let failed = lj
-                .map(|j| j.failed() && pos < (inv.host_count as usize / 5).max(1))
+                .map(|j| host_result(j, inv.host_count, pos).failed())
                 .unwrap_or(false);
-            let summary_id = lj.map(|j| j.id as i64 * 1000 + pos as i64);
+            let summary = lj.map(|j| summary_id(j.id, pos));
             let created = w.boot - 200 * crate::time::DAY + h.id as i64 * 1_000_003;
             let modified = lj.and_then(|j| j.finished_opt()).unwrap_or(created);
             let json = object(|o| {
@@ -312,47 +301,66 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                 o.int("id", h.id as i64)
                     .str("type", "host")
                     .str("url", &url);
+                // link order of AWX 24.6.1's HostSerializer (hosts_list.json)
                 o.obj("related", |r| {
-                    r.str("inventory", &format!("{api}inventories/{}/", inv.id))
-                        .str("job_host_summaries", &format!("{url}job_host_summaries/"));
+                    for k in [
+                        "variable_data",
+                        "groups",
+                        "all_groups",
+                        "job_events",
+                        "job_host_summaries",
+                        "activity_stream",
+                        "inventory_sources",
+                        "smart_inventories",
+                        "ad_hoc_commands",
+                        "ad_hoc_command_events",
+                        "ansible_facts",
+                    ] {
+                        r.str(k, &format!("{url}{k}/"));
+                    }
+                    r.str("inventory", &format!("{api}inventories/{}/", inv.id));
                     if let Some(j) = lj {
                         r.str("last_job", &format!("{api}jobs/{}/", j.id));
                     }
+                    if let Some(id) = summary {
+                        r.str(
+                            "last_job_host_summary",
+                            &format!("{api}job_host_summaries/{id}/"),
+                        );
+                    }
                 });
                 o.obj("summary_fields", |s| {
-                    s.obj("inventory", |x| {
-                        x.int("id", inv.id as i64)
-                            .str("name", &inv.name)
-                            .str("description", &inv.description)
-                            .int(
-                                "organization_id",
-                                w.orgs
-                                    .get(inv.org as usize)
-                                    .map(|o| o.id as i64)
-                                    .unwrap_or(0),
-                            )
-                            .str("kind", "");
-                    });
+                    crate::jobs::inventory_summary(s, w, h.inventory);
                     if let Some(j) = lj {
                         s.obj("last_job", |x| {
                             x.int("id", j.id as i64)
                                 .str("name", w.job_name(j))
-                                .str("description", "")
+                                .str("description", w.job_description(j))
                                 .ts("finished", j.finished)
                                 .str("status", j.status.as_str())
                                 .bool("failed", j.failed());
                         });
+                    }
+                    if let Some(id) = summary {
                         s.obj("last_job_host_summary", |x| {
-                            x.int("id", j.id as i64 * 1000 + pos as i64)
-                                .bool("failed", failed);
+                            x.int("id", id).bool("failed", failed);
                         });
                     }
                     caps(s, &[]);
-                    s.arr("groups", |_| {}).arr("recent_jobs", |a| {
-                        if let Some(j) = lj {
+                    s.obj("groups", |g| {
+                        g.int("count", 0).arr("results", |_| {});
+                    });
+                    s.arr("recent_jobs", |a| {
+                        for j in &recent[h.inventory as usize] {
                             a.obj(|x| {
                                 x.int("id", j.id as i64)
-                                    .str("name", w.job_name(j))
+                                    .str(
+                                        "name",
+                                        w.ujts
+                                            .get(j.ujt as usize)
+                                            .map(|u| u.name.as_str())
+                                            .unwrap_or(""),
+                                    )
                                     .str("type", "job")
                                     .str("status", j.status.as_str())
                                     .ts("finished", j.finished);
@@ -371,7 +379,7 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .bool("has_active_failures", failed)
                     .bool("has_inventory_sources", false)
                     .opt_int("last_job", lj.map(|j| j.id as i64))
-                    .opt_int("last_job_host_summary", summary_id)
+                    .opt_int("last_job_host_summary", summary)
                     .null("ansible_facts_modified");
             });
             Row {
@@ -385,7 +393,7 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     Typed::Bool(h.enabled),
                     Typed::Bool(failed),
                     t_opt(lj.map(|j| j.id as i64)),
-                    t_opt(summary_id),
+                    t_opt(summary),
                     if lj.is_some() {
                         Typed::Bool(failed)
                     } else {
@@ -874,16 +882,22 @@ pub fn instances(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .str("hostname", &i.hostname)
                     .str("type", "instance")
                     .str("url", &url);
+                // nodes the installer registers (control plane) are `managed`: not editable, no
+                // listener, no health check link (samples/real-awx-24.6.1/instances.json)
+                let managed = i.node_type.can_control();
                 o.obj("related", |r| {
-                    r.str("jobs", &format!("{url}jobs/"))
-                        .str("instance_groups", &format!("{url}instance_groups/"))
-                        .str("health_check", &format!("{url}health_check/"));
+                    r.str("receptor_addresses", &format!("{url}receptor_addresses/"))
+                        .str("jobs", &format!("{url}jobs/"))
+                        .str("peers", &format!("{url}peers/"))
+                        .str("instance_groups", &format!("{url}instance_groups/"));
+                    if !managed {
+                        r.str("health_check", &format!("{url}health_check/"));
+                    }
                 });
                 o.obj("summary_fields", |s| {
                     s.obj("user_capabilities", |c| {
-                        c.bool("edit", true);
+                        c.bool("edit", !managed);
                     });
-                    s.arr("links", |_| {});
                 });
                 o.str("uuid", &i.uuid)
                     .ts("created", i.created)
@@ -918,7 +932,7 @@ pub fn instances(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .bool("managed_by_policy", true)
                     .str("node_type", i.node_type.as_str())
                     .str("node_state", i.node_state)
-                    .bool("managed", i.node_type == NodeType::Control)
+                    .bool("managed", managed)
                     .str("ip_address", &i.ip_address)
                     .arr("peers", |a| {
                         if i.node_type == NodeType::Execution {
@@ -926,7 +940,7 @@ pub fn instances(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                         }
                     })
                     .arr("reverse_peers", |_| {})
-                    .int("listener_port", 27199)
+                    .opt_int("listener_port", (!managed).then_some(27199))
                     .bool("peers_from_control_nodes", i.node_type == NodeType::Hop)
                     .str("protocol", "tcp");
                 let _ = &groups;
@@ -1001,7 +1015,9 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .str("url", &url);
                 o.obj("related", |r| {
                     r.str("jobs", &format!("{url}jobs/"))
-                        .str("instances", &format!("{url}instances/"));
+                        .str("instances", &format!("{url}instances/"))
+                        .str("access_list", &format!("{url}access_list/"))
+                        .str("object_roles", &format!("{url}object_roles/"));
                 });
                 o.str("name", &g.name)
                     .ts("created", g.created)
@@ -1028,6 +1044,35 @@ pub fn instance_groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                 .arr("policy_instance_list", |_| {})
                 .str("pod_spec_override", "")
                 .obj("summary_fields", |s| {
+                    s.obj("object_roles", |r| {
+                        let base = 3 * k as i64;
+                        for (n, (role, name, desc)) in [
+                            (
+                                "admin_role",
+                                "Admin",
+                                "Can manage all aspects of the instance group",
+                            ),
+                            (
+                                "use_role",
+                                "Use",
+                                "Can use the instance group in a job template",
+                            ),
+                            (
+                                "read_role",
+                                "Read",
+                                "May view settings for the instance group",
+                            ),
+                        ]
+                        .into_iter()
+                        .enumerate()
+                        {
+                            r.obj(role, |x| {
+                                x.str("description", desc)
+                                    .str("name", name)
+                                    .int("id", base + n as i64 + 1);
+                            });
+                        }
+                    });
                     s.obj("user_capabilities", |c| {
                         c.bool("edit", true)
                             .bool("delete", g.name != "controlplane" && g.name != "default");
@@ -1126,4 +1171,133 @@ pub fn users(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
         })
         .collect();
     (schema, rows)
+}
+
+/// `dashboard/` (deprecated in AWX, still served): object counts with their list URLs, as AWX
+/// 24.6.1 writes them (samples/real-awx-24.6.1/dashboard.json).
+pub fn dashboard(sim: &Sim, api: &str) -> String {
+    use crate::host_results::{host_result, last_runs};
+    let w = &sim.world;
+    let last = last_runs(sim);
+    let stats = template_stats(sim);
+    let mut hosts_failed = 0i64;
+    let mut inventories_failed = 0i64;
+    for (k, inv) in w.inventories.iter().enumerate() {
+        let failing = last[k]
+            .map(|j| {
+                (0..inv.host_count as usize)
+                    .filter(|&p| host_result(j, inv.host_count, p).failed())
+                    .count() as i64
+            })
+            .unwrap_or(0);
+        hosts_failed += failing;
+        inventories_failed += (failing > 0) as i64;
+    }
+    let kinds = |k: UjtKind| w.ujts.iter().enumerate().filter(move |(_, u)| u.kind == k);
+    let last_failed = |i: usize| {
+        stats
+            .get(i)
+            .and_then(|s| s.last)
+            .map(|l| l.2.is_failed())
+            .unwrap_or(false)
+    };
+    let projects = kinds(UjtKind::Project).count() as i64;
+    let projects_failed = kinds(UjtKind::Project)
+        .filter(|(i, _)| last_failed(*i))
+        .count() as i64;
+    let ec2 = kinds(UjtKind::InventorySource).filter(|(_, u)| u.source == "ec2");
+    let ec2_total = ec2.clone().count() as i64;
+    let ec2_failed = ec2.filter(|(i, _)| last_failed(*i)).count() as i64;
+    let with_source = w
+        .inventories
+        .iter()
+        .enumerate()
+        .filter(|(k, _)| kinds(UjtKind::InventorySource).any(|(_, u)| u.inventory as usize == *k))
+        .count() as i64;
+    let groups: i64 = w
+        .inventories
+        .iter()
+        .map(|i| (i.host_count as i64 / 8).max(1))
+        .sum();
+    object(|o| {
+        o.obj("related", |r| {
+            r.str("jobs_graph", &format!("{api}dashboard/graphs/jobs/"));
+        });
+        o.obj("inventories", |x| {
+            x.str("url", &format!("{api}inventories/"))
+                .int("total", w.inventories.len() as i64)
+                .int("total_with_inventory_source", with_source)
+                .int("job_failed", inventories_failed)
+                .int("inventory_failed", 0);
+        });
+        o.obj("inventory_sources", |x| {
+            x.obj("ec2", |e| {
+                e.str("url", &format!("{api}inventory_sources/?source=ec2"))
+                    .str(
+                        "failures_url",
+                        &format!("{api}inventory_sources/?source=ec2&status=failed"),
+                    )
+                    .str("label", "Amazon EC2")
+                    .int("total", ec2_total)
+                    .int("failed", ec2_failed);
+            });
+        });
+        o.obj("groups", |x| {
+            x.str("url", &format!("{api}groups/"))
+                .int("total", groups)
+                .int("inventory_failed", 0);
+        });
+        o.obj("hosts", |x| {
+            x.str("url", &format!("{api}hosts/"))
+                .str(
+                    "failures_url",
+                    &format!("{api}hosts/?last_job_host_summary__failed=True"),
+                )
+                .int("total", w.hosts.len() as i64)
+                .int("failed", hosts_failed);
+        });
+        o.obj("projects", |x| {
+            x.str("url", &format!("{api}projects/"))
+                .str(
+                    "failures_url",
+                    &format!("{api}projects/?last_job_failed=True"),
+                )
+                .int("total", projects)
+                .int("failed", projects_failed);
+        });
+        o.obj("scm_types", |x| {
+            for (k, label) in [
+                ("git", "Git"),
+                ("svn", "Subversion"),
+                ("archive", "Remote Archive"),
+            ] {
+                let (total, failed) = if k == "git" {
+                    (projects, projects_failed)
+                } else {
+                    (0, 0)
+                };
+                x.obj(k, |e| {
+                    e.str("url", &format!("{api}projects/?scm_type={k}"))
+                        .str("label", label)
+                        .str(
+                            "failures_url",
+                            &format!("{api}projects/?scm_type={k}&last_job_failed=True"),
+                        )
+                        .int("total", total)
+                        .int("failed", failed);
+                });
+            }
+        });
+        for (k, total) in [
+            ("users", w.users.len() as i64),
+            ("organizations", w.orgs.len() as i64),
+            ("teams", w.teams as i64),
+            ("credentials", 2),
+            ("job_templates", kinds(UjtKind::JobTemplate).count() as i64),
+        ] {
+            o.obj(k, |x| {
+                x.str("url", &format!("{api}{k}/")).int("total", total);
+            });
+        }
+    })
 }

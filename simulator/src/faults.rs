@@ -16,6 +16,9 @@ pub struct Faults {
     pub endless_pages: bool,
     pub revoked_tokens: Vec<String>,
     pub paths: Vec<String>,
+    /// Redis is unreachable: metrics/ answers Django's 500 page unless `dbonly=1`; ping/ and the
+    /// lists are unaffected (what AWX 24.6.1 did, metrics_without_redis.txt)
+    pub redis_down: bool,
 }
 
 impl Faults {

@@ -4,7 +4,7 @@
 //! [`Schema`].
 
 use crate::error::ApiError;
-use crate::time::{iso, parse_datetime, Micros};
+use crate::time::{iso, parse_filter_datetime, Micros};
 use regex::Regex;
 use std::borrow::Cow;
 use std::cmp::Ordering;
@@ -151,7 +151,7 @@ fn parse_error(msg: impl Into<String>) -> ApiError {
     ApiError::BadRequest(msg.into())
 }
 
-/// DAB's `to_python_boolean`.
+/// DAB's `to_python_boolean` (case-insensitive).
 fn to_bool(v: &str) -> Result<bool, String> {
     match v.to_ascii_lowercase().as_str() {
         "true" | "1" | "t" => Ok(true),
@@ -164,25 +164,42 @@ fn json_list_msg(m: String) -> String {
     serde_json::to_string(&vec![m]).unwrap_or_default()
 }
 
+/// DAB's `value_to_python_for_field` as AWX 24.6.1 runs it for every lookup but `isnull`, `in`
+/// (per item), `regex` and `iexact`: Django's `to_python` of the field (its ValidationError
+/// messages as a JSON list), DAB's boolean and related-id conversions.
 fn parse_for(kind: Kind, name: &str, v: &str) -> Result<Typed, String> {
+    let int_msg = || json_list_msg(format!("\u{201c}{v}\u{201d} value must be an integer."));
     match kind {
-        Kind::Int => v.trim().parse::<i64>().map(Typed::Int).map_err(|_| format!("Field '{name}' expected a number but got '{v}'.")),
+        Kind::Int => v
+            .trim()
+            .parse::<i64>()
+            .map(Typed::Int)
+            .map_err(|_| int_msg()),
         Kind::Fk => {
             let l = v.to_ascii_lowercase();
             if l == "null" || l == "none" {
                 return Ok(Typed::Null);
             }
-            v.trim().parse::<i64>().map(Typed::Int).map_err(|_| format!("Field 'id' expected a number but got '{v}'."))
+            v.trim()
+                .parse::<i64>()
+                .map(Typed::Int)
+                .map_err(|_| format!("Invalid {name} id: {v}"))
         }
-        Kind::Float => v.trim().parse::<f64>().ok().filter(|f| f.is_finite()).map(Typed::Float).ok_or_else(|| json_list_msg(format!("\u{201c}{v}\u{201d} value must be a decimal number."))),
-        Kind::Bool => match v {
-            "True" | "true" | "t" | "1" | "TRUE" => Ok(Typed::Bool(true)),
-            "False" | "false" | "f" | "0" | "FALSE" => Ok(Typed::Bool(false)),
-            _ => Err(json_list_msg(format!("\u{201c}{v}\u{201d} value must be either True or False."))),
-        },
-        Kind::Time => parse_datetime(v)
+        Kind::Float => v
+            .trim()
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(Typed::Float)
+            .ok_or_else(|| {
+                json_list_msg(format!(
+                    "\u{201c}{v}\u{201d} value must be a decimal number."
+                ))
+            }),
+        Kind::Bool => to_bool(v).map(Typed::Bool),
+        Kind::Time => parse_filter_datetime(v)
             .map(Typed::Time)
-            .ok_or_else(|| json_list_msg(format!("\u{201c}{v}\u{201d} value has an invalid format. It must be in YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ] format."))),
+            .map_err(|e| json_list_msg(e.message(v))),
         Kind::Str => Ok(Typed::Str(v.to_string())),
         Kind::Type => Ok(Typed::Str(v.replace('_', ""))),
     }
@@ -308,6 +325,16 @@ fn build_pred<S: Schema>(
     let text_kind = matches!(kind, Kind::Str | Kind::Type);
     let op = match lookup {
         "isnull" => Op::IsNull(to_bool(value).map_err(parse_error)?),
+        // DAB strips the underscores of a `type` value and skips the `__in` branch for it, so
+        // Django gets a plain string as the list and takes its characters as the items: no model
+        // is named by one character, so `type__in` silently selects nothing (measured on 24.6.1).
+        "in" if kind == Kind::Type => Op::In(
+            value
+                .replace('_', "")
+                .chars()
+                .map(|c| Typed::Str(c.to_string()))
+                .collect(),
+        ),
         "in" => {
             if value.is_empty() {
                 return Err(parse_error("cannot provide empty value for __in"));
@@ -319,6 +346,11 @@ fn build_pred<S: Schema>(
             Op::In(items)
         }
         "regex" | "iregex" => {
+            let value = if kind == Kind::Type {
+                Cow::Owned(value.replace('_', ""))
+            } else {
+                Cow::Borrowed(value)
+            };
             let pat = if lookup == "iregex" {
                 format!("(?i){value}")
             } else {
@@ -334,12 +366,25 @@ fn build_pred<S: Schema>(
             }
             Op::IExact(value.to_lowercase())
         }
-        "contains" => Op::Contains(value.to_string()),
-        "icontains" => Op::IContains(value.to_lowercase()),
-        "startswith" => Op::StartsWith(value.to_string()),
-        "istartswith" => Op::IStartsWith(value.to_lowercase()),
-        "endswith" => Op::EndsWith(value.to_string()),
-        "iendswith" => Op::IEndsWith(value.to_lowercase()),
+        "contains" | "icontains" | "startswith" | "istartswith" | "endswith" | "iendswith" => {
+            // the value goes through the field's to_python first: `id__contains=x` is refused
+            if !text_kind {
+                parse_for(kind, name, value).map_err(parse_error)?;
+            }
+            let v = if kind == Kind::Type {
+                value.replace('_', "")
+            } else {
+                value.to_string()
+            };
+            match lookup {
+                "contains" => Op::Contains(v),
+                "icontains" => Op::IContains(v.to_lowercase()),
+                "startswith" => Op::StartsWith(v),
+                "istartswith" => Op::IStartsWith(v.to_lowercase()),
+                "endswith" => Op::EndsWith(v),
+                _ => Op::IEndsWith(v.to_lowercase()),
+            }
+        }
         "search" => return Err(parse_error(format!("{path} is not searchable"))),
         "gt" | "gte" | "lt" | "lte" | "exact" => {
             let t = parse_for(kind, name, value).map_err(parse_error)?;
@@ -694,7 +739,21 @@ mod tests {
         let e = q(&[("id", "abc")]).err().map(|e| e.to_string());
         assert_eq!(
             e.as_deref(),
-            Some("Field 'id' expected a number but got 'abc'.")
+            Some("[\"\u{201c}abc\u{201d} value must be an integer.\"]")
+        );
+        let e = q(&[("organization", "abc")]).err().map(|e| e.to_string());
+        assert_eq!(e.as_deref(), Some("Invalid organization id: abc"));
+        let e = q(&[("id__contains", "abc")]).err().map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("[\"\u{201c}abc\u{201d} value must be an integer.\"]")
+        );
+        let e = q(&[("created__gte", "2024-13-45")])
+            .err()
+            .map(|e| e.to_string());
+        assert_eq!(
+            e.as_deref(),
+            Some("[\"\u{201c}2024-13-45\u{201d} value has the correct format (YYYY-MM-DD) but it is an invalid date.\"]")
         );
         assert!(q(&[("id__iexact", "1")]).is_err());
         assert!(q(&[("id__in", "")]).is_err());

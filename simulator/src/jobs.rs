@@ -570,10 +570,19 @@ fn launched_by(o: &mut Obj, w: &World, lb: LaunchedBy, api: &str) {
                     .str("url", &format!("{api}job_templates/{}/", u.id));
             }
         }
+        LaunchedBy::Project(p) => {
+            if let Some(u) = w.ujts.get(p as usize) {
+                o.int("id", u.id as i64)
+                    .str("name", &u.name)
+                    .str("type", "project")
+                    .str("url", &format!("{api}projects/{}/", u.id));
+            }
+        }
     }
 }
 
-fn inventory_summary(o: &mut Obj, w: &World, inv: u16) {
+/// `summary_fields.inventory` (jobs, hosts).
+pub fn inventory_summary(o: &mut Obj, w: &World, inv: u16) {
     let Some(i) = w.inventories.get(inv as usize) else {
         return;
     };
@@ -647,50 +656,59 @@ pub fn render_job(
     o.int("id", j.id as i64)
         .str("type", j.jtype.as_str())
         .str("url", &url);
+    // link order as AWX 24.6.1 writes them (samples/real-awx-24.6.1/unified_*.json); workflow
+    // jobs and project updates link no organization
     o.obj("related", |r| {
         if let Some(u) = created_by {
             r.str("created_by", &format!("{api}users/{}/", u.id));
         }
-        if j.jtype == JobType::Job {
-            r.str("labels", &format!("{url}labels/"));
-        }
-        if let Some(i) = inv {
-            r.str("inventory", &format!("{api}inventories/{}/", i.id));
-        }
-        if let Some(p) = project {
-            r.str("project", &format!("{api}projects/{}/", p.id));
-        }
-        if let Some(o) = org {
-            r.str("organization", &format!("{api}organizations/{}/", o.id));
-        }
-        if let Some(u) = ujt {
-            r.str(
-                "unified_job_template",
-                &format!("{api}{}/{}/", u.kind.collection(), u.id),
-            );
-        }
-        if j.jtype != JobType::WorkflowJob {
-            r.str("stdout", &format!("{url}stdout/"));
-        }
-        if let Some(s) = w.schedules.get(j.schedule as usize) {
-            r.str("schedule", &format!("{api}schedules/{}/", s.id));
-        }
-        if j.source_wf != 0 {
-            r.str(
-                "source_workflow_job",
-                &format!("{api}workflow_jobs/{}/", j.source_wf),
-            );
-        }
-        if let Some(e) = ee {
-            r.str(
-                "execution_environment",
-                &format!("{api}execution_environments/{}/", e.0),
-            );
-        }
+        let sched = w.schedules.get(j.schedule as usize);
+        let ujt_link = |r: &mut Obj| {
+            if let Some(u) = ujt {
+                r.str(
+                    "unified_job_template",
+                    &format!("{api}{}/{}/", u.kind.collection(), u.id),
+                );
+            }
+            if let Some(s) = sched {
+                r.str("schedule", &format!("{api}schedules/{}/", s.id));
+            }
+        };
+        let common_tail = |r: &mut Obj| {
+            if let Some(e) = ee {
+                r.str(
+                    "execution_environment",
+                    &format!("{api}execution_environments/{}/", e.0),
+                );
+            }
+            if j.source_wf != 0 {
+                r.str(
+                    "source_workflow_job",
+                    &format!("{api}workflow_jobs/{}/", j.source_wf),
+                );
+            }
+        };
         match j.jtype {
             JobType::Job => {
-                r.str("job_events", &format!("{url}job_events/"))
-                    .str("job_host_summaries", &format!("{url}job_host_summaries/"));
+                r.str("labels", &format!("{url}labels/"));
+                if let Some(i) = inv {
+                    r.str("inventory", &format!("{api}inventories/{}/", i.id));
+                }
+                if let Some(p) = project {
+                    r.str("project", &format!("{api}projects/{}/", p.id));
+                }
+                if let Some(o) = org {
+                    r.str("organization", &format!("{api}organizations/{}/", o.id));
+                }
+                r.str("credentials", &format!("{url}credentials/"));
+                ujt_link(r);
+                common_tail(r);
+                r.str("stdout", &format!("{url}stdout/"))
+                    .str("job_events", &format!("{url}job_events/"))
+                    .str("job_host_summaries", &format!("{url}job_host_summaries/"))
+                    .str("activity_stream", &format!("{url}activity_stream/"))
+                    .str("notifications", &format!("{url}notifications/"))
+                    .str("create_schedule", &format!("{url}create_schedule/"));
                 if let Some(u) = ujt {
                     r.str("job_template", &format!("{api}job_templates/{}/", u.id));
                 }
@@ -698,21 +716,46 @@ pub fn render_job(
                     .str("relaunch", &format!("{url}relaunch/"));
             }
             JobType::WorkflowJob => {
+                ujt_link(r);
+                common_tail(r);
                 if let Some(u) = ujt {
                     r.str(
                         "workflow_job_template",
                         &format!("{api}workflow_job_templates/{}/", u.id),
                     );
                 }
-                r.str("workflow_nodes", &format!("{url}workflow_nodes/"))
-                    .str("cancel", &format!("{url}cancel/"))
-                    .str("relaunch", &format!("{url}relaunch/"));
+                r.str("notifications", &format!("{url}notifications/"))
+                    .str("workflow_nodes", &format!("{url}workflow_nodes/"))
+                    .str("labels", &format!("{url}labels/"))
+                    .str("activity_stream", &format!("{url}activity_stream/"))
+                    .str("relaunch", &format!("{url}relaunch/"))
+                    .str("cancel", &format!("{url}cancel/"));
             }
             JobType::ProjectUpdate => {
+                ujt_link(r);
+                common_tail(r);
+                r.str("stdout", &format!("{url}stdout/"));
+                if let Some(p) = project {
+                    r.str("project", &format!("{api}projects/{}/", p.id));
+                }
                 r.str("cancel", &format!("{url}cancel/"))
+                    .str(
+                        "scm_inventory_updates",
+                        &format!("{url}scm_inventory_updates/"),
+                    )
+                    .str("notifications", &format!("{url}notifications/"))
                     .str("events", &format!("{url}events/"));
             }
             JobType::InventoryUpdate => {
+                if let Some(i) = inv {
+                    r.str("inventory", &format!("{api}inventories/{}/", i.id));
+                }
+                if let Some(o) = org {
+                    r.str("organization", &format!("{api}organizations/{}/", o.id));
+                }
+                ujt_link(r);
+                common_tail(r);
+                r.str("stdout", &format!("{url}stdout/"));
                 if let Some(u) = ujt {
                     r.str(
                         "inventory_source",
@@ -720,9 +763,13 @@ pub fn render_job(
                     );
                 }
                 r.str("cancel", &format!("{url}cancel/"))
+                    .str("notifications", &format!("{url}notifications/"))
                     .str("events", &format!("{url}events/"));
             }
             JobType::SystemJob => {
+                ujt_link(r);
+                common_tail(r);
+                r.str("stdout", &format!("{url}stdout/"));
                 if let Some(u) = ujt {
                     r.str(
                         "system_job_template",
@@ -730,10 +777,18 @@ pub fn render_job(
                     );
                 }
                 r.str("cancel", &format!("{url}cancel/"))
+                    .str("notifications", &format!("{url}notifications/"))
                     .str("events", &format!("{url}events/"));
             }
             JobType::AdHocCommand => {
-                r.str("events", &format!("{url}events/"))
+                if let Some(i) = inv {
+                    r.str("inventory", &format!("{api}inventories/{}/", i.id));
+                }
+                common_tail(r);
+                r.str("stdout", &format!("{url}stdout/"))
+                    .str("events", &format!("{url}events/"))
+                    .str("activity_stream", &format!("{url}activity_stream/"))
+                    .str("notifications", &format!("{url}notifications/"))
                     .str("cancel", &format!("{url}cancel/"))
                     .str("relaunch", &format!("{url}relaunch/"));
             }
@@ -786,6 +841,15 @@ pub fn render_job(
                 }
                 _ => {}
             }
+            // AWX's SUMMARIZABLE_FK_FIELDS order: schedule before unified_job_template
+            if let Some(sc) = w.schedules.get(j.schedule as usize) {
+                s.obj("schedule", |x| {
+                    x.int("id", sc.id as i64)
+                        .str("name", &sc.name)
+                        .str("description", "")
+                        .ts("next_run", next_run(sc, now));
+                });
+            }
             s.obj("unified_job_template", |x| {
                 x.int("id", u.id as i64)
                     .str("name", &u.name)
@@ -801,14 +865,6 @@ pub fn render_job(
                         .str("status", j.status.as_str());
                 });
             }
-        }
-        if let Some(sc) = w.schedules.get(j.schedule as usize) {
-            s.obj("schedule", |x| {
-                x.int("id", sc.id as i64)
-                    .str("name", &sc.name)
-                    .str("description", "")
-                    .ts("next_run", next_run(sc, now));
-            });
         }
         if let Some(g) = ig {
             s.obj("instance_group", |x| {
@@ -862,6 +918,22 @@ pub fn render_job(
         .ts("modified", j.modified)
         .str("name", name)
         .str("description", description);
+    // AWX's detail serializers put the options mixin's fields (JobOptions, ProjectOptions) before
+    // the unified ones; the list serializers after (samples/real-awx-24.6.1/detail_*.json)
+    let options_first = detail && matches!(j.jtype, JobType::Job | JobType::ProjectUpdate);
+    let fields = TypeFields {
+        w,
+        j,
+        ujt,
+        project,
+        inv,
+        org,
+        ig,
+        name,
+    };
+    if options_first {
+        fields.options(&mut o);
+    }
     match ujt {
         Some(u) => o.int("unified_job_template", u.id as i64),
         None => o.null("unified_job_template"),
@@ -876,9 +948,16 @@ pub fn render_job(
         .ts("finished", j.finished)
         .ts("canceled_on", j.canceled_on())
         .float("elapsed", j.elapsed(now));
-    if detail && j.jtype != JobType::WorkflowJob {
+    if detail {
         o.str("job_args", "")
-            .str("job_cwd", "/runner/project")
+            .str(
+                "job_cwd",
+                if j.jtype == JobType::WorkflowJob {
+                    ""
+                } else {
+                    "/runner/project"
+                },
+            )
             .raw("job_env", "{}");
     }
     o.str("job_explanation", job_explanation(j));
@@ -887,193 +966,235 @@ pub fn render_job(
         if j.jtype != JobType::ProjectUpdate {
             o.str("controller_node", ctrl_node);
         }
-        if detail {
-            o.str("result_traceback", "")
-                .bool("event_processing_finished", j.status.is_final());
-        }
-    } else if detail {
+    }
+    if detail {
         o.str("result_traceback", "");
+        if j.jtype != JobType::WorkflowJob {
+            o.bool("event_processing_finished", j.status.is_final());
+        }
     }
     o.obj("launched_by", |x| launched_by(x, w, j.launched_by, api));
     o.opt_str("work_unit_id", work_unit.as_deref());
-    let inv_id = inv.map(|i| i.id as i64);
-    match j.jtype {
-        JobType::Job => {
-            let u = ujt;
-            o.str("job_type", "run")
-                .opt_int("inventory", inv_id)
-                .opt_int("project", project.map(|p| p.id as i64))
-                .str("playbook", u.map(|u| u.playbook).unwrap_or(""))
+    if !options_first {
+        fields.options(&mut o);
+    }
+    fields.rest(&mut o);
+    if detail {
+        match j.jtype {
+            JobType::Job => {
+                host_status_counts(&mut o, w, j);
+                playbook_counts(&mut o, j);
+                o.null("custom_virtualenv");
+            }
+            JobType::ProjectUpdate => {
+                host_status_counts(&mut o, w, j);
+                playbook_counts(&mut o, j);
+            }
+            _ => {}
+        }
+    }
+    o.end();
+}
+
+/// `host_status_counts`: null until the run's stats arrive, then each host once, under its worst
+/// state (`awx/main/models/events.py:create_host_status_counts`).
+fn host_status_counts(o: &mut Obj, w: &World, j: &Job) {
+    if !crate::host_results::has_results(j) {
+        o.null("host_status_counts");
+        return;
+    }
+    let counts = crate::host_results::status_counts(w, j);
+    o.obj("host_status_counts", |x| {
+        for (k, n) in counts {
+            x.int(k, n);
+        }
+    });
+}
+
+fn playbook_counts(o: &mut Obj, j: &Job) {
+    let ran = j.started != crate::time::NONE_TS;
+    let (plays, tasks) = match (ran, j.jtype) {
+        (false, _) => (0, 0),
+        (true, JobType::ProjectUpdate) => (1, 12),
+        (true, _) => (1, 6),
+    };
+    o.obj("playbook_counts", |x| {
+        x.int("play_count", plays).int("task_count", tasks);
+    });
+}
+
+/// What a job's type adds to the unified fields, in two parts: the options mixin's fields (which
+/// the detail view puts first) and the rest.
+struct TypeFields<'a> {
+    w: &'a World,
+    j: &'a Job,
+    ujt: Option<&'a Ujt>,
+    project: Option<&'a Ujt>,
+    inv: Option<&'a Inventory>,
+    org: Option<&'a Org>,
+    ig: Option<&'a InstanceGroup>,
+    name: &'a str,
+}
+
+impl TypeFields<'_> {
+    fn options(&self, o: &mut Obj) {
+        let (w, j, u) = (self.w, self.j, self.ujt);
+        let inv_id = self.inv.map(|i| i.id as i64);
+        match j.jtype {
+            JobType::Job => {
+                o.str("job_type", "run")
+                    .opt_int("inventory", inv_id)
+                    .opt_int("project", self.project.map(|p| p.id as i64))
+                    .str("playbook", u.map(|u| u.playbook).unwrap_or(""))
+                    .str("scm_branch", "")
+                    .int("forks", 0)
+                    .str("limit", "")
+                    .int("verbosity", 0)
+                    .str("extra_vars", "{}")
+                    .str("job_tags", "")
+                    .bool("force_handlers", false)
+                    .str("skip_tags", "")
+                    .str("start_at_task", "")
+                    .int("timeout", 0)
+                    .bool("use_fact_cache", false)
+                    .opt_int("organization", self.org.map(|o| o.id as i64));
+            }
+            JobType::WorkflowJob => {
+                o.opt_int("workflow_job_template", u.map(|u| u.id as i64))
+                    .str("extra_vars", "{}")
+                    .bool("allow_simultaneous", false)
+                    .null("job_template")
+                    .bool("is_sliced_job", false)
+                    .null("inventory")
+                    .null("limit")
+                    .null("scm_branch")
+                    .str("webhook_service", "")
+                    .null("webhook_credential")
+                    .str("webhook_guid", "")
+                    .null("skip_tags")
+                    .null("job_tags");
+            }
+            JobType::ProjectUpdate => {
+                let p = self.project;
+                o.str(
+                    "local_path",
+                    &p.map(|p| format!("_{}__{}", p.id, p.name.to_lowercase().replace(' ', "_")))
+                        .unwrap_or_default(),
+                )
+                .str("scm_type", "git")
+                .str("scm_url", p.map(|p| p.scm_url).unwrap_or(""))
                 .str("scm_branch", "")
-                .int("forks", 0)
-                .str("limit", "")
-                .int("verbosity", 0)
-                .str("extra_vars", "{}")
-                .str("job_tags", "")
-                .bool("force_handlers", false)
-                .str("skip_tags", "")
-                .str("start_at_task", "")
+                .str("scm_refspec", "")
+                .bool("scm_clean", false)
+                .bool("scm_track_submodules", false)
+                .bool("scm_delete_on_update", false)
+                .null("credential")
                 .int("timeout", 0)
-                .bool("use_fact_cache", false)
-                .opt_int("organization", org.map(|o| o.id as i64))
-                .opt_int("job_template", u.map(|u| u.id as i64))
-                .arr("passwords_needed_to_start", |_| {})
-                .bool("allow_simultaneous", false)
-                .raw("artifacts", "{}")
                 .str(
                     "scm_revision",
-                    if j.started != crate::time::NONE_TS {
+                    if j.status == Status::Successful {
                         "2fecdad0f8913a92e94daa3bafa15c5cdbedd821"
                     } else {
                         ""
                     },
-                )
-                .opt_int("instance_group", ig.map(|g| g.id as i64))
-                .bool("diff_mode", false)
-                .int("job_slice_number", 0)
-                .int("job_slice_count", 1)
-                .str(
-                    "webhook_service",
-                    if j.launch_type == LaunchType::Webhook {
-                        u.map(|u| u.webhook_service).unwrap_or("")
-                    } else {
-                        ""
-                    },
-                )
-                .null("webhook_credential")
-                .str("webhook_guid", "");
-            if detail {
-                o.obj("host_status_counts", |x| {
-                    if j.status.is_final() && j.started != crate::time::NONE_TS {
-                        let hosts = inv.map(|i| i.host_count as i64).unwrap_or(1);
-                        let bad = if j.failed() { 1.max(hosts / 5) } else { 0 };
-                        x.int("ok", hosts - bad);
-                        if bad > 0 {
-                            x.int("failures", bad);
-                        }
-                    }
-                });
-                o.obj("playbook_counts", |x| {
-                    x.int(
-                        "play_count",
-                        if j.started != crate::time::NONE_TS {
-                            1
+                );
+            }
+            JobType::InventoryUpdate => {
+                o.str("source", u.map(|u| u.source).unwrap_or(""))
+                    .str(
+                        "source_path",
+                        if u.map(|u| u.source) == Some("scm") {
+                            "envs/staging/inventory"
                         } else {
-                            0
+                            ""
                         },
                     )
-                    .int(
-                        "task_count",
-                        if j.started != crate::time::NONE_TS {
-                            6
+                    .str("source_vars", "---")
+                    .null("credential")
+                    .str("enabled_var", "")
+                    .str("enabled_value", "")
+                    .str("host_filter", "")
+                    .bool("overwrite", true)
+                    .bool("overwrite_vars", false)
+                    .null("custom_virtualenv")
+                    .int("timeout", 0)
+                    .int("verbosity", 1)
+                    .opt_int("inventory", inv_id)
+                    .opt_int("inventory_source", u.map(|u| u.id as i64))
+                    .bool("license_error", false)
+                    .bool("org_host_limit_error", false)
+                    .null("source_project_update")
+                    .opt_int("instance_group", self.ig.map(|g| g.id as i64))
+                    .str("scm_revision", "");
+            }
+            JobType::SystemJob => {
+                o.opt_int("system_job_template", u.map(|u| u.id as i64))
+                    .str("job_type", job_type_field(w, j))
+                    .str("extra_vars", "{\"days\": \"90\"}")
+                    .str("result_stdout", "");
+            }
+            JobType::AdHocCommand => {
+                o.str("job_type", "run")
+                    .opt_int("inventory", inv_id)
+                    .str("limit", "all")
+                    .int("credential", 1)
+                    .str("module_name", self.name)
+                    .str(
+                        "module_args",
+                        if self.name == "shell" || self.name == "command" {
+                            "uptime"
                         } else {
-                            0
+                            ""
                         },
-                    );
-                });
-                o.null("custom_virtualenv");
+                    )
+                    .int("forks", 0)
+                    .int("verbosity", 0)
+                    .str("extra_vars", "")
+                    .bool("become_enabled", false)
+                    .bool("diff_mode", false);
             }
         }
-        JobType::WorkflowJob => {
-            o.opt_int("workflow_job_template", ujt.map(|u| u.id as i64))
-                .str("extra_vars", "{}")
-                .bool("allow_simultaneous", false)
-                .null("job_template")
-                .bool("is_sliced_job", false)
-                .null("inventory")
-                .null("limit")
-                .null("scm_branch")
-                .str("webhook_service", "")
-                .null("webhook_credential")
-                .str("webhook_guid", "")
-                .null("skip_tags")
-                .null("job_tags");
-        }
-        JobType::ProjectUpdate => {
-            let p = project;
-            o.str(
-                "local_path",
-                &p.map(|p| format!("_{}__{}", p.id, p.name.to_lowercase().replace(' ', "_")))
-                    .unwrap_or_default(),
-            )
-            .str("scm_type", "git")
-            .str("scm_url", p.map(|p| p.scm_url).unwrap_or(""))
-            .str("scm_branch", "")
-            .str("scm_refspec", "")
-            .bool("scm_clean", false)
-            .bool("scm_track_submodules", false)
-            .bool("scm_delete_on_update", false)
-            .null("credential")
-            .int("timeout", 0)
-            .str(
-                "scm_revision",
-                if j.status == Status::Successful {
-                    "2fecdad0f8913a92e94daa3bafa15c5cdbedd821"
-                } else {
-                    ""
-                },
-            )
-            .opt_int("project", p.map(|p| p.id as i64))
-            .str("job_type", job_type_field(w, j))
-            .str("job_tags", "update_git,install_roles,install_collections");
-        }
-        JobType::InventoryUpdate => {
-            let u = ujt;
-            o.str("source", u.map(|u| u.source).unwrap_or(""))
-                .str(
-                    "source_path",
-                    if u.map(|u| u.source) == Some("scm") {
-                        "envs/staging/inventory"
-                    } else {
-                        ""
-                    },
-                )
-                .str("source_vars", "---")
-                .null("credential")
-                .str("enabled_var", "")
-                .str("enabled_value", "")
-                .str("host_filter", "")
-                .bool("overwrite", true)
-                .bool("overwrite_vars", false)
-                .null("custom_virtualenv")
-                .int("timeout", 0)
-                .int("verbosity", 1)
-                .opt_int("inventory", inv_id)
-                .opt_int("inventory_source", u.map(|u| u.id as i64))
-                .bool("license_error", false)
-                .bool("org_host_limit_error", false)
-                .null("source_project_update")
-                .opt_int("instance_group", ig.map(|g| g.id as i64))
-                .str("scm_revision", "");
-        }
-        JobType::SystemJob => {
-            o.opt_int("system_job_template", ujt.map(|u| u.id as i64))
-                .str("job_type", job_type_field(w, j))
-                .str("extra_vars", "{\"days\": \"90\"}")
-                .str("result_stdout", "");
-        }
-        JobType::AdHocCommand => {
-            o.str("job_type", "run")
-                .opt_int("inventory", inv_id)
-                .str("limit", "all")
-                .int("credential", 1)
-                .str("module_name", name)
-                .str(
-                    "module_args",
-                    if name == "shell" || name == "command" {
-                        "uptime"
-                    } else {
-                        ""
-                    },
-                )
-                .int("forks", 0)
-                .int("verbosity", 0)
-                .str("extra_vars", "")
-                .bool("become_enabled", false)
-                .bool("diff_mode", false);
+    }
+
+    fn rest(&self, o: &mut Obj) {
+        let (w, j, u) = (self.w, self.j, self.ujt);
+        match j.jtype {
+            JobType::Job => {
+                o.opt_int("job_template", u.map(|u| u.id as i64))
+                    .arr("passwords_needed_to_start", |_| {})
+                    .bool("allow_simultaneous", false)
+                    .raw("artifacts", "{}")
+                    .str(
+                        "scm_revision",
+                        if j.started != crate::time::NONE_TS {
+                            "2fecdad0f8913a92e94daa3bafa15c5cdbedd821"
+                        } else {
+                            ""
+                        },
+                    )
+                    .opt_int("instance_group", self.ig.map(|g| g.id as i64))
+                    .bool("diff_mode", false)
+                    .int("job_slice_number", 0)
+                    .int("job_slice_count", 1)
+                    .str(
+                        "webhook_service",
+                        if j.launch_type == LaunchType::Webhook {
+                            u.map(|u| u.webhook_service).unwrap_or("")
+                        } else {
+                            ""
+                        },
+                    )
+                    .null("webhook_credential")
+                    .str("webhook_guid", "");
+            }
+            JobType::ProjectUpdate => {
+                o.opt_int("project", self.project.map(|p| p.id as i64))
+                    .str("job_type", job_type_field(w, j))
+                    .str("job_tags", "update_git,install_roles,install_collections");
+            }
+            _ => {}
         }
     }
-    o.end();
 }
 
 /// Receptor work unit ids look like `a6ItbYrN`.

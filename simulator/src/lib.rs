@@ -17,6 +17,7 @@ pub mod entities;
 pub mod error;
 pub mod faults;
 pub mod filter;
+pub mod host_results;
 pub mod jobs;
 pub mod json;
 pub mod metrics;

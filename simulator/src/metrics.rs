@@ -673,3 +673,10 @@ pub fn render_json(fams: &[Family]) -> String {
     out.push('}');
     out
 }
+
+/// Whether a metrics/ switch such as `dbonly=1` is on.
+pub fn flag(params: &[(String, String)], k: &str) -> bool {
+    params
+        .iter()
+        .any(|(n, v)| n == k && !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
+}

@@ -170,6 +170,9 @@ pub enum LaunchedBy {
     Dependency,
     /// index into `World::ujts` (provisioning callbacks)
     JobTemplate(u16),
+    /// index into `World::ujts`: the project of an implicit sync (AWX maps launch type `sync`
+    /// to the project, samples/real-awx-24.6.1/unified_project_update.json)
+    Project(u16),
 }
 
 /// One unified job. Kept small (about 72 bytes): everything else is derived from the indices.

@@ -413,15 +413,11 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
         match res {
             Ok((a, authed)) => (a, authed),
             Err((e, authed)) => {
-                let status = e.status();
-                let body = match &e {
-                    ApiError::Body(_, b) => b.clone(),
-                    other => serde_json::json!({ "detail": other.to_string() }).to_string(),
-                };
+                let (content_type, body) = e.render();
                 (
                     Answer {
-                        status,
-                        content_type: "application/json",
+                        status: e.status(),
+                        content_type,
                         body,
                         location: None,
                     },
@@ -550,30 +546,18 @@ fn authenticate(st: &AppState, sim: &Sim, headers: &HeaderMap) -> Result<Option<
             .position(|u| u.token.as_deref() == Some(cred)));
     }
     if scheme.eq_ignore_ascii_case("basic") {
-        let suffix = " To establish a login session, visit /api/login/.";
-        if cred.is_empty() || cred.contains(' ') {
-            return Err(ApiError::AuthFailed(format!(
-                "Invalid basic header. No credentials provided.{suffix}"
-            )));
-        }
+        // AWX 24.6.1 answers a wrong password (and any header it cannot use) exactly like a
+        // missing one: the same 401 "credentials were not provided" (auth_probes.txt)
         let decoded = base64_decode(cred).and_then(|b| String::from_utf8(b).ok());
-        let Some(decoded) = decoded else {
-            return Err(ApiError::AuthFailed(format!(
-                "Invalid basic header. Credentials not correctly base64 encoded.{suffix}"
-            )));
+        let Some(decoded) = decoded.filter(|_| !cred.is_empty() && !cred.contains(' ')) else {
+            return Ok(None);
         };
         let (user, pass) = decoded.split_once(':').unwrap_or((decoded.as_str(), ""));
-        return match sim
+        return Ok(sim
             .world
             .users
             .iter()
-            .position(|u| u.username == user && u.password == pass)
-        {
-            Some(i) => Ok(Some(i)),
-            None => Err(ApiError::AuthFailed(
-                crate::error::BAD_CREDENTIALS.to_string(),
-            )),
-        };
+            .position(|u| u.username == user && u.password == pass));
     }
     Ok(None)
 }
@@ -657,15 +641,21 @@ fn dispatch(
     let role = user.and_then(|u| sim.world.users.get(u)).map(|u| u.role);
     let e = |err: ApiError| (err, authed);
     if segs == ["metrics"] {
-        if !st.cfg.allow_anonymous_metrics {
-            match role {
-                None => return Err(e(ApiError::NotAuthenticated)),
-                Some(Role::User) => return Err(e(ApiError::Forbidden)),
-                _ => {}
-            }
+        let refused = if !st.cfg.allow_anonymous_metrics && role.is_none() {
+            Some(ApiError::NotAuthenticated)
+        } else if !st.cfg.allow_anonymous_metrics && role == Some(Role::User) {
+            Some(ApiError::Forbidden)
+        } else if !is_get {
+            Some(ApiError::MethodNotAllowed(method.to_string()))
+        } else {
+            None
+        };
+        if let Some(err) = refused {
+            return Ok((metrics_refusal(&err), authed));
         }
-        if !is_get {
-            return Err(e(ApiError::MethodNotAllowed(method.to_string())));
+        // the subsystem metrics live in Redis; the database metrics do not
+        if lock(&st.faults).0.redis_down && !metrics::flag(params, "dbonly") {
+            return Err(e(ApiError::ServerErrorPage));
         }
         return Ok((metrics_answer(&sim, params, headers), authed));
     }
@@ -695,11 +685,26 @@ fn dispatch(
             list_rows(&schema, rows, &ctx).map_err(e)?
         }
         ["config"] => config_json(&sim, role),
+        ["dashboard"] => entities::dashboard(&sim, root),
         ["dashboard", "graphs", "jobs"] => dashboard_graph(&sim, params).map_err(e)?,
         ["unified_jobs"] => list_jobs(&sim, JobModel::Unified, &ctx, root, now).map_err(e)?,
         [coll] if JobType::from_collection(coll).is_some() => {
             let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
             list_jobs(&sim, JobModel::Typed(t), &ctx, root, now).map_err(e)?
+        }
+        [parent @ ("jobs" | "hosts"), id, "job_host_summaries"] => {
+            let id: u32 = id.parse().map_err(|_| e(ApiError::NotFound))?;
+            let found = if *parent == "jobs" {
+                crate::host_results::for_job(&sim, id, root)
+            } else {
+                crate::host_results::for_host(&sim, id, root)
+            };
+            let (schema, rows) = found.ok_or_else(|| e(ApiError::NotFound))?;
+            list_rows_in(&schema, rows, &ctx, true).map_err(e)?
+        }
+        ["job_host_summaries", id] => {
+            let id: i64 = id.parse().map_err(|_| e(ApiError::NotFound))?;
+            crate::host_results::detail(&sim, id, root).ok_or_else(|| e(ApiError::NotFound))?
         }
         [coll, id] if JobType::from_collection(coll).is_some() => {
             let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
@@ -928,12 +933,29 @@ fn page_body(
 }
 
 fn list_rows(schema: &RowSchema, rows: Vec<Row>, ctx: &ListCtx) -> Result<String, ApiError> {
+    list_rows_in(schema, rows, ctx, false)
+}
+
+/// A small list whose rows come sorted by id, descending when `newest_first` (the default order
+/// of AWX's job host summaries) and ascending otherwise.
+fn list_rows_in(
+    schema: &RowSchema,
+    rows: Vec<Row>,
+    ctx: &ListCtx,
+    newest_first: bool,
+) -> Result<String, ApiError> {
     let q = Query::parse(schema, ctx.params)?;
     let mut sel: Vec<&Row> = rows.iter().filter(|r| q.matches(schema, *r)).collect();
-    if !q.order_is_id {
+    let default_order = q.order.is_empty();
+    if newest_first && !default_order && (q.order_is_id || q.order_is_neg_id) {
+        if q.order_is_id {
+            sel.reverse();
+        }
+    } else if !q.order_is_id || newest_first && !default_order {
         if q.order_is_neg_id {
             sel.reverse();
         } else {
+            // stable: ties keep the id order of the input
             sel.sort_by(|a, b| q.compare(schema, a, b));
         }
     }
@@ -1007,12 +1029,18 @@ fn list_jobs(
     })
 }
 
+/// metrics/ refuses in its plain-text renderer: a Python repr of the error, as text/plain.
+fn metrics_refusal(err: &ApiError) -> Answer {
+    Answer {
+        status: err.status(),
+        content_type: "text/plain; charset=utf-8",
+        body: err.python_repr(),
+        location: None,
+    }
+}
+
 fn metrics_answer(sim: &Sim, params: &[(String, String)], headers: &HeaderMap) -> Answer {
-    let flag = |k: &str| {
-        params
-            .iter()
-            .any(|(n, v)| n == k && !matches!(v.to_ascii_lowercase().as_str(), "" | "0" | "false"))
-    };
+    let flag = |k: &str| metrics::flag(params, k);
     let sel = metrics::Selection {
         subsystem_only: flag("subsystemonly"),
         db_only: flag("dbonly"),

@@ -66,41 +66,100 @@ pub fn iso(ts: Micros) -> String {
     s
 }
 
-/// Parses a datetime filter value: RFC 3339 / ISO 8601 with `Z` or an offset, with `T` or a space
-/// as separator, optional seconds and fraction; a naive value or a bare date is taken as UTC
-/// (AWX runs with `TIME_ZONE = 'UTC'`).
+/// Why a datetime filter value was refused: the three messages of Django's `DateTimeField`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum DtError {
+    /// matches no accepted shape
+    Format,
+    /// `YYYY-MM-DD` shape, impossible date
+    Date,
+    /// datetime shape, impossible date or time
+    DateTime,
+}
+
+impl DtError {
+    /// Django's message for `value` (AWX answers it as a one-item JSON list).
+    pub fn message(self, value: &str) -> String {
+        match self {
+            DtError::Format => format!("\u{201c}{value}\u{201d} value has an invalid format. It must be in YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ] format."),
+            DtError::Date => format!("\u{201c}{value}\u{201d} value has the correct format (YYYY-MM-DD) but it is an invalid date."),
+            DtError::DateTime => format!("\u{201c}{value}\u{201d} value has the correct format (YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ]) but it is an invalid date/time."),
+        }
+    }
+}
+
+fn datetime_re() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| {
+        // django.utils.dateparse.datetime_re: `\s*` before the zone is why an unencoded `+00:00`
+        // (the `+` arrives as a space) is refused: the zone then starts with a digit
+        regex::Regex::new(
+            r"^(\d{4})-(\d{1,2})-(\d{1,2})[T ](\d{1,2}):(\d{1,2})(?::(\d{1,2})(?:[.,](\d{1,6})\d{0,6})?)?\s*(Z|[+-]\d{2}(?::?\d{2})?)?$",
+        )
+        .expect("static regex")
+    })
+}
+
+fn date_re() -> &'static regex::Regex {
+    static RE: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    RE.get_or_init(|| regex::Regex::new(r"^(\d{4})-(\d{1,2})-(\d{1,2})$").expect("static regex"))
+}
+
+/// Parses a datetime filter value as Django's `DateTimeField.to_python` does for AWX: a datetime
+/// with `T` or a space, optional seconds and fraction, an optional `Z` or `+HH[:MM]` zone, or a
+/// bare date (midnight); naive values are UTC (AWX runs with `TIME_ZONE = 'UTC'`).
+pub fn parse_filter_datetime(s: &str) -> Result<Micros, DtError> {
+    use chrono::{NaiveDate, NaiveTime};
+    let num = |c: Option<regex::Match>| c.and_then(|m| m.as_str().parse::<u32>().ok());
+    if let Some(c) = datetime_re().captures(s) {
+        let (Some(y), Some(mo), Some(d), Some(h), Some(mi)) = (
+            num(c.get(1)),
+            num(c.get(2)),
+            num(c.get(3)),
+            num(c.get(4)),
+            num(c.get(5)),
+        ) else {
+            return Err(DtError::DateTime);
+        };
+        let sec = num(c.get(6)).unwrap_or(0);
+        let micro = c
+            .get(7)
+            .map(|m| format!("{:0<6}", m.as_str()))
+            .and_then(|f| f.parse::<u32>().ok())
+            .unwrap_or(0);
+        let date = NaiveDate::from_ymd_opt(y as i32, mo, d).ok_or(DtError::DateTime)?;
+        let time = NaiveTime::from_hms_micro_opt(h, mi, sec, micro).ok_or(DtError::DateTime)?;
+        let offset_secs = match c.get(8).map(|m| m.as_str()) {
+            None | Some("Z") => 0,
+            Some(z) => {
+                let digits: String = z[1..].chars().filter(|c| *c != ':').collect();
+                let hh: i64 = digits.get(..2).and_then(|x| x.parse().ok()).unwrap_or(0);
+                let mm: i64 = digits.get(2..4).and_then(|x| x.parse().ok()).unwrap_or(0);
+                let off = hh * 3600 + mm * 60;
+                if z.starts_with('-') {
+                    -off
+                } else {
+                    off
+                }
+            }
+        };
+        return Ok(date.and_time(time).and_utc().timestamp_micros() - offset_secs * SEC);
+    }
+    if let Some(c) = date_re().captures(s) {
+        let (Some(y), Some(mo), Some(d)) = (num(c.get(1)), num(c.get(2)), num(c.get(3))) else {
+            return Err(DtError::Date);
+        };
+        return NaiveDate::from_ymd_opt(y as i32, mo, d)
+            .and_then(|d| d.and_hms_opt(0, 0, 0))
+            .map(|dt| dt.and_utc().timestamp_micros())
+            .ok_or(DtError::Date);
+    }
+    Err(DtError::Format)
+}
+
+/// [`parse_filter_datetime`] without the reason.
 pub fn parse_datetime(s: &str) -> Option<Micros> {
-    use chrono::{DateTime, NaiveDate, NaiveDateTime};
-    let t = s.trim();
-    if t.is_empty() {
-        return None;
-    }
-    let norm = t.replacen(' ', "T", 1);
-    if let Ok(dt) = DateTime::parse_from_rfc3339(&norm) {
-        return Some(dt.timestamp_micros());
-    }
-    for fmt in [
-        "%Y-%m-%dT%H:%M:%S%.f%:z",
-        "%Y-%m-%dT%H:%M:%S%.f%z",
-        "%Y-%m-%dT%H:%M%:z",
-        "%Y-%m-%dT%H:%M%z",
-    ] {
-        if let Ok(dt) = DateTime::parse_from_str(&norm, fmt) {
-            return Some(dt.timestamp_micros());
-        }
-    }
-    let naive = norm.trim_end_matches('Z');
-    for fmt in ["%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%dT%H:%M"] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(naive, fmt) {
-            return Some(dt.and_utc().timestamp_micros());
-        }
-    }
-    if let Ok(d) = NaiveDate::parse_from_str(naive, "%Y-%m-%d") {
-        return d
-            .and_hms_opt(0, 0, 0)
-            .map(|dt| dt.and_utc().timestamp_micros());
-    }
-    None
+    parse_filter_datetime(s).ok()
 }
 
 /// Seconds as AWX's `elapsed` Decimal(12,3): rounded to milliseconds.
@@ -129,6 +188,34 @@ mod tests {
             parse_datetime("2024-02-29T10:00:00Z")
         );
         assert!(parse_datetime("yesterday").is_none());
+        // what AWX 24.6.1 answered (section 8's probes)
+        assert_eq!(
+            parse_filter_datetime("2024-13-45"),
+            Err(DtError::Date),
+            "correct format, impossible date"
+        );
+        assert_eq!(
+            parse_filter_datetime("2024-02-30T10:00:00Z"),
+            Err(DtError::DateTime)
+        );
+        assert_eq!(
+            parse_filter_datetime("2026-11-28T23:52:28 00:00"),
+            Err(DtError::Format),
+            "an unencoded + arrives as a space"
+        );
+        assert_eq!(parse_filter_datetime("notadate"), Err(DtError::Format));
+        assert_eq!(
+            parse_filter_datetime("2026-11-28T23:52:28.055254Z"),
+            parse_filter_datetime("2026-11-29T00:52:28.055254+01:00")
+        );
+        assert_eq!(
+            parse_filter_datetime("2024-1-5 3:04"),
+            parse_filter_datetime("2024-01-05T03:04:00Z")
+        );
+        assert_eq!(
+            parse_filter_datetime("2024-01-05T03:04:00.5Z").map(|t| t % SEC),
+            Ok(500_000)
+        );
         assert_eq!(elapsed_secs(0, 44_024_400), 44.024);
     }
 }

@@ -415,7 +415,11 @@ async fn filters_match_the_truth() {
     for (q, msg) in [
         ("bogus=1", "UnifiedJob has no field named 'bogus'"),
         ("status__foo=1", "No related model for field foo."),
-        ("id=abc", "Field 'id' expected a number but got 'abc'."),
+        (
+            "id=abc",
+            "[\"\u{201c}abc\u{201d} value must be an integer.\"]",
+        ),
+        ("organization=abc", "Invalid organization id: abc"),
         (
             "unified_job_template__nope=1",
             "UnifiedJobTemplate has no field named 'nope'",
@@ -470,10 +474,8 @@ async fn authentication_and_headers() {
         r.headers()["www-authenticate"],
         "Bearer realm=api authorization_url=/api/o/authorize/"
     );
-    assert_eq!(
-        r.text().await.unwrap(),
-        r#"{"detail":"Invalid username/password. To establish a login session, visit /api/login/."}"#
-    );
+    // AWX 24.6.1 answers a wrong password like a missing header (auth_probes.txt)
+    assert_eq!(r.text().await.unwrap(), unauth);
     let r = h
         .get(t.url("/api/v2/me/"))
         .basic_auth("auditor", Some("auditor-pass"))
@@ -505,10 +507,6 @@ async fn authentication_and_headers() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::FORBIDDEN);
-    assert_eq!(
-        r.text().await.unwrap(),
-        r#"{"detail":"You do not have permission to perform this action."}"#
-    );
     let r = h
         .get(t.url("/api/v2/metrics/"))
         .bearer_auth("sim-auditor-token")
@@ -520,6 +518,13 @@ async fn authentication_and_headers() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
     let r = h
         .post(t.url("/api/v2/metrics/"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    let r = h
+        .post(t.url("/api/v2/unified_jobs/"))
         .bearer_auth(ADMIN)
         .send()
         .await
@@ -1439,4 +1444,831 @@ async fn list_fields_match_the_real_samples() {
         assert_eq!(j["controller_node"], "");
     }
     t.sim.shutdown().await;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Facts measured on a real AWX 24.6.1 (shared/reference/awx-api-and-metrics.md section 8; the
+// samples in tests/real-awx-24.6.1/ are copies of samples/real-awx-24.6.1/).
+
+impl T {
+    /// A GET with the given Authorization header (None: none).
+    async fn raw(&self, p: &str, auth: Option<&str>) -> reqwest::Response {
+        let mut r = self.http.get(self.url(p));
+        if let Some(a) = auth {
+            r = r.header("authorization", a);
+        }
+        r.send().await.expect("send")
+    }
+    async fn count(&self, p: &str) -> u64 {
+        let sep = if p.contains('?') { '&' } else { '?' };
+        self.json(&format!("{p}{sep}page_size=1")).await["count"]
+            .as_u64()
+            .expect("count")
+    }
+    async fn post_json(&self, p: &str, body: Value) -> (StatusCode, Value) {
+        let r = self
+            .http
+            .post(self.url(p))
+            .json(&body)
+            .send()
+            .await
+            .expect("send");
+        let s = r.status();
+        let text = r.text().await.expect("body");
+        (
+            s,
+            serde_json::from_str(&text).unwrap_or(Value::String(text)),
+        )
+    }
+}
+
+fn ids(page: &Value) -> Vec<u64> {
+    page["results"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|j| j["id"].as_u64()).collect())
+        .unwrap_or_default()
+}
+
+#[tokio::test]
+async fn real_next_links() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let n = t.truth().await.len() as u64;
+    // a path without host, parameters sorted alphabetically (the real sample's next)
+    let p = t
+        .json("/api/v2/unified_jobs/?page_size=200&order_by=-id")
+        .await;
+    assert_eq!(
+        p["next"],
+        "/api/v2/unified_jobs/?order_by=-id&page=2&page_size=200"
+    );
+    let p = t.json("/api/v2/unified_jobs/?page_size=1").await;
+    assert_eq!(p["next"], "/api/v2/unified_jobs/?page=2&page_size=1");
+    // over 200: capped, and the cap is written into next
+    let p = t
+        .json("/api/v2/unified_jobs/?page_size=1000&order_by=id")
+        .await;
+    assert_eq!(p["results"].as_array().map(Vec::len), Some(200));
+    assert_eq!(
+        p["next"],
+        "/api/v2/unified_jobs/?order_by=id&page=2&page_size=200"
+    );
+    // zero, negative or not a number: the default 25
+    for q in ["page_size=0", "page_size=-5", "page_size=abc"] {
+        let p = t.json(&format!("/api/v2/unified_jobs/?{q}")).await;
+        assert_eq!(p["results"].as_array().map(Vec::len), Some(25), "{q}");
+        assert_eq!(p["count"].as_u64(), Some(n), "{q}");
+    }
+    // past the end, page=0, page=abc: 404 Invalid page.
+    let last = n.div_ceil(200);
+    for q in [
+        format!("page_size=200&page={}", last + 1),
+        "page=0".to_string(),
+        "page=abc".to_string(),
+        "page=-1".to_string(),
+    ] {
+        let (s, b) = t.get(&format!("/api/v2/unified_jobs/?{q}")).await;
+        assert_eq!(
+            (s, b.as_str()),
+            (StatusCode::NOT_FOUND, r#"{"detail":"Invalid page."}"#),
+            "{q}"
+        );
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_per_type_fields() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let truth = t.truth().await;
+    for (ty, no_org, no_controller) in [
+        ("job", false, false),
+        ("workflow_job", true, true),
+        ("project_update", true, true),
+        ("inventory_update", true, false),
+    ] {
+        let p = t
+            .json(&format!(
+                "/api/v2/unified_jobs/?type={ty}&page_size=50&order_by=-id"
+            ))
+            .await;
+        let rows = p["results"].as_array().expect("rows");
+        assert!(!rows.is_empty(), "{ty}");
+        for j in rows {
+            assert_eq!(j.get("organization").is_none(), no_org, "{ty} organization");
+            assert_eq!(
+                j.get("controller_node").is_none(),
+                no_controller,
+                "{ty} controller_node"
+            );
+            // the organization is still in summary_fields
+            assert!(
+                j["summary_fields"]["organization"]["name"].is_string(),
+                "{ty}"
+            );
+        }
+    }
+    // organization= still matches the types that do not show the field
+    let org = truth
+        .iter()
+        .find(|j| j["type"] == "workflow_job")
+        .and_then(|j| j["organization"].as_str())
+        .expect("a workflow job with an organization")
+        .to_string();
+    let orgs = t.json("/api/v2/organizations/?page_size=200").await;
+    let org_id = orgs["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == org.as_str())
+        .and_then(|o| o["id"].as_u64())
+        .unwrap();
+    let want = count(&truth, |j| {
+        j["type"] == "workflow_job" && j["organization"] == org.as_str()
+    });
+    assert!(want > 0);
+    assert_eq!(
+        t.count(&format!(
+            "/api/v2/unified_jobs/?type=workflow_job&organization={org_id}"
+        ))
+        .await,
+        want
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_type_in_selects_nothing() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let truth = t.truth().await;
+    let both = count(&truth, |j| {
+        j["type"] == "job" || j["type"] == "workflow_job"
+    });
+    assert!(both > 0);
+    assert_eq!(
+        t.count("/api/v2/unified_jobs/?type=job,workflow_job").await,
+        both
+    );
+    // 200 with no rows, no error
+    for q in ["type__in=job,workflow_job", "type__in=job"] {
+        let (s, b) = t.get(&format!("/api/v2/unified_jobs/?{q}")).await;
+        assert_eq!(s, StatusCode::OK, "{q}");
+        let v: Value = serde_json::from_str(&b).unwrap();
+        assert_eq!(v["count"], 0, "{q}");
+    }
+    // its negation selects everything
+    assert_eq!(
+        t.count("/api/v2/unified_jobs/?not__type__in=job").await,
+        truth.len() as u64
+    );
+    // the other type lookups work on the model name (underscores ignored)
+    assert_eq!(
+        t.count("/api/v2/unified_jobs/?type__exact=workflow_job")
+            .await,
+        count(&truth, |j| j["type"] == "workflow_job")
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_repeated_status_ands() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let truth = t.truth().await;
+    let either = count(&truth, |j| {
+        j["status"] == "failed" || j["status"] == "error"
+    });
+    assert!(either > 0);
+    assert_eq!(
+        t.count("/api/v2/unified_jobs/?status=failed&status=error")
+            .await,
+        0,
+        "repeated status= is an AND"
+    );
+    assert_eq!(
+        t.count("/api/v2/unified_jobs/?status__in=failed,error")
+            .await,
+        either
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_order_by_finished_desc_puts_nulls_first() {
+    let t = spawn(cfg(2, 400.0)).await;
+    t.advance(30).await;
+    let truth = t.truth().await;
+    let open = count(&truth, |j| j["finished"].is_null());
+    assert!(open > 0, "some unfinished jobs");
+    let all = t
+        .all("/api/v2/unified_jobs/?order_by=-finished&page_size=200")
+        .await;
+    assert_eq!(all.len(), truth.len());
+    let k = open as usize;
+    assert!(all[..k].iter().all(|j| j["finished"].is_null()));
+    assert!(all[k..].iter().all(|j| !j["finished"].is_null()));
+    let fin: Vec<&str> = all[k..]
+        .iter()
+        .map(|j| j["finished"].as_str().unwrap())
+        .collect();
+    assert!(fin.windows(2).all(|w| w[0] >= w[1]));
+    // ascending: NULLs last
+    let p = t
+        .json(&format!(
+            "/api/v2/unified_jobs/?order_by=finished&page_size=1&page={}",
+            truth.len()
+        ))
+        .await;
+    assert!(p["results"][0]["finished"].is_null());
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_error_bodies() {
+    let t = spawn(cfg(1, 200.0)).await;
+    // the bodies AWX 24.6.1 answered (filter_probes.txt)
+    for (q, body) in [
+        ("foo=bar", r#"{"detail":"UnifiedJob has no field named 'foo'"}"#),
+        (
+            "launched_by=1",
+            r#"{"detail":"UnifiedJob has no field named 'launched_by'"}"#,
+        ),
+        ("finished__foo=1", r#"{"detail":"No related model for field foo."}"#),
+        (
+            "finished__gte=notadate",
+            "{\"detail\":\"[\\\"\u{201c}notadate\u{201d} value has an invalid format. It must be in YYYY-MM-DD HH:MM[:ss[.uuuuuu]][TZ] format.\\\"]\"}",
+        ),
+        (
+            "finished__gte=2024-13-45",
+            "{\"detail\":\"[\\\"\u{201c}2024-13-45\u{201d} value has the correct format (YYYY-MM-DD) but it is an invalid date.\\\"]\"}",
+        ),
+        (
+            "finished__isnull=maybe",
+            r#"{"detail":"Unable to convert \"maybe\" to boolean"}"#,
+        ),
+        (
+            "id__gt=abc",
+            "{\"detail\":\"[\\\"\u{201c}abc\u{201d} value must be an integer.\\\"]\"}",
+        ),
+        (
+            "order_by=unknownfield",
+            r#"{"detail":"UnifiedJob has no field named 'unknownfield'"}"#,
+        ),
+    ] {
+        let (s, b) = t
+            .get(&format!("/api/v2/unified_jobs/?{q}&page_size=1"))
+            .await;
+        assert_eq!((s, b.as_str()), (StatusCode::BAD_REQUEST, body), "{q}");
+    }
+    // an unencoded + arrives as a space: refused; encoded it works
+    let (s, b) = t
+        .get("/api/v2/unified_jobs/?finished__gte=2024-10-04T00:00:00+00:00")
+        .await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+    assert!(b.contains("invalid format"), "{b}");
+    let (s, _) = t
+        .get("/api/v2/unified_jobs/?finished__gte=2024-10-04T00:00:00%2B00:00")
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_401_bodies() {
+    let t = spawn(cfg(1, 100.0)).await;
+    let unauth = r#"{"detail":"Authentication credentials were not provided. To establish a login session, visit /api/login/."}"#;
+    // no header, a bad token, a malformed header, a wrong password, another scheme: the same 401
+    for auth in [
+        None,
+        Some("Bearer not-a-token"),
+        Some("Bearer"),
+        Some("Basic YWRtaW46bm9wZQ=="), // admin:nope
+        Some("Basic !!!"),
+        Some("Token sim-admin-token"),
+    ] {
+        let r = t.raw("/api/v2/config/", auth).await;
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{auth:?}");
+        assert_eq!(
+            r.headers()["www-authenticate"],
+            "Bearer realm=api authorization_url=/api/o/authorize/",
+            "{auth:?}"
+        );
+        assert_eq!(r.text().await.unwrap(), unauth, "{auth:?}");
+    }
+    // ping/ needs none; good Basic credentials work
+    assert_eq!(t.raw("/api/v2/ping/", None).await.status(), StatusCode::OK);
+    let r = t
+        .raw("/api/v2/me/", Some("Basic YWRtaW46cGFzc3dvcmQ="))
+        .await; // admin:password
+    assert_eq!(r.status(), StatusCode::OK);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_metrics_errors_are_python_reprs() {
+    let t = spawn(cfg(1, 100.0)).await;
+    let r = t
+        .raw("/api/v2/metrics/", Some("Bearer sim-viewer-token"))
+        .await;
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        r.text().await.unwrap(),
+        "{'detail': ErrorDetail(string='You do not have permission to perform this action.', code='permission_denied')}"
+    );
+    let r = t.raw("/api/v2/metrics/", None).await;
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(r.headers()["content-type"], "text/plain; charset=utf-8");
+    assert_eq!(
+        r.headers()["www-authenticate"],
+        "Bearer realm=api authorization_url=/api/o/authorize/"
+    );
+    assert_eq!(
+        r.text().await.unwrap(),
+        "{'detail': 'Authentication credentials were not provided. To establish a login session, visit /api/login/.'}"
+    );
+    let r = t
+        .http
+        .post(t.url("/api/v2/metrics/"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::METHOD_NOT_ALLOWED);
+    assert_eq!(
+        r.text().await.unwrap(),
+        "{'detail': ErrorDetail(string='Method \"POST\" not allowed.', code='method_not_allowed')}"
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_metrics_without_redis() {
+    let t = spawn(cfg(1, 100.0)).await;
+    let (s, _) = t
+        .post_json("/_sim/faults", serde_json::json!({"redis_down": true}))
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let want = std::fs::read_to_string(format!(
+        "{}/tests/real-awx-24.6.1/metrics_without_redis.txt",
+        env!("CARGO_MANIFEST_DIR")
+    ))
+    .expect("sample");
+    // the sample: a status line, then the page, then the next probe's "== " line
+    let page = want
+        .split("== /api/v2/metrics/?dbonly=1")
+        .next()
+        .and_then(|x| x.split_once("text/html; charset=utf-8\n"))
+        .and_then(|x| x.1.strip_suffix('\n')) // the probe's own line break
+        .expect("page in sample");
+    for q in ["", "?subsystemonly=1", "?format=json"] {
+        let r = t
+            .raw(
+                &format!("/api/v2/metrics/{q}"),
+                Some("Bearer sim-admin-token"),
+            )
+            .await;
+        assert_eq!(r.status(), StatusCode::INTERNAL_SERVER_ERROR, "{q}");
+        assert_eq!(r.headers()["content-type"], "text/html; charset=utf-8");
+        assert_eq!(r.text().await.unwrap(), page, "{q}");
+    }
+    // the database metrics, ping/ and the lists still answer
+    let (s, b) = t.get("/api/v2/metrics/?dbonly=1").await;
+    assert_eq!(s, StatusCode::OK);
+    assert!(b.contains("awx_status_total"));
+    assert_eq!(t.get("/api/v2/ping/").await.0, StatusCode::OK);
+    assert_eq!(t.get("/api/v2/unified_jobs/").await.0, StatusCode::OK);
+    let r = t.http.delete(t.url("/_sim/faults")).send().await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert_eq!(t.get("/api/v2/metrics/").await.0, StatusCode::OK);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_job_host_summaries_and_hosts() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let inv = t.json("/api/v2/inventories/?page_size=200").await;
+    let hosts_of = |name: &str| {
+        inv["results"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["name"] == name)
+            .and_then(|i| i["total_hosts"].as_u64())
+            .unwrap_or(0)
+    };
+    let mut checked = [0, 0];
+    for status in ["successful", "failed"] {
+        let p = t
+            .json(&format!(
+                "/api/v2/jobs/?status={status}&started__isnull=false&order_by=-id&page_size=20"
+            ))
+            .await;
+        for j in p["results"].as_array().unwrap() {
+            let id = j["id"].as_u64().unwrap();
+            let n = hosts_of(j["summary_fields"]["inventory"]["name"].as_str().unwrap());
+            let all = t
+                .all(&format!(
+                    "/api/v2/jobs/{id}/job_host_summaries/?page_size=200"
+                ))
+                .await;
+            assert_eq!(all.len() as u64, n, "one summary per host of job {id}");
+            // the job's host_status_counts count each host once, under its worst state
+            let d = t.json(&format!("/api/v2/jobs/{id}/")).await;
+            let hsc = d["host_status_counts"].as_object().expect("counts");
+            assert_eq!(hsc.values().filter_map(Value::as_u64).sum::<u64>(), n);
+            let bad = all.iter().filter(|s| s["failed"] == true).count() as u64;
+            let bad_counts = hsc.get("failures").and_then(Value::as_u64).unwrap_or(0)
+                + hsc.get("dark").and_then(Value::as_u64).unwrap_or(0);
+            assert_eq!(bad, bad_counts, "job {id}");
+            assert_eq!(bad > 0, status == "failed", "job {id}");
+            for s in &all {
+                assert_eq!(s["job"].as_u64(), Some(id));
+                assert_eq!(
+                    s["failed"],
+                    s["failures"].as_u64().unwrap() + s["dark"].as_u64().unwrap() > 0
+                );
+            }
+            checked[(status == "failed") as usize] += 1;
+        }
+    }
+    assert!(checked[0] > 0 && checked[1] > 0, "{checked:?}");
+    // default order newest id first; next keeps the path (job_host_summaries.json)
+    let j = t
+        .json("/api/v2/jobs/?status=successful&order_by=-id&page_size=1")
+        .await;
+    let id = j["results"][0]["id"].as_u64().unwrap();
+    let p = t
+        .json(&format!(
+            "/api/v2/jobs/{id}/job_host_summaries/?page_size=2"
+        ))
+        .await;
+    let got = ids(&p);
+    assert!(got[0] > got[1], "{got:?}");
+    assert_eq!(
+        p["next"],
+        format!("/api/v2/jobs/{id}/job_host_summaries/?page=2&page_size=2")
+    );
+    let asc = t
+        .json(&format!(
+            "/api/v2/jobs/{id}/job_host_summaries/?page_size=2&order_by=id"
+        ))
+        .await;
+    assert!(ids(&asc)[0] < ids(&asc)[1]);
+    // the detail view exists, the top-level lists do not
+    let one = t
+        .json(&format!("/api/v2/job_host_summaries/{}/", got[0]))
+        .await;
+    assert_eq!(one["id"].as_u64(), Some(got[0]));
+    for path in ["/api/v2/job_host_summaries/", "/api/v2/job_events/"] {
+        let (s, b) = t.get(path).await;
+        assert_eq!(
+            (s, b.as_str()),
+            (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#),
+            "{path}"
+        );
+    }
+    // a job that has not ended has no summaries (404 for a job that does not exist)
+    t.advance(30).await;
+    let p = t
+        .json("/api/v2/jobs/?status=running&order_by=-id&page_size=1")
+        .await;
+    if let Some(id) = p["results"][0]["id"].as_u64() {
+        let s = t
+            .json(&format!("/api/v2/jobs/{id}/job_host_summaries/"))
+            .await;
+        assert_eq!(s["count"], 0);
+        let d = t.json(&format!("/api/v2/jobs/{id}/")).await;
+        assert!(d["host_status_counts"].is_null());
+    }
+    let (s, _) = t.get("/api/v2/jobs/999999999/job_host_summaries/").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+
+    // hosts: last_job_host_summary points at this host's summary of last_job, and
+    // has_active_failures is that summary's failed flag
+    let hosts = t.all("/api/v2/hosts/?page_size=200").await;
+    let mut with_last = 0;
+    let mut failing = 0;
+    for h in &hosts {
+        let Some(sid) = h["last_job_host_summary"].as_u64() else {
+            assert_eq!(h["has_active_failures"], false);
+            continue;
+        };
+        with_last += 1;
+        let s = t.json(&format!("/api/v2/job_host_summaries/{sid}/")).await;
+        assert_eq!(s["host"], h["id"]);
+        assert_eq!(s["job"], h["last_job"]);
+        assert_eq!(s["failed"], h["has_active_failures"]);
+        assert_eq!(
+            h["summary_fields"]["last_job_host_summary"]["failed"],
+            s["failed"]
+        );
+        failing += (h["has_active_failures"] == true) as u64;
+    }
+    assert!(with_last > 0);
+    assert_eq!(
+        t.count("/api/v2/hosts/?last_job_host_summary__failed=True")
+            .await,
+        failing
+    );
+    assert_eq!(
+        t.count("/api/v2/hosts/?has_active_failures=true").await,
+        failing
+    );
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn real_slashless_paths_redirect() {
+    let t = spawn(cfg(1, 100.0)).await;
+    for (p, loc) in [
+        (
+            "/api/v2/unified_jobs?page_size=1&order_by=-id",
+            "/api/v2/unified_jobs/?page_size=1&order_by=-id",
+        ),
+        ("/api/v2/ping", "/api/v2/ping/"),
+        ("/api/v2/metrics", "/api/v2/metrics/"),
+        ("/api/v2/jobs/1", "/api/v2/jobs/1/"),
+    ] {
+        let r = t.raw(p, None).await;
+        assert_eq!(r.status(), StatusCode::MOVED_PERMANENTLY, "{p}");
+        assert_eq!(r.headers()["location"], loc, "{p}");
+    }
+    t.sim.shutdown().await;
+}
+
+/// Keys whose presence depends on which foreign keys a record has set (a seeded record lacks
+/// some that a live one has, and the other way round).
+const FK_DEPENDENT: &[&str] = &[
+    "created_by",
+    "modified_by",
+    "schedule",
+    "execution_environment",
+    "instance_group",
+    "source_workflow_job",
+    "last_job",
+    "last_job_host_summary",
+    "inventory_source",
+];
+
+/// A JSON value that keeps the order of object keys (serde_json's map sorts them).
+#[derive(Clone, Debug)]
+enum Ov {
+    Null,
+    Bool,
+    Int,
+    Float,
+    Str,
+    Arr(Vec<Ov>),
+    Obj(Vec<(String, Ov)>),
+}
+
+impl<'de> serde::Deserialize<'de> for Ov {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> serde::de::Visitor<'de> for V {
+            type Value = Ov;
+            fn expecting(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
+                f.write_str("JSON")
+            }
+            fn visit_unit<E>(self) -> Result<Ov, E> {
+                Ok(Ov::Null)
+            }
+            fn visit_none<E>(self) -> Result<Ov, E> {
+                Ok(Ov::Null)
+            }
+            fn visit_bool<E>(self, _: bool) -> Result<Ov, E> {
+                Ok(Ov::Bool)
+            }
+            fn visit_i64<E>(self, _: i64) -> Result<Ov, E> {
+                Ok(Ov::Int)
+            }
+            fn visit_u64<E>(self, _: u64) -> Result<Ov, E> {
+                Ok(Ov::Int)
+            }
+            fn visit_f64<E>(self, _: f64) -> Result<Ov, E> {
+                Ok(Ov::Float)
+            }
+            fn visit_str<E>(self, _: &str) -> Result<Ov, E> {
+                Ok(Ov::Str)
+            }
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut a: A) -> Result<Ov, A::Error> {
+                let mut v = Vec::new();
+                while let Some(x) = a.next_element()? {
+                    v.push(x);
+                }
+                Ok(Ov::Arr(v))
+            }
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut m: A) -> Result<Ov, A::Error> {
+                let mut v = Vec::new();
+                while let Some((k, x)) = m.next_entry::<String, Ov>()? {
+                    v.push((k, x));
+                }
+                Ok(Ov::Obj(v))
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
+
+fn ov_text(text: &str) -> Ov {
+    serde_json::from_str(text).expect("json")
+}
+
+fn kind(v: &Ov) -> &'static str {
+    match v {
+        Ov::Null => "null",
+        Ov::Bool => "bool",
+        Ov::Int => "int",
+        Ov::Float => "float",
+        Ov::Str => "string",
+        Ov::Arr(_) => "array",
+        Ov::Obj(_) => "object",
+    }
+}
+
+/// Compares the shape of a simulator record with a real one: the same keys in the same order
+/// (FK-dependent keys aside), the same JSON kinds where both are not null, recursively.
+fn same_shape(real: &Ov, sim: &Ov, path: &str, errs: &mut Vec<String>) {
+    match (real, sim) {
+        // `{}` is how AWX says "unknown" (launched_by): any shape may stand against it
+        (Ov::Obj(a), Ov::Obj(b)) if a.is_empty() || b.is_empty() => {}
+        (Ov::Obj(a), Ov::Obj(b)) => {
+            let keys = |o: &[(String, Ov)]| -> Vec<String> {
+                o.iter()
+                    .map(|(k, _)| k.clone())
+                    .filter(|k| !FK_DEPENDENT.contains(&k.as_str()))
+                    .collect()
+            };
+            let (ka, kb) = (keys(a), keys(b));
+            if ka != kb {
+                errs.push(format!("{path}: keys\n  real {ka:?}\n  sim  {kb:?}"));
+            }
+            for (k, va) in a {
+                if let Some((_, vb)) = b.iter().find(|(kb, _)| kb == k) {
+                    same_shape(va, vb, &format!("{path}.{k}"), errs);
+                }
+            }
+        }
+        (Ov::Arr(a), Ov::Arr(b)) => {
+            if let (Some(x), Some(y)) = (a.first(), b.first()) {
+                same_shape(x, y, &format!("{path}[0]"), errs);
+            }
+        }
+        (Ov::Null, _) | (_, Ov::Null) => {}
+        (a, b) if kind(a) != kind(b) => {
+            errs.push(format!("{path}: real {}, sim {}", kind(a), kind(b)))
+        }
+        _ => {}
+    }
+}
+
+fn sample_text(name: &str) -> String {
+    let p = format!(
+        "{}/tests/real-awx-24.6.1/{name}",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{p}: {e}"))
+}
+
+fn sample(name: &str) -> Value {
+    serde_json::from_str(&sample_text(name)).unwrap_or_else(|e| panic!("{name}: {e}"))
+}
+
+fn field<'a>(v: &'a Ov, k: &str) -> Option<&'a Ov> {
+    match v {
+        Ov::Obj(o) => o.iter().find(|(n, _)| n == k).map(|(_, x)| x),
+        _ => None,
+    }
+}
+
+fn results(v: &Ov) -> Vec<Ov> {
+    match field(v, "results") {
+        Some(Ov::Arr(a)) => a.clone(),
+        _ => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn rows_match_every_real_sample() {
+    let t = spawn(cfg(3, 400.0)).await;
+    t.advance(30).await; // jobs in every state
+    let mut errs = Vec::new();
+    let get_ov = |p: String| {
+        let t = &t;
+        async move {
+            let (s, body) = t.get(&p).await;
+            assert_eq!(s, StatusCode::OK, "{p}");
+            ov_text(&body)
+        }
+    };
+    // the simulator's newest row like a real one (type, launch type, status), loosening the match
+    // when the workload has no such row; (id, row)
+    let like = |r: Value| {
+        let t = &t;
+        async move {
+            let (ty, lt, st) = (
+                r["type"].as_str().unwrap_or(""),
+                r["launch_type"].as_str().unwrap_or(""),
+                r["status"].as_str().unwrap_or(""),
+            );
+            for q in [
+                format!("type={ty}&launch_type={lt}&status={st}"),
+                format!("type={ty}&status={st}"),
+                format!("type={ty}"),
+            ] {
+                let p = format!("/api/v2/unified_jobs/?{q}&order_by=-id&page_size=1");
+                let (_, body) = t.get(&p).await;
+                let v: Value = serde_json::from_str(&body).expect("json");
+                if let Some(id) = v["results"][0]["id"].as_u64() {
+                    return (id, results(&ov_text(&body)).remove(0));
+                }
+            }
+            panic!("no {ty} in the workload");
+        }
+    };
+    let mut rows: Vec<(String, Value, Ov)> = [
+        "unified_job.json",
+        "unified_workflow_job.json",
+        "unified_project_update.json",
+        "unified_running_job.json",
+        "unified_pending_job.json",
+    ]
+    .iter()
+    .map(|f| (f.to_string(), sample(f), ov_text(&sample_text(f))))
+    .collect();
+    let page_file = "unified_jobs_page_200_newest_one_per_kind.json";
+    let page = sample(page_file);
+    let page_ov = results(&ov_text(&sample_text(page_file)));
+    for (r, o) in page["results"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .zip(page_ov)
+    {
+        rows.push((format!("page row {}", r["id"]), r.clone(), o));
+    }
+    assert!(rows.len() > 20);
+    for (name, real, real_ov) in &rows {
+        let (_, sim) = like(real.clone()).await;
+        same_shape(real_ov, &sim, name, &mut errs);
+    }
+    for (f, coll) in [
+        ("detail_job.json", "jobs"),
+        ("detail_workflow_job.json", "workflow_jobs"),
+        ("detail_project_update.json", "project_updates"),
+    ] {
+        let (id, _) = like(sample(f)).await;
+        let sim = get_ov(format!("/api/v2/{coll}/{id}/")).await;
+        same_shape(&ov_text(&sample_text(f)), &sim, f, &mut errs);
+    }
+    let job = t
+        .json("/api/v2/jobs/?status=successful&order_by=-id&page_size=1")
+        .await;
+    let id = job["results"][0]["id"].as_u64().unwrap();
+    for (f, path) in [
+        (
+            "job_host_summaries.json",
+            format!("/api/v2/jobs/{id}/job_host_summaries/?page_size=2"),
+        ),
+        ("hosts_list.json", "/api/v2/hosts/?page_size=3".to_string()),
+        ("instances.json", "/api/v2/instances/".to_string()),
+        (
+            "instance_groups.json",
+            "/api/v2/instance_groups/".to_string(),
+        ),
+        ("dashboard.json", "/api/v2/dashboard/".to_string()),
+        (
+            "dashboard_graphs_jobs__period_week.json",
+            "/api/v2/dashboard/graphs/jobs/?period=week".to_string(),
+        ),
+    ] {
+        let sim = get_ov(path).await;
+        same_shape(&ov_text(&sample_text(f)), &sim, f, &mut errs);
+    }
+    assert!(errs.is_empty(), "{}", errs.join("\n"));
+    t.sim.shutdown().await;
+}
+
+#[test]
+fn same_shape_catches_differences() {
+    let real = ov_text(
+        r#"{"id": 1, "elapsed": 1.5, "related": {"a": "x", "schedule": "s"}, "launched_by": {}}"#,
+    );
+    let mut errs = Vec::new();
+    same_shape(
+        &real,
+        &ov_text(r#"{"id": 2, "elapsed": 2.0, "related": {"a": "y"}, "launched_by": {"id": 1}}"#),
+        "ok",
+        &mut errs,
+    );
+    assert!(errs.is_empty(), "{errs:?}");
+    for bad in [
+        r#"{"elapsed": 1.5, "id": 1, "related": {"a": "x"}, "launched_by": {}}"#,
+        r#"{"id": 1, "elapsed": 1, "related": {"a": "x"}, "launched_by": {}}"#,
+        r#"{"id": 1, "elapsed": 1.5, "related": {"b": "x"}, "launched_by": {}}"#,
+        r#"{"id": "1", "elapsed": 1.5, "related": {"a": "x"}, "launched_by": {}}"#,
+    ] {
+        let mut errs = Vec::new();
+        same_shape(&real, &ov_text(bad), "bad", &mut errs);
+        assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
+    }
 }
