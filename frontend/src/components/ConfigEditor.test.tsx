@@ -6,6 +6,7 @@ import { DataSourceSettings } from '@grafana/data';
 
 import { AwxOptions, AwxSecureJsonData } from '../types';
 import { ConfigEditor } from './ConfigEditor';
+import { NUMBER_LIMITS } from './settingsChecks';
 
 type Options = DataSourceSettings<AwxOptions, AwxSecureJsonData>;
 
@@ -327,6 +328,18 @@ describe('ConfigEditor and docs/CONFIGURATION.md', () => {
     expect(documented).toEqual(expect.arrayContaining(['url', 'apiPath', 'token', 'jobCacheMB', 'prometheusToken']));
     expect(documented.length).toBeGreaterThanOrEqual(19);
     expect([...documented].sort()).toEqual(backendSettings().sort());
+  });
+
+  it("states the numeric limits and defaults in the backend's own words and numbers", () => {
+    const rust = readFileSync(join(__dirname, '..', '..', '..', 'backend', 'src', 'settings.rs'), 'utf8');
+    const constant = (name: string) => Number(new RegExp(`const ${name}: \\w+ = ([0-9_]+);`).exec(rust)?.[1]?.replace(/_/g, ''));
+    expect(NUMBER_LIMITS.timeoutSeconds.default).toBe(constant('DEFAULT_TIMEOUT_SECONDS'));
+    expect(NUMBER_LIMITS.maxConcurrency.default).toBe(constant('DEFAULT_MAX_CONCURRENCY'));
+    expect(NUMBER_LIMITS.jobCacheMB.default).toBe(constant('DEFAULT_JOB_CACHE_MB'));
+    for (const limits of Object.values(NUMBER_LIMITS)) {
+      // The backend's error says what it expects; the editor shows the same words under the field.
+      expect(rust).toContain(`"${limits.expected}"`);
+    }
   });
 
   it('has a control for every documented setting', () => {
