@@ -40,7 +40,8 @@ pub struct QueryArgs {
     /// for --max-data-points).
     #[arg(long)]
     pub interval: Option<String>,
-    /// Most time buckets or steps (Grafana's maxDataPoints; default 100, or 11000 with --interval).
+    /// Most time buckets or steps (Grafana's maxDataPoints; default 100, or the plugin's most
+    /// buckets with --interval).
     #[arg(long)]
     pub max_data_points: Option<i64>,
     /// A filter, KEY=VALUE[,VALUE...], repeatable: organization, template, inventory,
