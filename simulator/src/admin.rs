@@ -1,16 +1,18 @@
 //! `/_sim/*`: the truth, statistics, clock, faults and health endpoints (no auth, never under the
 //! API prefix).
 
+use crate::changes::{ChangeError, Pick, RenameKind};
 use crate::faults::Faults;
 use crate::json::object;
 use crate::model::*;
 use crate::server::{lock, read, truth_jobs, write, AppState};
 use crate::time::{iso, SEC};
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
+use serde::Deserialize;
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
@@ -30,6 +32,11 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(faults_get).post(faults_set).delete(faults_clear),
         )
         .route("/_sim/info", get(info))
+        .route("/_sim/rename", post(rename))
+        .route("/_sim/jobs/:id", axum::routing::delete(delete_job))
+        .route("/_sim/late_commit", post(late_commit))
+        .route("/_sim/add_finished", post(add_finished))
+        .route("/_sim/purge", post(purge))
 }
 
 fn json(status: StatusCode, body: String) -> Response {
@@ -248,4 +255,233 @@ async fn info(State(st): St) -> Response {
     drop(sim);
     let _ = write;
     json(StatusCode::OK, body)
+}
+
+fn change_error(e: ChangeError) -> Response {
+    let status = match e {
+        ChangeError::Invalid(_) => StatusCode::BAD_REQUEST,
+        ChangeError::NotFound(_) => StatusCode::NOT_FOUND,
+        ChangeError::Conflict(_) => StatusCode::CONFLICT,
+    };
+    json(
+        status,
+        serde_json::json!({ "detail": e.to_string() }).to_string(),
+    )
+}
+
+/// Parses a JSON body; serde's message (unknown keys included) says what to fix.
+fn body_of<T: serde::de::DeserializeOwned>(body: &[u8]) -> Result<T, ChangeError> {
+    serde_json::from_slice(body).map_err(|e| ChangeError::Invalid(format!("invalid body: {e}")))
+}
+
+/// Brings the workload up to the clock, then applies `f` to the state under the write lock, off
+/// the async workers (a purge or a large insert walks every job).
+async fn change<F>(st: Arc<AppState>, f: F) -> Response
+where
+    F: FnOnce(&mut crate::engine::Sim) -> Result<String, ChangeError> + Send + 'static,
+{
+    let res = tokio::task::spawn_blocking(move || {
+        st.catch_up();
+        let mut sim = write(&st.sim);
+        f(&mut sim)
+    })
+    .await;
+    match res {
+        Ok(Ok(body)) => json(StatusCode::OK, body),
+        Ok(Err(e)) => change_error(e),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "detail": e.to_string() }).to_string(),
+        ),
+    }
+}
+
+/// `{"id": 3}` or `{"name": "Deploy Web App"}` picks an object.
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum PickIn {
+    Id(u32),
+    Name(String),
+}
+
+impl From<PickIn> for Pick {
+    fn from(p: PickIn) -> Pick {
+        match p {
+            PickIn::Id(i) => Pick::Id(i),
+            PickIn::Name(n) => Pick::Name(n),
+        }
+    }
+}
+
+fn pick_of(id: Option<u32>, name: Option<String>) -> Result<Pick, ChangeError> {
+    match (id, name) {
+        (Some(i), None) => Ok(Pick::Id(i)),
+        (None, Some(n)) => Ok(Pick::Name(n)),
+        _ => Err(ChangeError::Invalid(
+            "give exactly one of id and name".into(),
+        )),
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RenameIn {
+    kind: String,
+    id: Option<u32>,
+    name: Option<String>,
+    new_name: String,
+}
+
+async fn rename(State(st): St, body: axum::body::Bytes) -> Response {
+    let parsed = body_of::<RenameIn>(&body).and_then(|r| {
+        let kind = RenameKind::parse(&r.kind).ok_or_else(|| {
+            ChangeError::Invalid(format!(
+                "kind must be one of {}, not {:?}",
+                RenameKind::NAMES,
+                r.kind
+            ))
+        })?;
+        Ok((kind, pick_of(r.id, r.name)?, r.new_name))
+    });
+    let (kind, pick, new_name) = match parsed {
+        Ok(x) => x,
+        Err(e) => return change_error(e),
+    };
+    change(st, move |sim| {
+        let done = sim.rename(kind, &pick, &new_name)?;
+        Ok(object(|o| {
+            o.str("kind", done.kind)
+                .int("id", done.id as i64)
+                .str("old_name", &done.old_name)
+                .str("new_name", &done.new_name)
+                .str("now", &iso(sim.now));
+        }))
+    })
+    .await
+}
+
+fn truth_of(sim: &crate::engine::Sim, j: &Job) -> String {
+    let mut out = String::new();
+    let mut a = crate::json::Arr::new(&mut out);
+    crate::jobs::render_truth(&mut a, &sim.world, j, sim.now);
+    a.end();
+    // the one record, without the array brackets
+    out[1..out.len() - 1].to_string()
+}
+
+async fn delete_job(State(st): St, Path(id): Path<String>) -> Response {
+    let Ok(id) = id.parse::<u32>() else {
+        return bad(format!("job id must be a number, not {id:?}"));
+    };
+    change(st, move |sim| {
+        let gone = sim.delete_job(id)?;
+        Ok(format!("{{\"deleted\":{}}}", truth_of(sim, &gone)))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LateIn {
+    id: Option<u32>,
+    lag_seconds: f64,
+    #[serde(default)]
+    status: Option<String>,
+}
+
+fn late_args(r: LateIn) -> Result<(Option<u32>, i64, Status), ChangeError> {
+    if !(r.lag_seconds.is_finite() && r.lag_seconds > 0.0 && r.lag_seconds < 366.0 * 86_400.0) {
+        return Err(ChangeError::Invalid(
+            "lag_seconds must be a positive number of seconds".into(),
+        ));
+    }
+    let s = r.status.as_deref().unwrap_or("successful");
+    let status = Status::ALL
+        .iter()
+        .find(|x| x.as_str() == s && x.is_final())
+        .copied()
+        .ok_or_else(|| {
+            ChangeError::Invalid(format!(
+                "status must be successful, failed, error or canceled, not {s:?}"
+            ))
+        })?;
+    Ok((r.id, (r.lag_seconds * SEC as f64) as i64, status))
+}
+
+async fn late_commit(State(st): St, body: axum::body::Bytes) -> Response {
+    let (id, lag, status) = match body_of::<LateIn>(&body).and_then(late_args) {
+        Ok(x) => x,
+        Err(e) => return change_error(e),
+    };
+    change(st, move |sim| {
+        let id = sim.commit_late(id, lag, status)?;
+        let j = sim
+            .index_of(id)
+            .map(|i| sim.jobs[i].clone())
+            .ok_or_else(|| ChangeError::NotFound(format!("job {id} is gone")))?;
+        Ok(truth_of(sim, &j))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AddIn {
+    count: usize,
+    #[serde(default)]
+    spread_seconds: Option<f64>,
+    #[serde(default)]
+    template: Option<PickIn>,
+}
+
+async fn add_finished(State(st): St, body: axum::body::Bytes) -> Response {
+    let r: AddIn = match body_of(&body) {
+        Ok(r) => r,
+        Err(e) => return change_error(e),
+    };
+    let spread = r.spread_seconds.unwrap_or(3600.0);
+    if !(spread.is_finite() && spread > 0.0 && spread <= 366.0 * 86_400.0) {
+        return bad("spread_seconds must be a positive number of seconds up to a year".into());
+    }
+    let template: Option<Pick> = r.template.map(Pick::from);
+    change(st, move |sim| {
+        let added = sim.add_finished(r.count, (spread * SEC as f64) as i64, template.as_ref())?;
+        Ok(object(|o| {
+            o.int("first_id", added.first_id as i64)
+                .int("last_id", added.last_id as i64)
+                .int("count", (added.last_id - added.first_id + 1) as i64)
+                .str("from", &iso(added.from))
+                .str("to", &iso(added.to))
+                .int("jobs", sim.jobs.len() as i64);
+        }))
+    })
+    .await
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PurgeIn {
+    older_than_days: Option<f64>,
+    oldest: Option<usize>,
+}
+
+async fn purge(State(st): St, body: axum::body::Bytes) -> Response {
+    let r: PurgeIn = match body_of(&body) {
+        Ok(r) => r,
+        Err(e) => return change_error(e),
+    };
+    let older = match r.older_than_days {
+        Some(d) if d.is_finite() && d >= 0.0 => Some((d * 86_400.0 * SEC as f64) as i64),
+        Some(_) => return bad("older_than_days must be a number >= 0".into()),
+        None => None,
+    };
+    change(st, move |sim| {
+        let gone = sim.purge_jobs(older, r.oldest)?;
+        Ok(object(|o| {
+            o.int("deleted", gone as i64)
+                .int("jobs", sim.jobs.len() as i64)
+                .opt_int("oldest_id", sim.jobs.front().map(|j| j.id as i64));
+        }))
+    })
+    .await
 }

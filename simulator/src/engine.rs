@@ -63,7 +63,8 @@ pub struct Sim {
     rng: ChaCha8Rng,
     seq: u64,
     heap: BinaryHeap<Reverse<(Micros, u64, Ev)>>,
-    next_id: u32,
+    /// the id the next job gets (AWX's sequence: ids grow with `created`)
+    pub(crate) next_id: u32,
     /// pending job ids per instance group, oldest first; the last queue holds workflow jobs
     queues: Vec<VecDeque<u32>>,
     flights: BTreeMap<u32, Flight>,
@@ -712,20 +713,28 @@ impl Sim {
     }
 
     fn finish_job(&mut self, id: u32) {
-        let now = self.now;
-        let Some(idx) = self.index_of(id) else { return };
         let outcome = self
             .flights
             .get(&id)
             .and_then(|f| f.outcome)
             .unwrap_or(Status::Successful);
+        self.finish_at(id, outcome, self.now);
+    }
+
+    /// Ends a running job with `outcome`, stamping `finished` and `modified` with `at` (the time
+    /// its save read the clock, which may be earlier than when the change becomes visible).
+    /// False when the job is not running.
+    pub(crate) fn finish_at(&mut self, id: u32, outcome: Status, at: Micros) -> bool {
+        let Some(idx) = self.index_of(id) else {
+            return false;
+        };
         let j = &mut self.jobs[idx];
         if j.status != Status::Running {
-            return;
+            return false;
         }
         j.status = outcome;
-        j.finished = now;
-        j.modified = now;
+        j.finished = at;
+        j.modified = at;
         let (exec, ctrl, ig, impact) = (j.exec_node, j.controller_node, j.instance_group, j.impact);
         if j.jtype != JobType::WorkflowJob && !j.is_sync() {
             if exec != NONE8 {
@@ -748,6 +757,7 @@ impl Sim {
         }
         self.after_final(id);
         self.wake_tm();
+        true
     }
 
     /// Bookkeeping once a job reached a final status: workflow progress and dependents.

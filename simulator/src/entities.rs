@@ -103,6 +103,7 @@ pub fn organizations(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
         .enumerate()
         .map(|(k, org)| {
             let created = w.boot - 400 * crate::time::DAY + k as i64 * 3_600_000_123;
+            let modified = org.modified.unwrap_or(created);
             let json = object(|o| {
                 let url = format!("{api}organizations/{}/", org.id);
                 o.int("id", org.id as i64)
@@ -142,7 +143,7 @@ pub fn organizations(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     caps(s, &[]);
                 });
                 o.ts("created", created)
-                    .ts("modified", created)
+                    .ts("modified", modified)
                     .str("name", &org.name)
                     .str("description", &org.description)
                     .int("max_hosts", 0)
@@ -156,7 +157,7 @@ pub fn organizations(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     t_str(&org.name),
                     t_str(&org.description),
                     Typed::Time(created),
-                    Typed::Time(created),
+                    Typed::Time(modified),
                 ],
                 type_name: "organization",
             }
@@ -195,6 +196,7 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                 .count() as i64;
             let org = w.orgs.get(inv.org as usize);
             let created = w.boot - 300 * crate::time::DAY + k as i64 * 7_200_000_321;
+            let modified = inv.modified.unwrap_or(created);
             let json = object(|o| {
                 let url = format!("{api}inventories/{}/", inv.id);
                 o.int("id", inv.id as i64)
@@ -219,7 +221,7 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     caps(s, &["copy", "adhoc"]);
                 });
                 o.ts("created", created)
-                    .ts("modified", created)
+                    .ts("modified", modified)
                     .str("name", &inv.name)
                     .str("description", &inv.description)
                     .opt_int("organization", org.map(|o| o.id as i64))
@@ -248,7 +250,7 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     t_int(inv.host_count as i64),
                     Typed::Bool(sources > 0),
                     Typed::Time(created),
-                    Typed::Time(created),
+                    Typed::Time(modified),
                 ],
                 type_name: "inventory",
             }
@@ -574,7 +576,7 @@ pub fn templates(
                     }
                 });
                 o.ts("created", u.created)
-                    .ts("modified", u.created)
+                    .ts("modified", u.modified.unwrap_or(u.created))
                     .str("name", &u.name)
                     .str("description", &u.description);
                 match kind {
@@ -727,7 +729,7 @@ pub fn templates(
                     Typed::Bool(last_failed),
                     t_ts(next),
                     Typed::Time(u.created),
-                    Typed::Time(u.created),
+                    Typed::Time(u.modified.unwrap_or(u.created)),
                 ],
                 type_name: kind.type_name(),
             }

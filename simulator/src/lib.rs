@@ -11,6 +11,7 @@
 //! ```
 
 pub mod admin;
+pub mod changes;
 pub mod config;
 pub mod engine;
 pub mod entities;

@@ -247,6 +247,8 @@ pub struct Org {
     pub id: u32,
     pub name: String,
     pub description: String,
+    /// when the object was last saved after its creation (a rename), if ever
+    pub modified: Option<Micros>,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]
@@ -288,6 +290,8 @@ pub struct Inventory {
     pub kind: &'static str,
     pub host_count: u32,
     pub first_host: usize,
+    /// when the object was last saved after its creation (a rename), if ever
+    pub modified: Option<Micros>,
 }
 
 #[derive(Clone, Debug)]
@@ -373,6 +377,11 @@ pub struct Ujt {
     pub description: String,
     /// the name given to its jobs (inventory updates: "Inventory - Source")
     pub job_name: String,
+    /// earlier job names, oldest first: (until, name) means jobs created before `until` were
+    /// named `name` (a job's name is copied from its template at launch and stays)
+    pub former_job_names: Vec<(Micros, String)>,
+    /// when the object was last saved after its creation (a rename), if ever
+    pub modified: Option<Micros>,
     pub org: u8,
     pub inventory: u16,
     /// a project (index into ujts) or NONE16

@@ -222,6 +222,7 @@ pub fn build(p: &WorldParams) -> World {
         id: i as u32 + 1,
         name: n.to_string(),
         description: d.to_string(),
+        modified: None,
     })
     .collect();
 
@@ -320,6 +321,7 @@ pub fn build(p: &WorldParams) -> World {
             kind: "",
             host_count: *n,
             first_host: first,
+            modified: None,
         });
     }
 
@@ -339,6 +341,8 @@ pub fn build(p: &WorldParams) -> World {
         name: name.to_string(),
         description: String::new(),
         job_name: name.to_string(),
+        former_job_names: Vec::new(),
+        modified: None,
         org,
         inventory: NONE16,
         project: NONE16,
@@ -951,10 +955,15 @@ impl World {
                 .copied()
                 .unwrap_or("command");
         }
-        self.ujts
-            .get(j.ujt as usize)
-            .map(|u| u.job_name.as_str())
-            .unwrap_or("")
+        let Some(u) = self.ujts.get(j.ujt as usize) else {
+            return "";
+        };
+        // the name the template had when the job was launched
+        u.former_job_names
+            .iter()
+            .find(|(until, _)| j.created < *until)
+            .map(|(_, n)| n.as_str())
+            .unwrap_or(u.job_name.as_str())
     }
     pub fn job_description<'a>(&'a self, j: &Job) -> &'a str {
         if j.jtype == JobType::AdHocCommand {

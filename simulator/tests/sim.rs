@@ -99,6 +99,18 @@ fn metric(text: &str, series: &str) -> Option<f64> {
     })
 }
 
+/// An AWX timestamp as microseconds (strings do not order: Python drops a zero fraction).
+fn us(v: &Value) -> i64 {
+    let s = v.as_str().unwrap_or_else(|| panic!("not a timestamp: {v}"));
+    chrono::DateTime::parse_from_rfc3339(s)
+        .unwrap_or_else(|e| panic!("{s}: {e}"))
+        .timestamp_micros()
+}
+
+fn us_str(s: &str) -> i64 {
+    us(&Value::String(s.to_string()))
+}
+
 #[tokio::test]
 async fn pagination_semantics() {
     let t = spawn(cfg(3, 400.0)).await;
@@ -219,10 +231,7 @@ async fn ordering() {
     let all = t
         .all("/api/v2/unified_jobs/?order=-finished,id&page_size=200&finished__isnull=false")
         .await;
-    let fin: Vec<&str> = all
-        .iter()
-        .map(|j| j["finished"].as_str().unwrap())
-        .collect();
+    let fin: Vec<i64> = all.iter().map(|j| us(&j["finished"])).collect();
     assert!(
         fin.windows(2).all(|w| w[0] >= w[1]),
         "not ordered by -finished"
@@ -839,7 +848,7 @@ async fn purge_lowers_status_total() {
     let truth = t.truth().await;
     assert!(truth
         .iter()
-        .all(|j| j["created"].as_str().unwrap() >= "2024-10-03T00:00:00"));
+        .all(|j| us(&j["created"]) >= us_str("2024-10-03T00:00:00Z")));
     assert_eq!(
         after,
         count(&truth, |j| j["status"] == "successful"
@@ -882,16 +891,14 @@ async fn advance_moves_jobs_and_modified() {
         let id = j["id"].as_u64().unwrap();
         let now = by_id[&id];
         assert_ne!(now["status"], j["status"], "job {id} did not move");
-        assert!(now["modified"].as_str().unwrap() > j["modified"].as_str().unwrap());
+        assert!(us(&now["modified"]) > us(&j["modified"]));
     }
     assert!(
         after.iter().any(|j| j["id"].as_u64().unwrap() > max_id),
         "new jobs were launched"
     );
     // incremental sync by modified__gt sees exactly the changed jobs
-    let changed = count(&after, |j| {
-        j["modified"].as_str().unwrap() > latest_mod.as_str()
-    });
+    let changed = count(&after, |j| us(&j["modified"]) > us_str(&latest_mod));
     let got = t
         .json(&format!(
             "/api/v2/unified_jobs/?modified__gt={latest_mod}&page_size=1"
@@ -1665,10 +1672,7 @@ async fn real_order_by_finished_desc_puts_nulls_first() {
     let k = open as usize;
     assert!(all[..k].iter().all(|j| j["finished"].is_null()));
     assert!(all[k..].iter().all(|j| !j["finished"].is_null()));
-    let fin: Vec<&str> = all[k..]
-        .iter()
-        .map(|j| j["finished"].as_str().unwrap())
-        .collect();
+    let fin: Vec<i64> = all[k..].iter().map(|j| us(&j["finished"])).collect();
     assert!(fin.windows(2).all(|w| w[0] >= w[1]));
     // ascending: NULLs last
     let p = t
@@ -2271,4 +2275,480 @@ fn same_shape_catches_differences() {
         same_shape(&real, &ov_text(bad), "bad", &mut errs);
         assert_eq!(errs.len(), 1, "{bad}: {errs:?}");
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// The changes a real AWX sees, applied through /_sim/ (README: "Changes on demand").
+
+/// The newest `modified` a client can see, as a `modified__gt` poll would track it.
+async fn max_modified(t: &T) -> String {
+    let p = t
+        .json("/api/v2/unified_jobs/?order_by=-modified&page_size=1")
+        .await;
+    p["results"][0]["modified"]
+        .as_str()
+        .expect("a job")
+        .to_string()
+}
+
+fn enc(s: &str) -> String {
+    url::form_urlencoded::byte_serialize(s.as_bytes()).collect()
+}
+
+#[tokio::test]
+async fn change_rename_shows_on_every_job_without_touching_modified() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let before = t.truth().await;
+    let seen = max_modified(&t).await;
+    let by_id = |v: &[Value]| -> BTreeMap<u64, Value> {
+        v.iter()
+            .map(|j| (j["id"].as_u64().unwrap(), j.clone()))
+            .collect()
+    };
+    let old = "Deploy Web App";
+    let n_tmpl = count(&before, |j| j["template_name"] == old);
+    assert!(n_tmpl > 0);
+    let (s, r) = t
+        .post_json(
+            "/_sim/rename",
+            serde_json::json!({"kind": "template", "name": old, "new_name": "Web App: deploy"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["old_name"], old);
+    assert_eq!(r["kind"], "job_template");
+    let (s, _) = t
+        .post_json(
+            "/_sim/rename",
+            serde_json::json!({"kind": "organization", "name": "Engineering", "new_name": "Eng & Dev"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t
+        .post_json(
+            "/_sim/rename",
+            serde_json::json!({"kind": "inventory", "name": "AWS Cloud", "new_name": "AWS (prod)"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+    let (s, _) = t
+        .post_json(
+            "/_sim/rename",
+            serde_json::json!({"kind": "project", "name": "Web Platform", "new_name": "Web Platform 2"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK);
+
+    // the truth shows the current names; nothing else of any job changed, `modified` included
+    let after = t.truth().await;
+    let (b, a) = (by_id(&before), by_id(&after));
+    assert_eq!(a.len(), b.len());
+    for (id, ja) in &a {
+        let jb = &b[id];
+        let mut want = jb.clone();
+        let swap = |v: &mut Value, k: &str, from: &str, to: &str| {
+            if v[k] == from {
+                v[k] = Value::String(to.into());
+            }
+        };
+        swap(&mut want, "template_name", old, "Web App: deploy");
+        swap(&mut want, "template_name", "Web Platform", "Web Platform 2");
+        swap(&mut want, "organization", "Engineering", "Eng & Dev");
+        swap(&mut want, "inventory", "AWS Cloud", "AWS (prod)");
+        swap(&mut want, "project", "Web Platform", "Web Platform 2");
+        // implicit syncs are launched by their project, callbacks by their template: live too
+        swap(&mut want, "launched_by", "Web Platform", "Web Platform 2");
+        swap(&mut want, "launched_by", old, "Web App: deploy");
+        assert_eq!(ja, &want, "job {id}");
+    }
+    // a delta poll sees no change: AWX does not touch the jobs
+    assert_eq!(
+        t.count(&format!(
+            "/api/v2/unified_jobs/?modified__gt={}",
+            enc(&seen)
+        ))
+        .await,
+        0
+    );
+    // the API's live joins follow, the job's own name (copied at launch) stays
+    let c = |q: String| {
+        let t = &t;
+        async move { t.count(&format!("/api/v2/unified_jobs/?{q}")).await }
+    };
+    assert_eq!(
+        c(format!(
+            "unified_job_template__name={}",
+            enc("Web App: deploy")
+        ))
+        .await,
+        n_tmpl
+    );
+    assert_eq!(
+        c(format!("unified_job_template__name={}", enc(old))).await,
+        0
+    );
+    assert_eq!(c(format!("name={}", enc(old))).await, n_tmpl);
+    assert_eq!(
+        c(format!("organization__name={}", enc("Eng & Dev"))).await,
+        count(&before, |j| j["organization"] == "Engineering")
+    );
+    assert_eq!(c("organization__name=Engineering".into()).await, 0);
+    let p = t
+        .json(&format!(
+            "/api/v2/jobs/?job_template__name={}&page_size=200",
+            enc("Web App: deploy")
+        ))
+        .await;
+    for j in p["results"].as_array().unwrap() {
+        assert_eq!(j["name"], old);
+        assert_eq!(
+            j["summary_fields"]["job_template"]["name"],
+            "Web App: deploy"
+        );
+        assert_eq!(
+            j["summary_fields"]["unified_job_template"]["name"],
+            "Web App: deploy"
+        );
+        assert_eq!(j["summary_fields"]["organization"]["name"], "Eng & Dev");
+        assert_eq!(j["summary_fields"]["project"]["name"], "Web Platform 2");
+    }
+    let inv_jobs = t
+        .json("/api/v2/unified_jobs/?inventoryupdate__inventory__name=AWS%20(prod)&page_size=5")
+        .await;
+    for j in inv_jobs["results"].as_array().unwrap() {
+        assert!(
+            j["name"].as_str().unwrap().starts_with("AWS Cloud - "),
+            "{}",
+            j["name"]
+        );
+        assert_eq!(j["summary_fields"]["inventory"]["name"], "AWS (prod)");
+    }
+    // the renamed object's own modified moves
+    let jt = t
+        .json(&format!(
+            "/api/v2/job_templates/?name={}",
+            enc("Web App: deploy")
+        ))
+        .await;
+    assert_eq!(jt["count"], 1);
+    assert_eq!(
+        jt["results"][0]["modified"].as_str().unwrap(),
+        r["now"].as_str().unwrap()
+    );
+    // jobs launched after the rename carry the new name
+    t.advance(6 * 3600).await;
+    let fresh = t
+        .json(&format!(
+            "/api/v2/unified_jobs/?unified_job_template__name={}&created__gt={}&page_size=200",
+            enc("Web App: deploy"),
+            enc(r["now"].as_str().unwrap())
+        ))
+        .await;
+    assert!(fresh["count"].as_u64().unwrap() > 0, "no new run in 6 h");
+    for j in fresh["results"].as_array().unwrap() {
+        assert_eq!(j["name"], "Web App: deploy");
+    }
+    // refusals say what to fix
+    for (body, status) in [
+        (
+            serde_json::json!({"kind": "team", "name": "x", "new_name": "y"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"kind": "template", "name": "nope", "new_name": "y"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            serde_json::json!({"kind": "template", "id": 1, "name": "x", "new_name": "y"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"kind": "organization", "name": "Finance", "new_name": "Operations"}),
+            StatusCode::CONFLICT,
+        ),
+        (
+            serde_json::json!({"kind": "organization", "name": "Finance", "new_name": "  "}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"kind": "organization", "name": "Finance", "new_name": "F", "x": 1}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, r) = t.post_json("/_sim/rename", body.clone()).await;
+        assert_eq!(s, status, "{body}: {r}");
+        assert!(r["detail"].as_str().is_some_and(|d| !d.is_empty()), "{r}");
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_delete_a_job_in_the_middle() {
+    let t = spawn(cfg(2, 400.0)).await;
+    t.advance(30).await;
+    let truth = t.truth().await;
+    let mid = truth
+        .iter()
+        .skip(truth.len() / 2)
+        .find(|j| !j["finished"].is_null() && j["launch_type"] != "sync")
+        .expect("a finished job")
+        .clone();
+    let id = mid["id"].as_u64().unwrap();
+    let status = mid["status"].as_str().unwrap().to_string();
+    let series = format!("awx_status_total{{status=\"{status}\"}}");
+    let before = metric(&t.metrics_text().await, &series).unwrap();
+    let r = t
+        .http
+        .delete(t.url(&format!("/_sim/jobs/{id}")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["deleted"]["id"].as_u64(), Some(id));
+    let after = t.truth().await;
+    assert_eq!(after.len(), truth.len() - 1);
+    assert!(after.iter().all(|j| j["id"].as_u64() != Some(id)));
+    let (s, _) = t
+        .get(&format!("/api/v2/{}s/{id}/", mid["type"].as_str().unwrap()))
+        .await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
+    // paging over the list still gives every other job once
+    let all = t.all("/api/v2/unified_jobs/?page_size=200").await;
+    let got: Vec<u64> = all.iter().map(|j| j["id"].as_u64().unwrap()).collect();
+    let want: Vec<u64> = after.iter().map(|j| j["id"].as_u64().unwrap()).collect();
+    assert_eq!(got, want);
+    assert_eq!(metric(&t.metrics_text().await, &series), Some(before - 1.0));
+    // a job that has not finished cannot be deleted; an unknown one is not found
+    let open = after
+        .iter()
+        .find(|j| j["finished"].is_null())
+        .expect("an unfinished job");
+    let r = t
+        .http
+        .delete(t.url(&format!("/_sim/jobs/{}", open["id"])))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CONFLICT);
+    for (p, s) in [
+        ("/_sim/jobs/999999999", StatusCode::NOT_FOUND),
+        ("/_sim/jobs/x", StatusCode::BAD_REQUEST),
+    ] {
+        let r = t.http.delete(t.url(p)).send().await.unwrap();
+        assert_eq!(r.status(), s, "{p}");
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_a_save_that_commits_late() {
+    let t = spawn(cfg(2, 400.0)).await;
+    t.advance(60).await;
+    let seen = max_modified(&t).await;
+    let now = chrono::DateTime::parse_from_rfc3339("2024-10-05T00:01:00Z").unwrap();
+    let running = t
+        .json("/api/v2/jobs/?status=running&order_by=started&page_size=1")
+        .await;
+    let j = &running["results"][0];
+    let id = j["id"].as_u64().expect("a running job");
+    let started = chrono::DateTime::parse_from_rfc3339(j["started"].as_str().unwrap()).unwrap();
+    let seen_t = chrono::DateTime::parse_from_rfc3339(&seen).unwrap();
+    assert!(started < seen_t);
+    // its save read the clock halfway between its start and the newest change already served
+    let at = started + (seen_t - started) / 2;
+    let lag = (now - at).num_microseconds().unwrap() as f64 / 1e6;
+    let (s, r) = t
+        .post_json(
+            "/_sim/late_commit",
+            serde_json::json!({"id": id, "lag_seconds": lag, "status": "failed"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["status"], "failed");
+    assert_eq!(r["finished"], r["modified"]);
+    let fin = chrono::DateTime::parse_from_rfc3339(r["finished"].as_str().unwrap()).unwrap();
+    assert!((fin - at).num_milliseconds().abs() <= 1, "{fin} vs {at}");
+    // a modified__gt poll from what was served never returns it
+    let delta = t
+        .all(&format!(
+            "/api/v2/unified_jobs/?modified__gt={}&page_size=200",
+            enc(&seen)
+        ))
+        .await;
+    assert!(delta.iter().all(|j| j["id"].as_u64() != Some(id)));
+    let d = t.json(&format!("/api/v2/jobs/{id}/")).await;
+    assert_eq!(d["status"], "failed");
+    assert_eq!(d["modified"], r["modified"]);
+    // refusals
+    for (body, status) in [
+        (
+            serde_json::json!({"id": id, "lag_seconds": 1}),
+            StatusCode::CONFLICT,
+        ),
+        (
+            serde_json::json!({"lag_seconds": 1e7}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"lag_seconds": -1}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"lag_seconds": 1, "status": "running"}),
+            StatusCode::BAD_REQUEST,
+        ),
+        (
+            serde_json::json!({"id": 999999999, "lag_seconds": 1}),
+            StatusCode::NOT_FOUND,
+        ),
+    ] {
+        let (s, r) = t.post_json("/_sim/late_commit", body.clone()).await;
+        assert_eq!(s, status, "{body}: {r}");
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_many_finished_jobs_after_a_long_idle() {
+    let t = spawn(cfg(2, 400.0)).await;
+    let seen = max_modified(&t).await;
+    let before = t.truth().await;
+    let last_id = before.last().unwrap()["id"].as_u64().unwrap();
+    // the client is idle for 6 hours; then 20,000 finished jobs arrive at once
+    t.advance(6 * 3600).await;
+    let (s, r) = t
+        .post_json(
+            "/_sim/add_finished",
+            serde_json::json!({"count": 20000, "spread_seconds": 7200}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let first = r["first_id"].as_u64().unwrap();
+    assert!(first > last_id);
+    assert_eq!(r["last_id"].as_u64(), Some(first + 19_999));
+    let truth = t.truth().await;
+    let added: Vec<&Value> = truth
+        .iter()
+        .filter(|j| j["id"].as_u64().unwrap() >= first)
+        .filter(|j| j["id"].as_u64().unwrap() <= first + 19_999)
+        .collect();
+    assert_eq!(added.len(), 20_000);
+    assert!(added
+        .iter()
+        .all(|j| j["type"] == "job" && !j["finished"].is_null() && j["modified"] == j["finished"]));
+    // ids keep growing with created: after every earlier job, in order among themselves
+    let newest_before = truth
+        .iter()
+        .filter(|j| j["id"].as_u64().unwrap() < first)
+        .map(|j| us(&j["created"]))
+        .max()
+        .unwrap();
+    let created: Vec<i64> = added.iter().map(|j| us(&j["created"])).collect();
+    assert!(created[0] > newest_before);
+    assert!(created.windows(2).all(|w| w[0] <= w[1]));
+    // every one of them is newer than what the client saw before going idle
+    let changed = count(&truth, |j| us(&j["modified"]) > us_str(&seen));
+    assert!(changed >= 20_000);
+    assert_eq!(
+        t.count(&format!(
+            "/api/v2/unified_jobs/?modified__gt={}",
+            enc(&seen)
+        ))
+        .await,
+        changed
+    );
+    // the template's runs and the status counts follow
+    let tmpl = added[0]["template_name"].as_str().unwrap().to_string();
+    assert_eq!(
+        t.count(&format!(
+            "/api/v2/unified_jobs/?unified_job_template__name={}",
+            enc(&tmpl)
+        ))
+        .await,
+        count(&truth, |j| j["template_name"] == tmpl.as_str())
+    );
+    let (s, r) = t
+        .post_json(
+            "/_sim/add_finished",
+            serde_json::json!({"count": 3, "template": "Backup Databases"}),
+        )
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let p = t
+        .json(&format!(
+            "/api/v2/jobs/?id__gte={}&page_size=10",
+            r["first_id"]
+        ))
+        .await;
+    assert!(p["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|j| j["summary_fields"]["job_template"]["name"] == "Backup Databases"));
+    for (body, status) in [
+        (serde_json::json!({"count": 0}), StatusCode::BAD_REQUEST),
+        (
+            serde_json::json!({"count": 5, "template": "nope"}),
+            StatusCode::NOT_FOUND,
+        ),
+        (
+            serde_json::json!({"count": 5, "spread_seconds": 0}),
+            StatusCode::BAD_REQUEST,
+        ),
+    ] {
+        let (s, r) = t.post_json("/_sim/add_finished", body.clone()).await;
+        assert_eq!(s, status, "{body}: {r}");
+    }
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn change_purges_delete_the_oldest() {
+    let t = spawn(cfg(3, 400.0)).await;
+    t.advance(30).await;
+    let truth = t.truth().await;
+    let finished: Vec<u64> = truth
+        .iter()
+        .filter(|j| !j["finished"].is_null())
+        .map(|j| j["id"].as_u64().unwrap())
+        .collect();
+    let (s, r) = t
+        .post_json("/_sim/purge", serde_json::json!({"oldest": 100}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    assert_eq!(r["deleted"], 100);
+    let after = t.truth().await;
+    assert_eq!(after.len(), truth.len() - 100);
+    let gone: Vec<u64> = finished[..100].to_vec();
+    assert!(after
+        .iter()
+        .all(|j| !gone.contains(&j["id"].as_u64().unwrap())));
+    assert_eq!(t.count("/api/v2/unified_jobs/").await, after.len() as u64);
+    // cleanup_jobs --days 1: every finished job created more than a day ago
+    let cut = us_str("2024-10-04T00:00:30Z");
+    let old_open = count(&after, |j| {
+        us(&j["created"]) < cut && j["finished"].is_null()
+    });
+    let (s, r) = t
+        .post_json("/_sim/purge", serde_json::json!({"older_than_days": 1}))
+        .await;
+    assert_eq!(s, StatusCode::OK, "{r}");
+    let left = t.truth().await;
+    assert_eq!(
+        r["deleted"].as_u64(),
+        Some(count(&after, |j| us(&j["created"]) < cut
+            && !j["finished"].is_null()))
+    );
+    assert_eq!(count(&left, |j| us(&j["created"]) < cut), old_open);
+    assert_eq!(r["oldest_id"], left[0]["id"]);
+    for body in [
+        serde_json::json!({}),
+        serde_json::json!({"oldest": 1, "older_than_days": 1}),
+        serde_json::json!({"older_than_days": -1}),
+    ] {
+        let (s, _) = t.post_json("/_sim/purge", body.clone()).await;
+        assert_eq!(s, StatusCode::BAD_REQUEST, "{body}");
+    }
+    t.sim.shutdown().await;
 }
