@@ -110,7 +110,8 @@ async fn stats(State(st): St) -> Response {
             "max_in_flight",
             st.max_in_flight.load(Ordering::SeqCst) as i64,
         )
-        .int("in_flight", st.in_flight.load(Ordering::SeqCst) as i64);
+        .int("in_flight", st.in_flight.load(Ordering::SeqCst) as i64)
+        .float("awx_seconds", s.awx_micros as f64 / 1e6);
     });
     json(StatusCode::OK, body)
 }
@@ -120,6 +121,7 @@ async fn stats_reset(State(st): St) -> Response {
         let mut s = lock(&st.stats);
         s.total = 0;
         s.by_path.clear();
+        s.awx_micros = 0;
     }
     st.max_in_flight
         .store(st.in_flight.load(Ordering::SeqCst), Ordering::SeqCst);
@@ -205,6 +207,18 @@ async fn info(State(st): St) -> Response {
             .bool("frozen", lock(&st.clock).frozen)
             .int("jobs", sim.jobs.len() as i64)
             .str("version", w.version);
+        o.obj("cost_model", |c| {
+            c.str(
+                "model",
+                match st.cfg.cost_model {
+                    crate::cost::CostModel::None => "none",
+                    crate::cost::CostModel::RealAwx2461 => "real-awx-24.6.1",
+                },
+            )
+            .float("scale", st.cfg.cost_scale)
+            .opt_int("workers", st.cfg.workers.map(|w| w as i64))
+            .int("latency_ms", st.cfg.latency_ms as i64);
+        });
         o.obj("episodes", |e| {
             e.obj("failure_spike", |x| {
                 x.str("template", w.ujt_name(ep.spike_template))

@@ -1,5 +1,6 @@
 //! Command line / embedding configuration.
 
+use crate::cost::CostModel;
 use crate::faults::Faults;
 use crate::world::UserSpec;
 use clap::{Parser, ValueEnum};
@@ -67,6 +68,13 @@ pub struct Config {
     /// Every API request takes at least this long.
     #[arg(long, default_value_t = 0)]
     pub latency_ms: u64,
+    /// How long AWX takes per request: none, or real-awx-24.6.1 (a fixed cost plus a cost per row
+    /// returned by endpoint, calibrated on a real AWX 24.6.1; see --workers).
+    #[arg(long, value_enum, default_value_t = CostModel::None)]
+    pub cost_model: CostModel,
+    /// Multiplies the modelled costs (0.01 runs the model a hundred times faster).
+    #[arg(long, default_value_t = 1.0)]
+    pub cost_scale: f64,
     /// How often the live clock advances the workload (ignored with --frozen).
     #[arg(long, default_value_t = 250)]
     pub tick_ms: u64,

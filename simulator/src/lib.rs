@@ -13,6 +13,7 @@
 pub mod admin;
 pub mod changes;
 pub mod config;
+pub mod cost;
 pub mod engine;
 pub mod entities;
 pub mod error;

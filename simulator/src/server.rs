@@ -51,6 +51,8 @@ impl Clock {
 pub struct Stats {
     pub total: u64,
     pub by_path: BTreeMap<String, u64>,
+    /// AWX's server time the cost model charged, unscaled (microseconds)
+    pub awx_micros: u64,
 }
 
 pub struct AppState {
@@ -134,6 +136,11 @@ pub fn build_state(cfg: Config) -> Result<Arc<AppState>, SimError> {
     }
     let faults = cfg.faults();
     faults.validate().map_err(SimError::Config)?;
+    if !(cfg.cost_scale.is_finite() && cfg.cost_scale > 0.0) {
+        return Err(SimError::Config(
+            "--cost-scale must be a positive number".into(),
+        ));
+    }
     let now = parse_now(&cfg)?;
     let world = crate::world::build(&crate::world::WorldParams {
         seed: cfg.seed,
@@ -282,6 +289,8 @@ pub struct Answer {
     pub content_type: &'static str,
     pub body: String,
     pub location: Option<String>,
+    /// records in a list answer (what the cost model charges per row)
+    pub rows: Option<usize>,
 }
 
 impl Answer {
@@ -291,6 +300,7 @@ impl Answer {
             content_type: "application/json",
             body,
             location: None,
+            rows: None,
         }
     }
 }
@@ -375,6 +385,7 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
                 },
                 body,
                 location: None,
+                rows: None,
             },
             false,
         )
@@ -420,6 +431,7 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
                         content_type,
                         body,
                         location: None,
+                        rows: None,
                     },
                     authed,
                 )
@@ -429,7 +441,16 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
     if draw.slow_page_ms > 0 {
         tokio::time::sleep(Duration::from_millis(draw.slow_page_ms)).await;
     }
-    let min = Duration::from_millis(st.cfg.latency_ms);
+    // the request holds its worker for AWX's time: the flat latency or the modelled cost,
+    // whichever is longer
+    let awx = st.cfg.cost_model.seconds(
+        crate::cost::Endpoint::of(&path, &params),
+        answer.status,
+        answer.rows,
+    );
+    lock(&st.stats).awx_micros += (awx * 1e6) as u64;
+    let min = Duration::from_millis(st.cfg.latency_ms)
+        .max(Duration::from_secs_f64(awx * st.cfg.cost_scale));
     let spent = began.elapsed();
     if spent < min {
         tokio::time::sleep(min - spent).await;
@@ -671,6 +692,7 @@ fn dispatch(
         raw_query,
         params,
         endless,
+        rows: std::cell::Cell::new(None),
     };
     let body = match segs.as_slice() {
         ["me"] => {
@@ -740,7 +762,9 @@ fn dispatch(
         }
         _ => return Err(e(ApiError::NotFound)),
     };
-    Ok((Answer::json(body), authed))
+    let mut answer = Answer::json(body);
+    answer.rows = ctx.rows.get();
+    Ok((answer, authed))
 }
 
 /// A path that no route of AWX matches. Under /api/ AWX's handle_404 renders its message
@@ -767,6 +791,7 @@ fn redirect(path: &str, raw_query: Option<&str>) -> Answer {
         content_type: "text/html; charset=utf-8",
         body: String::new(),
         location: Some(loc),
+        rows: None,
     }
 }
 
@@ -800,6 +825,8 @@ pub struct ListCtx<'a> {
     pub raw_query: Option<&'a str>,
     pub params: &'a [(String, String)],
     pub endless: bool,
+    /// set by the page renderer: how many records the page holds
+    pub rows: std::cell::Cell<Option<usize>>,
 }
 
 pub const PAGE_SIZE: usize = 25;
@@ -901,6 +928,11 @@ fn page_body(
         return Err(ApiError::InvalidPage);
     }
     let end = (start + pr.size).min(total);
+    ctx.rows.set(Some(if past_end {
+        0
+    } else {
+        end.saturating_sub(start)
+    }));
     let mut results = String::from("[");
     if !past_end {
         for (k, i) in (start..end).enumerate() {
@@ -1036,6 +1068,7 @@ fn metrics_refusal(err: &ApiError) -> Answer {
         content_type: "text/plain; charset=utf-8",
         body: err.python_repr(),
         location: None,
+        rows: None,
     }
 }
 
@@ -1079,6 +1112,7 @@ fn metrics_answer(sim: &Sim, params: &[(String, String)], headers: &HeaderMap) -
             content_type: "text/plain; charset=utf-8",
             body: metrics::render_text(&fams),
             location: None,
+            rows: None,
         }
     }
 }

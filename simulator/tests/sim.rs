@@ -2752,3 +2752,110 @@ async fn change_purges_delete_the_oldest() {
     }
     t.sim.shutdown().await;
 }
+
+// ---------------------------------------------------------------------------------------------
+// The cost model (--cost-model real-awx-24.6.1): served times compared as ratios.
+
+impl T {
+    /// The server time of a request (X-API-Total-Time), the median of three.
+    async fn served(&self, p: &str) -> f64 {
+        let mut v = Vec::new();
+        for _ in 0..3 {
+            let r = self.raw(p, Some(&format!("Bearer {ADMIN}"))).await;
+            assert_eq!(r.status(), StatusCode::OK, "{p}");
+            let h = r.headers()["x-api-total-time"]
+                .to_str()
+                .unwrap()
+                .to_string();
+            v.push(h.trim_end_matches('s').parse::<f64>().unwrap());
+            r.bytes().await.unwrap();
+        }
+        v.sort_by(|a, b| a.partial_cmp(b).unwrap());
+        v[1]
+    }
+}
+
+#[tokio::test]
+async fn cost_model_follows_the_measurements() {
+    let mut c = cfg(3, 2000.0);
+    c.cost_model = awx_sim::cost::CostModel::RealAwx2461;
+    c.cost_scale = 0.2;
+    c.workers = Some(2);
+    let t = spawn(c).await;
+    assert!(t.count("/api/v2/workflow_jobs/").await >= 150);
+    let unified = t.served("/api/v2/unified_jobs/?page_size=200").await;
+    let jobs = t.served("/api/v2/jobs/?page_size=200").await;
+    let workflows = t.served("/api/v2/workflow_jobs/?page_size=150").await;
+    let count = t.served("/api/v2/unified_jobs/?page_size=1").await;
+    // the measured ratios of AWX 24.6.1 (timing.txt): 2.59 s, 1.169 s, 1.893 s, 0.073 s
+    let near = |got: f64, want: f64, tol: f64| (got / want - 1.0).abs() <= tol;
+    assert!(
+        near(unified / jobs, 2.59 / 1.169, 0.1),
+        "unified {unified} jobs {jobs}"
+    );
+    assert!(
+        near(workflows / unified, 1.893 / 2.59, 0.1),
+        "workflows {workflows} unified {unified}"
+    );
+    // a count is cheap (its few ms of real work may add to the modelled 15 ms)
+    assert!(
+        unified / count > 0.6 * 2.59 / 0.073 && unified / count < 1.1 * 2.59 / 0.073,
+        "unified {unified} count {count}"
+    );
+    // at the scale asked for: 0.2 x 2.59 s
+    assert!(near(unified, 0.2 * 2.59, 0.15), "{unified}");
+    // /_sim/stats charges the unscaled model
+    t.http
+        .post(t.url("/_sim/stats/reset"))
+        .send()
+        .await
+        .unwrap();
+    t.get("/api/v2/unified_jobs/?page_size=200").await;
+    t.get("/api/v2/jobs/?page_size=200").await;
+    let stats: Value = t
+        .http
+        .get(t.url("/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        (stats["awx_seconds"].as_f64().unwrap() - (2.59 + 1.169)).abs() < 1e-3,
+        "{stats}"
+    );
+    // two workers: four pages at once take about two pages' time, the others queue
+    let began = std::time::Instant::now();
+    let all =
+        futures::future::join_all((0..4).map(|_| t.get("/api/v2/unified_jobs/?page_size=200")))
+            .await;
+    assert!(all.iter().all(|(s, _)| *s == StatusCode::OK));
+    let wall = began.elapsed().as_secs_f64();
+    assert!(
+        wall / unified > 1.8 && wall / unified < 2.6,
+        "4 requests on 2 workers: {wall} s, one alone {unified} s"
+    );
+    let stats: Value = t
+        .http
+        .get(t.url("/_sim/stats"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(stats["max_in_flight"].as_u64().unwrap() >= 4);
+    t.sim.shutdown().await;
+}
+
+#[tokio::test]
+async fn cost_model_refuses_a_bad_scale() {
+    let mut c = cfg(1, 50.0);
+    c.cost_scale = 0.0;
+    let e = awx_sim::start(c).await.err().map(|e| e.to_string());
+    assert_eq!(
+        e.as_deref(),
+        Some("invalid configuration: --cost-scale must be a positive number")
+    );
+}
