@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
+use grafana_plugin_sdk::pluginv2::{DataSourceInstanceSettings, PluginContext};
 use thiserror::Error;
 
 use crate::awx::AwxClient;
@@ -58,23 +58,40 @@ impl Instance {
     }
 }
 
-/// Instances keyed by data source uid (or numeric id), each tagged with the settings'
-/// last-updated time so an edited data source gets fresh clients and empty caches.
+/// Which data source: its organisation and its numeric id, as Grafana's own SDK keys its
+/// instances. A uid is unique only within an organisation, so two organisations may
+/// both have a data source `awx`; keyed by uid, they would share one cache and, with
+/// equal last-updated times, one organisation's queries would use the other's
+/// credentials. The uid stands in only where a caller sends no id (0).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct InstanceKey {
+    org_id: i64,
+    id: i64,
+    uid: String,
+}
+
+/// Instances per data source, each tagged with the settings' last-updated time so an
+/// edited data source gets fresh clients and empty caches.
 #[derive(Debug, Default)]
 pub struct Instances {
-    by_key: Mutex<HashMap<String, (i64, Arc<Instance>)>>,
+    by_key: Mutex<HashMap<InstanceKey, (i64, Arc<Instance>)>>,
 }
 
 impl Instances {
-    pub fn get(
-        &self,
-        ds: Option<&DataSourceInstanceSettings>,
-    ) -> Result<Arc<Instance>, InstanceError> {
-        let ds = ds.ok_or(InstanceError::NoSettings)?;
-        let key = if ds.uid.is_empty() {
-            format!("id:{}", ds.id)
-        } else {
-            ds.uid.clone()
+    pub fn get(&self, context: Option<&PluginContext>) -> Result<Arc<Instance>, InstanceError> {
+        let context = context.ok_or(InstanceError::NoSettings)?;
+        let ds = context
+            .data_source_instance_settings
+            .as_ref()
+            .ok_or(InstanceError::NoSettings)?;
+        let key = InstanceKey {
+            org_id: context.org_id,
+            id: ds.id,
+            uid: if ds.id == 0 {
+                ds.uid.clone()
+            } else {
+                String::new()
+            },
         };
         if let Some((updated, inst)) = self.lock().get(&key) {
             if *updated == ds.last_updated_ms {
@@ -91,12 +108,17 @@ impl Instances {
                 return Ok(existing.clone());
             }
         }
-        tracing::info!(datasource = %key, "data source instance (re)built");
+        tracing::info!(
+            org_id = key.org_id,
+            datasource_id = key.id,
+            datasource_uid = %ds.uid,
+            "data source instance (re)built"
+        );
         map.insert(key, (ds.last_updated_ms, inst.clone()));
         Ok(inst)
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, (i64, Arc<Instance>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<InstanceKey, (i64, Arc<Instance>)>> {
         // A panic elsewhere while holding the lock leaves a valid map: keep using it.
         self.by_key.lock().unwrap_or_else(|p| p.into_inner())
     }
@@ -106,13 +128,18 @@ impl Instances {
 mod tests {
     use super::*;
 
-    fn ds(updated: i64) -> DataSourceInstanceSettings {
-        DataSourceInstanceSettings {
-            uid: "awx".into(),
-            url: "http://127.0.0.1:1".into(),
-            json_data: b"{}".to_vec(),
-            decrypted_secure_json_data: HashMap::from([("token".into(), "t".into())]),
-            last_updated_ms: updated,
+    fn ctx(org_id: i64, id: i64, url: &str, updated: i64) -> PluginContext {
+        PluginContext {
+            org_id,
+            data_source_instance_settings: Some(DataSourceInstanceSettings {
+                id,
+                uid: "awx".into(),
+                url: url.into(),
+                json_data: b"{}".to_vec(),
+                decrypted_secure_json_data: HashMap::from([("token".into(), "t".into())]),
+                last_updated_ms: updated,
+                ..Default::default()
+            }),
             ..Default::default()
         }
     }
@@ -120,14 +147,39 @@ mod tests {
     #[test]
     fn instances_are_reused_until_the_settings_change() {
         let instances = Instances::default();
-        let a = instances.get(Some(&ds(1))).unwrap();
-        let b = instances.get(Some(&ds(1))).unwrap();
+        let a = instances
+            .get(Some(&ctx(1, 7, "http://127.0.0.1:1", 1)))
+            .unwrap();
+        let b = instances
+            .get(Some(&ctx(1, 7, "http://127.0.0.1:1", 1)))
+            .unwrap();
         assert!(Arc::ptr_eq(&a, &b));
-        let c = instances.get(Some(&ds(2))).unwrap();
+        let c = instances
+            .get(Some(&ctx(1, 7, "http://127.0.0.1:1", 2)))
+            .unwrap();
         assert!(!Arc::ptr_eq(&a, &c));
         assert!(matches!(
             instances.get(None),
             Err(InstanceError::NoSettings)
         ));
+    }
+
+    #[test]
+    fn organisations_with_the_same_uid_and_time_never_share_an_instance() {
+        let instances = Instances::default();
+        // Grafana makes uids unique per organisation only; ids are unique everywhere.
+        let one = instances
+            .get(Some(&ctx(1, 7, "http://awx-one:1", 5)))
+            .unwrap();
+        let two = instances
+            .get(Some(&ctx(2, 8, "http://awx-two:1", 5)))
+            .unwrap();
+        assert!(!Arc::ptr_eq(&one, &two));
+        assert_eq!(one.settings.awx.url.host_str(), Some("awx-one"));
+        assert_eq!(two.settings.awx.url.host_str(), Some("awx-two"));
+        let again = instances
+            .get(Some(&ctx(1, 7, "http://awx-one:1", 5)))
+            .unwrap();
+        assert!(Arc::ptr_eq(&one, &again));
     }
 }

@@ -25,18 +25,18 @@ pub enum SettingsError {
     #[error("The {field} `{value}` is not a valid http(s) URL: {reason}")]
     BadUrl {
         field: &'static str,
-        value: String,
+        value: UrlText,
         reason: String,
     },
     #[error("The {field} `{value}` has no scheme: write it as {fixed} (or http:// for a server without TLS)")]
     MissingScheme {
         field: &'static str,
-        value: String,
+        value: UrlText,
         fixed: String,
     },
     #[error("The AWX URL `{value}` already ends in the API path {found}: {fix}")]
     UrlHasApiPath {
-        value: String,
+        value: UrlText,
         found: String,
         fix: String,
     },
@@ -321,19 +321,49 @@ fn non_empty(s: Option<String>) -> Option<String> {
     s.map(|s| s.trim().to_string()).filter(|s| !s.is_empty())
 }
 
+/// A URL as the user wrote it, for messages: whatever stands before an `@` in its
+/// authority (`user:password@`, or a token) is replaced, so that no error can echo a
+/// password typed into a URL. Every URL that a settings error quotes is one of these.
+#[derive(Debug, Clone, PartialEq)]
+pub struct UrlText(String);
+
+impl UrlText {
+    pub fn new(raw: &str) -> Self {
+        let start = raw.find("://").map_or(0, |i| i + 3);
+        let end = raw[start..]
+            .find(['/', '?', '#'])
+            .map_or(raw.len(), |i| start + i);
+        match raw[start..end].rfind('@') {
+            Some(at) => Self(format!(
+                "{}<credentials removed>{}",
+                &raw[..start],
+                &raw[start + at..]
+            )),
+            None => Self(raw.to_string()),
+        }
+    }
+}
+
+impl std::fmt::Display for UrlText {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn parse_http_url(field: &'static str, value: &str) -> Result<Url, SettingsError> {
     let bad = |reason: String| SettingsError::BadUrl {
         field,
-        value: value.to_string(),
+        value: UrlText::new(value),
         reason,
     };
     // `awx.example.com` and `awx.example.com:443` are the common forms without a scheme;
     // the second parses as the scheme `awx.example.com`, so look for `://` instead.
     if !value.contains("://") {
+        let text = UrlText::new(value);
         return Err(SettingsError::MissingScheme {
             field,
-            value: value.to_string(),
-            fixed: format!("https://{}", value.trim_start_matches('/')),
+            fixed: format!("https://{}", text.0.trim_start_matches('/')),
+            value: text,
         });
     }
     let url = Url::parse(value).map_err(|e| bad(e.to_string()))?;
@@ -432,7 +462,7 @@ fn reject_api_path_in_url(url: &Url, api_path: &str) -> Result<(), SettingsError
         format!("set the URL to {base}; the plugin adds the API path ({api_path}) to it")
     };
     Err(SettingsError::UrlHasApiPath {
-        value: url.as_str().to_string(),
+        value: UrlText::new(url.as_str()),
         found: format!("{root}/"),
         fix,
     })
@@ -441,6 +471,43 @@ fn reject_api_path_in_url(url: &Url, api_path: &str) -> Result<(), SettingsError
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn no_settings_error_echoes_a_password_written_into_a_url() {
+        for (url, prom) in [
+            ("https://admin:s3cret-pw@awx.example.com", None),
+            ("admin:s3cret-pw@awx.example.com", None),
+            ("https://s3cret-pw@awx.example.com/api/v2/", None),
+            (
+                "https://awx.example.com",
+                Some("http://u:s3cret-pw@prom:9090"),
+            ),
+            ("https://awx.example.com", Some("u:s3cret-pw@prom:9090")),
+            ("ht tps://admin:s3cret-pw@awx", None),
+        ] {
+            let mut json = serde_json::json!({});
+            if let Some(p) = prom {
+                json["prometheusUrl"] = p.into();
+            }
+            let e = Settings::parse(
+                url,
+                &serde_json::to_vec(&json).unwrap(),
+                &secure(&[("token", "t")]),
+            )
+            .expect_err(url);
+            let msg = e.to_string();
+            assert!(!msg.contains("s3cret-pw"), "{msg}");
+            assert!(msg.contains("<credentials removed>"), "{msg}");
+        }
+        assert_eq!(
+            UrlText::new("https://a:b@host:1/p?x=@y").to_string(),
+            "https://<credentials removed>@host:1/p?x=@y"
+        );
+        assert_eq!(
+            UrlText::new("https://host/@x").to_string(),
+            "https://host/@x"
+        );
+    }
 
     fn secure(pairs: &[(&str, &str)]) -> HashMap<String, String> {
         pairs

@@ -617,8 +617,14 @@ fn digest_jobs(jobs: &[UnifiedJob], from: i64) -> Result<(), TestCaseError> {
     prop_assert!(table.jobs().windows(2).all(|w| w[0].id < w[1].id));
     for j in table.jobs() {
         let _ = (j.duration(), j.queue_wait(), j.is_final(), j.is_sync());
-        for sym in [j.name, j.template, j.organization, j.execution_node] {
+        for sym in [j.name, j.execution_node] {
             let _ = table.names.resolve(sym);
+        }
+        for r in [j.template, j.organization, j.inventory, j.project] {
+            let _ = (
+                table.names.resolve(table.names.name_of(r)),
+                table.names.id_of(r),
+            );
         }
     }
     let filters = awx_datasource::query::Filters {

@@ -28,7 +28,8 @@ pub fn datasource(
     secure: &[(&str, &str)],
 ) -> DataSourceInstanceSettings {
     DataSourceInstanceSettings {
-        id: 1,
+        // Grafana's ids are unique across organisations; the plugin keys instances by them.
+        id: NEXT_ID.fetch_add(1, std::sync::atomic::Ordering::Relaxed),
         uid: "awx-e2e".into(),
         name: "AWX".into(),
         url: url.into(),
@@ -56,6 +57,7 @@ pub fn uncached_datasource(url: &str) -> DataSourceInstanceSettings {
 }
 
 static NEXT_VERSION: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
+static NEXT_ID: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(1);
 
 pub fn context(ds: &DataSourceInstanceSettings) -> PluginContext {
     PluginContext {

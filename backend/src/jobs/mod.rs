@@ -7,6 +7,6 @@ pub mod select;
 pub mod store;
 
 pub use changes::TimeKind;
-pub use record::{Interner, Job, Micros, Sym};
+pub use record::{Interner, Job, Micros, Ref, RefKind, Sym};
 pub use select::Selection;
 pub use store::{JobStore, JobTable, SyncReport};

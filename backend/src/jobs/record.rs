@@ -1,6 +1,9 @@
-//! The compact in-memory form of a job record. Strings (template, organization, node
-//! names, ...) repeat across thousands of jobs, so they are interned once per data
-//! source and each job holds 4-byte symbols. About 100 bytes per job (see
+//! The compact in-memory form of a job record. Strings (node names, users, ...) repeat
+//! across thousands of jobs, so they are interned once per data source and each job
+//! holds 4-byte symbols. The objects a job belongs to (template, organization,
+//! inventory, project, instance group) are held by AWX id, through [`Ref`]s: their names
+//! are AWX's live joins (a rename shows on every job, old or new, without touching the
+//! job), so a job never keeps a copy of them. About 100 bytes per job (see
 //! docs/ARCHITECTURE.md for the measured figure).
 
 use std::collections::HashMap;
@@ -19,21 +22,64 @@ impl Sym {
     pub const NONE: Sym = Sym(0);
 }
 
-/// The kinds of object a job refers to by name and id.
+/// An AWX object a job belongs to, as an index into the [`Interner`]'s directory of
+/// (kind, AWX id, current name); `Ref::NONE` when the job has none.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]
+pub struct Ref(pub u32);
+
+impl Ref {
+    pub const NONE: Ref = Ref(0);
+}
+
+/// The kinds of object a job refers to by id, each with the AWX list that names them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum RefKind {
+    /// Any unified job template: job and workflow templates, projects, inventory sources.
+    Template,
     Organization,
     Inventory,
     Project,
     InstanceGroup,
 }
 
+impl RefKind {
+    pub const ALL: [RefKind; 5] = [
+        RefKind::Template,
+        RefKind::Organization,
+        RefKind::Inventory,
+        RefKind::Project,
+        RefKind::InstanceGroup,
+    ];
+
+    /// The AWX list of these objects (id and current name of each).
+    pub fn list_path(self) -> &'static str {
+        match self {
+            RefKind::Template => "unified_job_templates/",
+            RefKind::Organization => "organizations/",
+            RefKind::Inventory => "inventories/",
+            RefKind::Project => "projects/",
+            RefKind::InstanceGroup => "instance_groups/",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy)]
+struct RefEntry {
+    kind: RefKind,
+    id: i64,
+    name: Sym,
+}
+
 #[derive(Debug, Clone)]
 pub struct Interner {
     names: Vec<Arc<str>>,
     index: HashMap<Arc<str>, Sym>,
-    /// AWX ids of named objects, so filters may name them by id.
-    ids: HashMap<(RefKind, i64), Sym>,
+    /// The directory of objects, `refs[0]` standing for none.
+    refs: Vec<RefEntry>,
+    ref_index: HashMap<(RefKind, i64), Ref>,
+    /// How many times an object's name changed: work kept between refreshes, which
+    /// holds names, is void when this moves.
+    renames: u64,
 }
 
 impl Default for Interner {
@@ -41,7 +87,13 @@ impl Default for Interner {
         Self {
             names: vec![Arc::from("")],
             index: HashMap::new(),
-            ids: HashMap::new(),
+            refs: vec![RefEntry {
+                kind: RefKind::Template,
+                id: 0,
+                name: Sym::NONE,
+            }],
+            ref_index: HashMap::new(),
+            renames: 0,
         }
     }
 }
@@ -61,18 +113,62 @@ impl Interner {
         sym
     }
 
-    fn intern_ref(&mut self, kind: RefKind, r: &Option<crate::awx::model::NamedRef>) -> Sym {
-        let Some(r) = r else { return Sym::NONE };
-        let sym = self.intern(&r.name);
-        if let Some(id) = r.id {
-            self.ids.insert((kind, id), sym);
-        }
-        sym
+    /// A job's reference `(id, name)` from its `summary_fields`.
+    fn intern_ref(&mut self, kind: RefKind, r: Option<(Option<i64>, &str)>) -> Ref {
+        let Some((id, name)) = r else {
+            return Ref::NONE;
+        };
+        // AWX always sends the id; without one, the name stands for the object.
+        let id = id.unwrap_or_else(|| i64::MIN + i64::from(self.intern(name).0));
+        self.name_object(kind, id, name)
     }
 
-    /// The name symbol of an object known by its AWX id.
-    pub fn by_id(&self, kind: RefKind, id: i64) -> Option<Sym> {
-        self.ids.get(&(kind, id)).copied()
+    /// Records the current name of an object (from a job's summary or AWX's list of
+    /// such objects): every job that refers to it shows this name from now on.
+    pub fn name_object(&mut self, kind: RefKind, id: i64, name: &str) -> Ref {
+        let name = self.intern(name);
+        if let Some(&r) = self.ref_index.get(&(kind, id)) {
+            let entry = &mut self.refs[r.0 as usize];
+            if entry.name != name {
+                entry.name = name;
+                self.renames += 1;
+            }
+            return r;
+        }
+        let r = Ref(self.refs.len() as u32);
+        self.refs.push(RefEntry { kind, id, name });
+        self.ref_index.insert((kind, id), r);
+        r
+    }
+
+    /// The current name of an object.
+    pub fn name_of(&self, r: Ref) -> Sym {
+        self.refs.get(r.0 as usize).map_or(Sym::NONE, |e| e.name)
+    }
+
+    /// The AWX id of an object (none for [`Ref::NONE`]).
+    pub fn id_of(&self, r: Ref) -> Option<i64> {
+        (r != Ref::NONE)
+            .then(|| self.refs.get(r.0 as usize).map(|e| e.id))
+            .flatten()
+    }
+
+    /// The objects of a kind that a filter value names: by current name, or by AWX id
+    /// when the value is a number.
+    pub fn objects_named(&self, kind: RefKind, value: &str) -> impl Iterator<Item = Ref> + '_ {
+        let name = self.lookup(value);
+        let id = value.parse::<i64>().ok();
+        self.refs
+            .iter()
+            .enumerate()
+            .skip(1)
+            .filter(move |(_, e)| e.kind == kind && (Some(e.name) == name || Some(e.id) == id))
+            .map(|(i, _)| Ref(i as u32))
+    }
+
+    /// See [`Interner::renames`](Self): moves whenever an object's name changes.
+    pub fn renames(&self) -> u64 {
+        self.renames
     }
 
     /// Every interned name containing `needle` (case-insensitive).
@@ -152,23 +248,26 @@ pub struct Job {
     pub status: Option<JobStatus>,
     pub job_type: Option<JobType>,
     pub launch_type: Option<LaunchType>,
+    /// The job's own name, copied from its template at launch (not a live join).
     pub name: Sym,
-    pub template: Sym,
-    /// 0 when the job has no template (ad hoc commands).
-    pub template_id: u32,
-    pub organization: Sym,
-    pub inventory: Sym,
-    pub project: Sym,
-    pub instance_group: Sym,
+    /// `Ref::NONE` when the job has no template (ad hoc commands).
+    pub template: Ref,
+    pub organization: Ref,
+    pub inventory: Ref,
+    pub project: Ref,
+    pub instance_group: Ref,
     pub execution_node: Sym,
     pub launched_by: Sym,
+}
+
+fn named(r: &Option<crate::awx::model::NamedRef>) -> Option<(Option<i64>, &str)> {
+    r.as_ref().map(|r| (r.id, r.name.as_str()))
 }
 
 impl Job {
     pub fn from_api(j: &UnifiedJob, names: &mut Interner) -> Option<Job> {
         let created = micros(j.created?);
         let sf = &j.summary_fields;
-        let template = sf.unified_job_template.as_ref();
         Some(Job {
             id: j.id,
             created,
@@ -180,15 +279,16 @@ impl Job {
             job_type: JobType::parse(&j.job_type),
             launch_type: LaunchType::parse(&j.launch_type),
             name: names.intern(&j.name),
-            template: names.intern(template.map(|t| t.name.as_str()).unwrap_or("")),
-            template_id: template
-                .and_then(|t| t.id)
-                .and_then(|id| u32::try_from(id).ok())
-                .unwrap_or(0),
-            organization: names.intern_ref(RefKind::Organization, &sf.organization),
-            inventory: names.intern_ref(RefKind::Inventory, &sf.inventory),
-            project: names.intern_ref(RefKind::Project, &sf.project),
-            instance_group: names.intern_ref(RefKind::InstanceGroup, &sf.instance_group),
+            template: names.intern_ref(
+                RefKind::Template,
+                sf.unified_job_template
+                    .as_ref()
+                    .map(|t| (t.id, t.name.as_str())),
+            ),
+            organization: names.intern_ref(RefKind::Organization, named(&sf.organization)),
+            inventory: names.intern_ref(RefKind::Inventory, named(&sf.inventory)),
+            project: names.intern_ref(RefKind::Project, named(&sf.project)),
+            instance_group: names.intern_ref(RefKind::InstanceGroup, named(&sf.instance_group)),
             execution_node: names.intern(j.execution_node.as_deref().unwrap_or("")),
             launched_by: names.intern(j.launched_by.name.as_deref().unwrap_or("")),
         })
@@ -247,5 +347,25 @@ mod tests {
         assert_eq!(i.resolve(a), Some("Deploy"));
         assert_eq!(i.resolve(Sym::NONE), None);
         assert_eq!(i.lookup("nope"), None);
+    }
+
+    #[test]
+    fn an_object_renamed_in_awx_shows_its_new_name_on_every_job() {
+        let mut i = Interner::default();
+        let old = i.name_object(RefKind::Template, 7, "Deploy");
+        let other = i.name_object(RefKind::Template, 8, "Deploy");
+        assert_ne!(old, other, "two templates of one name stay two objects");
+        assert_eq!(i.renames(), 0);
+        let again = i.name_object(RefKind::Template, 7, "Deploy web");
+        assert_eq!(again, old);
+        assert_eq!(i.resolve(i.name_of(old)), Some("Deploy web"));
+        assert_eq!(i.renames(), 1);
+        let named: Vec<Ref> = i.objects_named(RefKind::Template, "Deploy").collect();
+        assert_eq!(named, [other]);
+        let by_id: Vec<Ref> = i.objects_named(RefKind::Template, "7").collect();
+        assert_eq!(by_id, [old]);
+        assert_eq!(i.objects_named(RefKind::Project, "7").count(), 0);
+        assert_eq!(i.id_of(old), Some(7));
+        assert_eq!(i.id_of(Ref::NONE), None);
     }
 }

@@ -3,12 +3,14 @@
 
 use std::collections::HashSet;
 
-use super::record::{Interner, Job, RefKind, Sym};
+use super::record::{Interner, Job, Ref, RefKind, Sym};
 use crate::query::{Filters, JobStatus, JobType, LaunchType};
 
 /// One name filter: the symbols it accepts. An empty `Some` matches nothing (a name
 /// AWX never sent), `None` means "no filter".
 type SymSet = Option<HashSet<Sym>>;
+/// One object filter: the objects (by their current names or ids) it accepts.
+type RefSet = Option<HashSet<Ref>>;
 
 #[derive(Debug, Default, Clone)]
 pub struct Selection {
@@ -16,12 +18,11 @@ pub struct Selection {
     status: Option<Vec<JobStatus>>,
     job_type: Option<Vec<JobType>>,
     launch_type: Option<Vec<LaunchType>>,
-    template: SymSet,
-    template_ids: HashSet<u32>,
-    organization: SymSet,
-    inventory: SymSet,
-    project: SymSet,
-    instance_group: SymSet,
+    template: RefSet,
+    organization: RefSet,
+    inventory: RefSet,
+    project: RefSet,
+    instance_group: RefSet,
     execution_node: SymSet,
     launched_by: SymSet,
     name: SymSet,
@@ -33,54 +34,40 @@ fn non_empty<T: Clone>(v: &[T]) -> Option<Vec<T>> {
     (!v.is_empty()).then(|| v.to_vec())
 }
 
-/// Names match exactly; a numeric value may also be the object's AWX id.
-fn names(values: &[String], names: &Interner, kind: Option<RefKind>) -> SymSet {
-    if values.is_empty() {
-        return None;
-    }
-    let mut set = HashSet::new();
-    for v in values {
-        if let Some(s) = names.lookup(v) {
-            set.insert(s);
-        }
-        if let (Some(kind), Ok(id)) = (kind, v.parse::<i64>()) {
-            if let Some(s) = names.by_id(kind, id) {
-                set.insert(s);
-            }
-        }
-    }
-    Some(set)
+/// Names match exactly.
+fn names(values: &[String], names: &Interner) -> SymSet {
+    (!values.is_empty()).then(|| values.iter().filter_map(|v| names.lookup(v)).collect())
 }
 
-fn accepts(set: &SymSet, sym: Sym) -> bool {
-    set.as_ref().is_none_or(|s| s.contains(&sym))
+/// Objects match by their current name, or by AWX id when the value is a number.
+fn objects(values: &[String], names: &Interner, kind: RefKind) -> RefSet {
+    (!values.is_empty()).then(|| {
+        values
+            .iter()
+            .flat_map(|v| names.objects_named(kind, v))
+            .collect()
+    })
+}
+
+fn accepts<T: Eq + std::hash::Hash>(set: &Option<HashSet<T>>, x: T) -> bool {
+    set.as_ref().is_none_or(|s| s.contains(&x))
 }
 
 impl Selection {
     pub fn compile(filters: &Filters, include_syncs: bool, interner: &Interner) -> Self {
-        let template_ids = filters
-            .template
-            .iter()
-            .filter_map(|v| v.parse::<u32>().ok())
-            .collect();
         Selection {
             unfiltered: false,
             include_syncs: include_syncs || filters.launch_type.contains(&LaunchType::Sync),
             status: non_empty(&filters.status),
             job_type: non_empty(&filters.job_type),
             launch_type: non_empty(&filters.launch_type),
-            template: names(&filters.template, interner, None),
-            template_ids,
-            organization: names(&filters.organization, interner, Some(RefKind::Organization)),
-            inventory: names(&filters.inventory, interner, Some(RefKind::Inventory)),
-            project: names(&filters.project, interner, Some(RefKind::Project)),
-            instance_group: names(
-                &filters.instance_group,
-                interner,
-                Some(RefKind::InstanceGroup),
-            ),
-            execution_node: names(&filters.execution_node, interner, None),
-            launched_by: names(&filters.launched_by, interner, None),
+            template: objects(&filters.template, interner, RefKind::Template),
+            organization: objects(&filters.organization, interner, RefKind::Organization),
+            inventory: objects(&filters.inventory, interner, RefKind::Inventory),
+            project: objects(&filters.project, interner, RefKind::Project),
+            instance_group: objects(&filters.instance_group, interner, RefKind::InstanceGroup),
+            execution_node: names(&filters.execution_node, interner),
+            launched_by: names(&filters.launched_by, interner),
             name: (!filters.name.is_empty()).then(|| {
                 filters
                     .name
@@ -97,7 +84,6 @@ impl Selection {
             && self.job_type.is_none()
             && self.launch_type.is_none()
             && self.template.is_none()
-            && self.template_ids.is_empty()
             && self.organization.is_none()
             && self.inventory.is_none()
             && self.project.is_none()
@@ -131,7 +117,7 @@ impl Selection {
                 .launch_type
                 .as_ref()
                 .is_none_or(|s| j.launch_type.is_some_and(|x| s.contains(&x)))
-            && (accepts(&self.template, j.template) || self.template_ids.contains(&j.template_id))
+            && accepts(&self.template, j.template)
             && accepts(&self.organization, j.organization)
             && accepts(&self.inventory, j.inventory)
             && accepts(&self.project, j.project)

@@ -19,15 +19,36 @@ use chrono::SecondsFormat;
 use serde::Deserialize;
 
 use super::changes::{Change, ChangeLog, TimeIndex, TimeKind};
-use super::record::{to_datetime, Interner, Job, Micros};
+use super::record::{to_datetime, Interner, Job, Micros, RefKind};
 use crate::awx::model::UnifiedJob;
 use crate::awx::{ApiRequest, AwxClient, AwxError, Page};
 
 /// A refresh within this window reuses the last sync: one dashboard refresh, one sync.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
-/// Re-read jobs modified this long before the newest change seen: AWX commits are not
-/// ordered by `modified`, and re-reading a few jobs is harmless (upsert).
-const MODIFIED_OVERLAP_US: Micros = 10_000_000;
+/// Re-read jobs modified this long before the newest change seen: AWX stamps `modified`
+/// when a save starts and commits later (a busy task manager holds its transaction for
+/// seconds), so a `modified__gt` list can miss a save that commits after it ran.
+/// Re-reading a few jobs is harmless (upsert).
+const MODIFIED_OVERLAP_US: Micros = 60_000_000;
+/// How often a refresh also re-reads, by id, every job held as not finished (a save that
+/// committed later than [`MODIFIED_OVERLAP_US`] is caught here), and AWX's lists of
+/// templates, organizations, inventories, projects and instance groups (a renamed object
+/// with no new job shows its new name within this time; one with a new job at once).
+/// A plugin-wide setting: `reconcile_seconds` in grafana.ini's `[plugin.seed-awx-datasource]`
+/// section, which Grafana hands to the plugin as `GF_PLUGIN_RECONCILE_SECONDS`.
+pub fn reconcile_every() -> Duration {
+    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
+    *EVERY.get_or_init(|| {
+        let seconds = std::env::var("GF_PLUGIN_RECONCILE_SECONDS")
+            .ok()
+            .and_then(|s| s.trim().parse::<u64>().ok())
+            .filter(|s| (1..=86_400).contains(s))
+            .unwrap_or(300);
+        Duration::from_secs(seconds)
+    })
+}
+/// Ids per `id__in` request when open jobs are re-read: a request line well under 8 KiB.
+const IDS_PER_REQUEST: usize = 200;
 /// Generous per-job accounting (the struct, its slot in the table, its share of names).
 pub const BYTES_PER_JOB: usize = 128;
 pub const DEFAULT_BUDGET_BYTES: usize = 256 * 1024 * 1024;
@@ -42,6 +63,8 @@ pub struct JobTable {
     coverage_from: Option<Micros>,
     max_modified: Micros,
     synced_at: Option<Instant>,
+    /// When open jobs and object names were last re-read (see [`reconcile_every`]).
+    reconciled_at: Option<Instant>,
     /// Changes whenever the table changes other than by a logged sync (a new fill, an
     /// older range, an eviction): work kept from before is void.
     epoch: u64,
@@ -149,6 +172,18 @@ impl JobTable {
         }
     }
 
+    /// Takes the names of a sync. If an object was renamed, work kept between refreshes
+    /// (which holds names and groups) is void: a new epoch.
+    fn set_names(&mut self, names: Interner) {
+        let renamed = names.renames() != self.names.renames();
+        self.names = names;
+        if renamed {
+            self.epoch = next_epoch();
+            self.version = 0;
+            self.log = ChangeLog::default();
+        }
+    }
+
     /// After a change that is not logged: a new epoch, the index rebuilt.
     fn reindex(&mut self) {
         self.epoch = next_epoch();
@@ -217,7 +252,8 @@ impl JobTable {
         }
     }
 
-    /// A table of these rows, covering `[from, now]`.
+    /// A table of these rows, covering `[from, now]` (for tests: the plugin converts
+    /// page by page, see [`fetch_records`]).
     pub fn from_rows(batch: &[UnifiedJob], from: Micros) -> Self {
         let mut names = Interner::default();
         let jobs = batch
@@ -228,7 +264,7 @@ impl JobTable {
     }
 
     /// A table of these jobs (their names in `names`), covering `[from, now]`.
-    fn with_jobs(jobs: Vec<Job>, names: Interner, from: Micros) -> Self {
+    pub fn with_jobs(jobs: Vec<Job>, names: Interner, from: Micros) -> Self {
         let mut t = JobTable {
             coverage_from: Some(from),
             names,
@@ -252,11 +288,13 @@ impl JobTable {
         }
         self.compact();
         let mut finished: Vec<Micros> = self.all.iter().filter_map(Job::finished).collect();
-        let excess = self.all.len() - max_jobs;
-        if excess > finished.len() {
+        // Open jobs are never evicted: with more of them than the budget, every finished
+        // job goes (the coverage then starts after the last of them).
+        let drop = (self.all.len() - max_jobs).min(finished.len());
+        if drop == 0 {
             return;
         }
-        let (_, cut, _) = finished.select_nth_unstable(excess);
+        let (_, cut, _) = finished.select_nth_unstable(drop - 1);
         let cut = *cut + 1;
         self.all.retain(|j| j.finished().is_none_or(|f| f >= cut));
         self.coverage_from = Some(self.coverage_from.map_or(cut, |c| c.max(cut)));
@@ -283,6 +321,17 @@ fn sort_by_id(jobs: &mut Vec<Job>) {
 struct JobId {
     id: i64,
 }
+
+/// A row of a list of named objects (templates, organizations, ...).
+#[derive(Deserialize)]
+struct NamedRow {
+    id: i64,
+    #[serde(default)]
+    name: String,
+}
+
+/// At most this many objects of one kind are read for their names.
+const MAX_OBJECTS: usize = 100_000;
 
 /// What a sync did, for the query inspector and the benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -385,17 +434,7 @@ impl JobStore {
                 report.from_cache = true;
                 return Ok(Some(report));
             }
-            None => {
-                let req = coverage_request(from);
-                let fetched = fetch(awx, &req, self.max_jobs, Interner::default(), &mut report);
-                let Some((jobs, names)) = fetched.await? else {
-                    return Ok(None);
-                };
-                let mut t = JobTable::with_jobs(jobs, names, from);
-                t.synced_at = Some(Instant::now());
-                *self.write() = t;
-                return Ok(Some(report));
-            }
+            None => return self.cold_fill(awx, from, report).await,
             Some(c) if c > from => {
                 // Extend backwards: only jobs finished in [from, c) are missing, and
                 // those are final.
@@ -410,19 +449,26 @@ impl JobStore {
                         t.names.clone(),
                     )
                 };
-                let Some((jobs, names)) = fetch(awx, &req, room, names, &mut report).await? else {
+                let Some((jobs, names)) =
+                    fetch_records(awx, &req, room, names, &mut report).await?
+                else {
                     return Ok(None);
                 };
                 let mut t = self.write();
-                t.names = names;
+                t.set_names(names);
                 t.upsert(jobs);
                 t.coverage_from = Some(from);
                 t.reindex();
             }
             Some(_) => {}
         }
-        if !fresh {
-            self.refresh(awx, max_modified, max_id, &mut report).await?;
+        if !fresh && !self.refresh(awx, max_modified, max_id, &mut report).await? {
+            // More changed than the cache may hold (after a long idle, say): no delta can
+            // bring it up to date. Start again from nothing rather than stay stale.
+            tracing::info!("more jobs changed than the cache holds; filling it anew");
+            *self.write() = JobTable::default();
+            let from = coverage.map_or(from, |c| c.min(from));
+            return self.cold_fill(awx, from, report).await;
         }
         let mut t = self.write();
         t.evict_to(self.max_jobs);
@@ -431,22 +477,54 @@ impl JobStore {
         Ok(covered.then_some(report))
     }
 
+    /// Every job finished at or after `from`, or not finished, in a new table; `None` if
+    /// they are more than the cache may hold.
+    async fn cold_fill(
+        &self,
+        awx: &AwxClient,
+        from: Micros,
+        mut report: SyncReport,
+    ) -> Result<Option<SyncReport>, AwxError> {
+        let req = coverage_request(from);
+        let fetched = fetch_records(awx, &req, self.max_jobs, Interner::default(), &mut report);
+        let Some((jobs, names)) = fetched.await? else {
+            return Ok(None);
+        };
+        let mut t = JobTable::with_jobs(jobs, names, from);
+        let now = Instant::now();
+        t.synced_at = Some(now);
+        // Every job's summary just gave the current names, and every open job is fresh.
+        t.reconciled_at = Some(now);
+        *self.write() = t;
+        Ok(Some(report))
+    }
+
     /// Two requests, sent together: what changed since the last sync, and the count of
     /// the coverage up to the highest id held (with its lowest id, so that the oldest
     /// jobs purged by AWX's cleanup_jobs are dropped without re-fetching anything).
+    /// Every [`reconcile_every`], also the open jobs by id and the names of objects.
+    /// `false` when the changes are more than the cache may hold: nothing was applied.
     async fn refresh(
         &self,
         awx: &AwxClient,
         max_modified: Micros,
         max_id: i64,
         report: &mut SyncReport,
-    ) -> Result<(), AwxError> {
+    ) -> Result<bool, AwxError> {
         let delta = ApiRequest::new("unified_jobs/")
             .param("modified__gt", iso(max_modified - MODIFIED_OVERLAP_US))
             .param("order_by", "id");
-        let (coverage, names) = {
+        let (coverage, names, reconcile) = {
             let t = self.read();
-            (t.coverage_from, t.names.clone())
+            let due = t
+                .reconciled_at
+                .is_none_or(|r| r.elapsed() >= reconcile_every());
+            let open: Vec<i64> = if due {
+                t.open_jobs().map(|j| j.id).collect()
+            } else {
+                Vec::new()
+            };
+            (t.coverage_from, t.names.clone(), due.then_some(open))
         };
         // Deleted jobs never show up as modified: compare counts of what we hold.
         let check = coverage.map(|c| {
@@ -460,20 +538,56 @@ impl JobStore {
                 None => Ok(None),
             }
         };
-        let (changed, checked) =
-            tokio::join!(fetch(awx, &delta, self.max_jobs, names, report), checked);
+        let changes = async {
+            let Some((mut changed, mut names)) =
+                fetch_records(awx, &delta, self.max_jobs, names, report).await?
+            else {
+                return Ok(None);
+            };
+            if let Some(open) = &reconcile {
+                // One request after another: a reconciling refresh costs a few requests
+                // more, not several at once on top of the panels' own.
+                for ids in open.chunks(IDS_PER_REQUEST) {
+                    let ids: Vec<String> = ids.iter().map(i64::to_string).collect();
+                    let req = ApiRequest::new("unified_jobs/")
+                        .param("id__in", ids.join(","))
+                        .param("order_by", "id");
+                    let fetched = fetch_records(awx, &req, ids.len(), names, report).await?;
+                    let Some((jobs, n)) = fetched else {
+                        return Ok(None);
+                    };
+                    names = n;
+                    changed.extend(jobs);
+                }
+                for kind in RefKind::ALL {
+                    let req = ApiRequest::new(kind.list_path()).param("order_by", "id");
+                    report.requests.push(awx.display(&req));
+                    awx.for_each_page(&req, MAX_OBJECTS, |rows: Vec<NamedRow>, _| {
+                        for r in rows {
+                            names.name_object(kind, r.id, &r.name);
+                        }
+                    })
+                    .await?;
+                }
+            }
+            Ok::<_, AwxError>(Some((changed, names)))
+        };
+        let (changed, checked) = tokio::join!(changes, checked);
         let Some((changed, names)) = changed? else {
-            return Ok(());
+            return Ok(false);
         };
         {
             let mut t = self.write();
-            t.names = names;
+            t.set_names(names);
             // A job changed long ago (finished before the coverage) is of no use here.
             let changed = changed.into_iter().filter(|j| t.in_coverage(j)).collect();
             t.apply(changed);
+            if reconcile.is_some() {
+                t.reconciled_at = Some(Instant::now());
+            }
         }
         let (Some(coverage), Some(check), Some(page)) = (coverage, check, checked?) else {
-            return Ok(());
+            return Ok(true);
         };
         report.requests.push(awx.display(&check));
         let remote = page.count.ok_or_else(|| AwxError::InvalidResponse {
@@ -496,13 +610,14 @@ impl JobStore {
                 "jobs were deleted in AWX; re-fetching the cache"
             );
             let req = coverage_request(coverage);
-            if let Some((jobs, names)) =
-                fetch(awx, &req, self.max_jobs, Interner::default(), report).await?
-            {
-                *self.write() = JobTable::with_jobs(jobs, names, coverage);
-            }
+            let fetched =
+                fetch_records(awx, &req, self.max_jobs, Interner::default(), report).await?;
+            let Some((jobs, names)) = fetched else {
+                return Ok(false);
+            };
+            *self.write() = JobTable::with_jobs(jobs, names, coverage);
         }
-        Ok(())
+        Ok(true)
     }
 }
 
@@ -517,7 +632,7 @@ pub fn coverage_request(from: Micros) -> ApiRequest {
 /// Fetches a whole list as job records, their names interned into `names` (a copy of
 /// the table's, applied with the jobs), or `None` if it has more than `max_items` rows.
 /// Each page is converted as it arrives: the parsed pages are never all held at once.
-async fn fetch(
+pub async fn fetch_records(
     awx: &AwxClient,
     req: &ApiRequest,
     max_items: usize,
@@ -582,6 +697,25 @@ mod tests {
         assert_eq!(ids(&t), [2, 3, 5]);
         assert_eq!(t.jobs()[2].modified, 1_790_000_009_000_000);
         assert_eq!(t.jobs()[0].modified, 1_790_000_001_000_000);
+    }
+
+    fn open(id: i64) -> UnifiedJob {
+        let mut j = row(id, 0);
+        j.status = "running".into();
+        j.finished = None;
+        j
+    }
+
+    #[test]
+    fn eviction_keeps_open_jobs_even_when_they_fill_the_budget() {
+        // Found in review: as many open jobs as the budget holds panicked.
+        let mut t = JobTable::from_rows(&[row(1, 0), row(2, 0), open(3), open(4), open(5)], 0);
+        t.evict_to(3);
+        assert_eq!(ids(&t), [3, 4, 5]);
+        assert!(t.coverage_from().unwrap() > 0);
+        let mut t = JobTable::from_rows(&[row(1, 0), open(2), open(3), open(4)], 0);
+        t.evict_to(2);
+        assert_eq!(ids(&t), [2, 3, 4]);
     }
 
     #[test]

@@ -82,7 +82,7 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             "tags",
             Values::strings(rows.iter().map(|j| {
                 let mut tags = vec![j.status.map_or("?", JobStatus::as_str).to_string()];
-                if let Some(t) = loaded.name(j.template) {
+                if let Some(t) = loaded.object(j.template) {
                     tags.push(t.to_string());
                 }
                 Some(tags.join(","))

@@ -6,11 +6,10 @@
 use std::ops::Deref;
 use std::sync::RwLockReadGuard;
 
-use crate::awx::model::UnifiedJob;
 use crate::instances::Instance;
 use crate::jobs::record::micros;
-use crate::jobs::store::{coverage_request, iso};
-use crate::jobs::{Job, JobStore, JobTable, Micros, Selection, Sym};
+use crate::jobs::store::{coverage_request, fetch_records, iso, SyncReport};
+use crate::jobs::{Interner, Job, JobStore, JobTable, Micros, Ref, Selection, Sym};
 use crate::query::{Filters, GroupBy, Query};
 
 use super::KpiError;
@@ -55,6 +54,12 @@ impl Loaded<'_> {
     pub fn name(&self, sym: Sym) -> Option<&str> {
         self.records.names.resolve(sym)
     }
+
+    /// The current name of an object a job belongs to.
+    pub fn object(&self, r: Ref) -> Option<&str> {
+        let names = &self.records.names;
+        names.resolve(names.name_of(r))
+    }
 }
 
 /// The jobs that any KPI over `[from, to)` may need: finished at or after `from`, or
@@ -87,16 +92,22 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
         &req.clone()
             .param("page_size", crate::awx::PAGE_SIZE.to_string()),
     );
-    let Some(rows) = inst
-        .awx
-        .list_unless_over::<UnifiedJob>(&req, MAX_UNCACHED_JOBS)
-        .await?
-    else {
+    // Page by page into records, as the cache fills: a page's JSON is dropped once
+    // converted (a million jobs as parsed JSON would be about a gigabyte).
+    let mut report = SyncReport::default();
+    let fetched = fetch_records(
+        &inst.awx,
+        &req,
+        MAX_UNCACHED_JOBS,
+        Interner::default(),
+        &mut report,
+    );
+    let Some((jobs, names)) = fetched.await? else {
         return Err(KpiError::TooManyJobs {
             limit: MAX_UNCACHED_JOBS,
         });
     };
-    let table = JobTable::from_rows(&rows, from);
+    let table = JobTable::with_jobs(jobs, names, from);
     Ok(Loaded {
         records: Records::Fetched(Box::new(table)),
         executed: shown,
@@ -201,40 +212,43 @@ fn join<'a>(items: impl Iterator<Item = &'a str>) -> String {
 /// The label a job gets under a groupBy (`None` for groupBy none).
 pub fn group_of(loaded: &Loaded<'_>, by: GroupBy, j: &Job) -> Option<String> {
     let sym = |s: Sym| loaded.name(s).unwrap_or("(none)").to_string();
+    let obj = |r: Ref| loaded.object(r).unwrap_or("(none)").to_string();
     Some(match by {
         GroupBy::None => return None,
-        GroupBy::Template => sym(j.template),
+        GroupBy::Template => obj(j.template),
         GroupBy::Status => j.status.map_or("(unknown)", |s| s.as_str()).to_string(),
-        GroupBy::Organization => sym(j.organization),
-        GroupBy::Inventory => sym(j.inventory),
-        GroupBy::Project => sym(j.project),
+        GroupBy::Organization => obj(j.organization),
+        GroupBy::Inventory => obj(j.inventory),
+        GroupBy::Project => obj(j.project),
         GroupBy::JobType => j.job_type.map_or("(unknown)", |s| s.as_str()).to_string(),
         GroupBy::LaunchType => j
             .launch_type
             .map_or("(unknown)", |s| s.as_str())
             .to_string(),
         GroupBy::ExecutionNode => sym(j.execution_node),
-        GroupBy::InstanceGroup => sym(j.instance_group),
+        GroupBy::InstanceGroup => obj(j.instance_group),
         GroupBy::LaunchedBy => sym(j.launched_by),
     })
 }
 
 /// A job's group under a groupBy as a number, cheap to hash: jobs with equal keys have
-/// equal [`group_of`] labels (the label is taken from any one of them).
-pub fn group_key(by: GroupBy, j: &Job) -> u64 {
+/// equal [`group_of`] labels (the label is taken from any one of them). Objects group by
+/// their current name, as their labels do: two templates of one name are one series.
+pub fn group_key(by: GroupBy, j: &Job, names: &Interner) -> u64 {
     let sym = |s: Sym| u64::from(s.0);
+    let obj = |r: Ref| u64::from(names.name_of(r).0);
     let tag = |v: Option<u8>| v.map_or(0, |v| u64::from(v) + 1);
     match by {
         GroupBy::None => 0,
-        GroupBy::Template => sym(j.template),
+        GroupBy::Template => obj(j.template),
         GroupBy::Status => tag(j.status.map(|s| s as u8)),
-        GroupBy::Organization => sym(j.organization),
-        GroupBy::Inventory => sym(j.inventory),
-        GroupBy::Project => sym(j.project),
+        GroupBy::Organization => obj(j.organization),
+        GroupBy::Inventory => obj(j.inventory),
+        GroupBy::Project => obj(j.project),
         GroupBy::JobType => tag(j.job_type.map(|t| t as u8)),
         GroupBy::LaunchType => tag(j.launch_type.map(|t| t as u8)),
         GroupBy::ExecutionNode => sym(j.execution_node),
-        GroupBy::InstanceGroup => sym(j.instance_group),
+        GroupBy::InstanceGroup => obj(j.instance_group),
         GroupBy::LaunchedBy => sym(j.launched_by),
     }
 }

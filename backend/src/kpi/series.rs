@@ -197,7 +197,7 @@ where
             if !spec.sel.matches(j) || time_of(j).and_then(|t| buckets.index(t)) != Some(i) {
                 continue;
             }
-            let key = group_key(spec.by, j);
+            let key = group_key(spec.by, j, &table.names);
             let g = *index.entry(key).or_insert_with(|| {
                 labels
                     .entry(key)

@@ -4,7 +4,7 @@
 use crate::frame::{Field, FieldConfig, Frame, Link, Values};
 use crate::instances::Instance;
 use crate::jobs::record::micros;
-use crate::jobs::{Job, JobStore, JobTable, Selection, Sym, TimeKind};
+use crate::jobs::{Job, JobStore, JobTable, Ref, Selection, Sym, TimeKind};
 use crate::query::{JobStatus, JobType, Query};
 
 use super::records::{self, Loaded};
@@ -27,7 +27,8 @@ pub fn job_url(ui_base: &str, job_type: Option<JobType>, id: i64) -> String {
     )
 }
 
-fn template_url(ui_base: &str, job_type: Option<JobType>, id: u32) -> Option<String> {
+fn template_url(ui_base: &str, job_type: Option<JobType>, id: Option<i64>) -> Option<String> {
+    let id = id?;
     let path = match job_type? {
         JobType::Job => format!("templates/job_template/{id}/details"),
         JobType::WorkflowJob => format!("templates/workflow_job_template/{id}/details"),
@@ -59,6 +60,13 @@ fn sym_field(loaded: &Loaded<'_>, name: &str, rows: &[&Job], f: fn(&Job) -> Sym)
     Field::new(
         name,
         Values::strings(rows.iter().map(|j| loaded.name(f(j)))),
+    )
+}
+
+fn object_field(loaded: &Loaded<'_>, name: &str, rows: &[&Job], f: fn(&Job) -> Ref) -> Field {
+    Field::new(
+        name,
+        Values::strings(rows.iter().map(|j| loaded.object(f(j)))),
     )
 }
 
@@ -114,12 +122,12 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             "status",
             Values::strings(rows.iter().map(|j| j.status.map(JobStatus::as_str))),
         ))
-        .with_field(sym_field(&loaded, "template", &rows, |j| j.template))
-        .with_field(sym_field(&loaded, "organization", &rows, |j| {
+        .with_field(object_field(&loaded, "template", &rows, |j| j.template))
+        .with_field(object_field(&loaded, "organization", &rows, |j| {
             j.organization
         }))
-        .with_field(sym_field(&loaded, "inventory", &rows, |j| j.inventory))
-        .with_field(sym_field(&loaded, "project", &rows, |j| j.project))
+        .with_field(object_field(&loaded, "inventory", &rows, |j| j.inventory))
+        .with_field(object_field(&loaded, "project", &rows, |j| j.project))
         .with_field(sym_field(&loaded, "launched_by", &rows, |j| j.launched_by))
         .with_field(Field::new(
             "launch_type",
@@ -145,7 +153,7 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         .with_field(sym_field(&loaded, "execution_node", &rows, |j| {
             j.execution_node
         }))
-        .with_field(sym_field(&loaded, "instance_group", &rows, |j| {
+        .with_field(object_field(&loaded, "instance_group", &rows, |j| {
             j.instance_group
         }))
         .with_field(Field::new(
@@ -268,7 +276,7 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
     rows.sort_by(|a, b| {
         b.1.runs
             .cmp(&a.1.runs)
-            .then_with(|| loaded.name(a.0).cmp(&loaded.name(b.0)))
+            .then_with(|| loaded.object(a.0).cmp(&loaded.object(b.0)))
     });
     let total = rows.len();
     rows.truncate(q.limit);
@@ -281,7 +289,7 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
         .with_field(
             Field::new(
                 "template",
-                Values::strings(rows.iter().map(|(s, _)| loaded.name(*s))),
+                Values::strings(rows.iter().map(|(t, _)| loaded.object(*t))),
             )
             .with_config(link_config("Open template in AWX")),
         )
@@ -291,7 +299,7 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
         ))
         .with_field(Field::new(
             "organization",
-            Values::strings(rows.iter().map(|(_, r)| loaded.name(r.organization))),
+            Values::strings(rows.iter().map(|(_, r)| loaded.object(r.organization))),
         ))
         .with_field(Field::new("runs", num(&|r| Some(r.runs as f64))).with_unit("short"))
         .with_field(
@@ -331,7 +339,7 @@ fn templates_frame(inst: &Instance, q: &Query, loaded: &Loaded<'_>, from: i64, t
             "link",
             Values::strings(
                 rows.iter()
-                    .map(|(_, r)| template_url(ui, r.job_type, r.template_id)),
+                    .map(|(t, r)| template_url(ui, r.job_type, loaded.records.names.id_of(*t))),
             ),
         ));
     if total > rows.len() {

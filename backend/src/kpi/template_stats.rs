@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 
 use super::records::{IntMap, Loaded};
 use super::stats;
-use crate::jobs::{Job, JobStore, JobTable, Micros, Selection, Sym, TimeKind};
+use crate::jobs::{Job, JobStore, JobTable, Micros, Ref, Selection, TimeKind};
 use crate::query::{JobStatus, JobType, Query};
 
 /// An exact sum of seconds in fixed point (2^-52 s): the same mean however the values
@@ -51,8 +51,8 @@ struct Counts {
     wait_sum: ExactSum,
     /// (finished, id, status) of the latest run; among equal times the highest id.
     last: Option<(Micros, i64, Option<JobStatus>)>,
-    /// (id, template id, type, organization) of the newest job.
-    newest: Option<(i64, u32, Option<JobType>, Sym)>,
+    /// (id, type, organization) of the newest job.
+    newest: Option<(i64, Option<JobType>, Ref)>,
 }
 
 impl Counts {
@@ -76,7 +76,7 @@ impl Counts {
             self.last = Some((finished, j.id, j.status));
         }
         if self.newest.is_none_or(|(id, ..)| j.id > id) {
-            self.newest = Some((j.id, j.template_id, j.job_type, j.organization));
+            self.newest = Some((j.id, j.job_type, j.organization));
         }
         let d = j.duration()?;
         self.durations += 1;
@@ -153,9 +153,8 @@ pub struct Summary {
     pub successful: u64,
     pub failures: u64,
     pub canceled: u64,
-    pub template_id: u32,
     pub job_type: Option<JobType>,
-    pub organization: Sym,
+    pub organization: Ref,
     pub mean_duration: Option<f64>,
     pub p95_duration: Option<f64>,
     pub mean_wait: Option<f64>,
@@ -165,15 +164,14 @@ pub struct Summary {
 
 impl Summary {
     fn of(c: &Counts, p95: Option<f64>) -> Summary {
-        let newest = c.newest.unwrap_or((0, 0, None, Sym::NONE));
+        let newest = c.newest.unwrap_or((0, None, Ref::NONE));
         Summary {
             runs: c.runs,
             successful: c.successful,
             failures: c.failures,
             canceled: c.canceled,
-            template_id: newest.1,
-            job_type: newest.2,
-            organization: newest.3,
+            job_type: newest.1,
+            organization: newest.2,
             mean_duration: c.duration_sum.mean(c.durations),
             p95_duration: p95,
             mean_wait: c.wait_sum.mean(c.waits),
@@ -184,7 +182,7 @@ impl Summary {
 }
 
 fn counted(sel: &Selection, j: &Job) -> bool {
-    j.template != Sym::NONE && sel.matches(j)
+    j.template != Ref::NONE && sel.matches(j)
 }
 
 /// The numbers of every template with a selected job that finished in `[from, to)`.
@@ -194,7 +192,7 @@ pub fn summaries(
     sel: &Selection,
     from: Micros,
     to: Micros,
-) -> Vec<(Sym, Summary)> {
+) -> Vec<(Ref, Summary)> {
     match loaded.store {
         Some(store) => kept(store, &loaded.records, q, sel, from, to),
         None => fresh(loaded.records.jobs().iter(), sel, from, to),
@@ -207,8 +205,8 @@ fn fresh<'a>(
     sel: &Selection,
     from: Micros,
     to: Micros,
-) -> Vec<(Sym, Summary)> {
-    let mut by: IntMap<Sym, Agg> = IntMap::default();
+) -> Vec<(Ref, Summary)> {
+    let mut by: IntMap<Ref, Agg> = IntMap::default();
     for j in jobs {
         if let Some(f) = j.finished().filter(|f| from <= *f && *f < to) {
             if counted(sel, j) {
@@ -231,7 +229,7 @@ struct Kept {
     epoch: u64,
     version: u64,
     whole: (Micros, Micros),
-    by: IntMap<Sym, Agg>,
+    by: IntMap<Ref, Agg>,
 }
 
 /// Durations to take back and to add, per template, applied in bulk.
@@ -243,7 +241,7 @@ struct Pending {
 
 impl Kept {
     fn build(table: &JobTable, sel: &Selection, whole: (Micros, Micros)) -> Kept {
-        let mut by: IntMap<Sym, Agg> = IntMap::default();
+        let mut by: IntMap<Ref, Agg> = IntMap::default();
         for j in table.jobs_between(TimeKind::Finished, whole.0, whole.1) {
             if counted(sel, j) {
                 by.entry(j.template)
@@ -262,7 +260,7 @@ impl Kept {
         }
     }
 
-    fn add(&mut self, pending: &mut IntMap<Sym, Pending>, j: &Job, f: Micros) {
+    fn add(&mut self, pending: &mut IntMap<Ref, Pending>, j: &Job, f: Micros) {
         let a = self.by.entry(j.template).or_default();
         if let Some(d) = a.c.add(j, f) {
             pending.entry(j.template).or_default().add.push(d);
@@ -270,7 +268,7 @@ impl Kept {
     }
 
     /// False when the numbers must be rebuilt.
-    fn remove(&mut self, pending: &mut IntMap<Sym, Pending>, j: &Job, f: Micros) -> bool {
+    fn remove(&mut self, pending: &mut IntMap<Ref, Pending>, j: &Job, f: Micros) -> bool {
         let Some(a) = self.by.get_mut(&j.template) else {
             return false;
         };
@@ -281,7 +279,7 @@ impl Kept {
     }
 
     /// Applies the bulk duration changes; false when a duration to take back is missing.
-    fn settle(&mut self, pending: IntMap<Sym, Pending>) -> bool {
+    fn settle(&mut self, pending: IntMap<Ref, Pending>) -> bool {
         for (t, mut p) in pending {
             let Some(a) = self.by.get_mut(&t) else {
                 return false;
@@ -318,7 +316,7 @@ impl Kept {
         };
         let (lo, hi) = self.whole;
         let inside = |j: &Job| j.finished().filter(|f| lo <= *f && *f < hi);
-        let mut pending: IntMap<Sym, Pending> = IntMap::default();
+        let mut pending: IntMap<Ref, Pending> = IntMap::default();
         for (old, new) in changes {
             if let Some((j, f)) = old.as_ref().and_then(|j| Some((j, inside(j)?))) {
                 if counted(sel, j) && !self.remove(&mut pending, j, f) {
@@ -442,7 +440,7 @@ fn kept(
     sel: &Selection,
     from: Micros,
     to: Micros,
-) -> Vec<(Sym, Summary)> {
+) -> Vec<(Ref, Summary)> {
     // The whole hours of the range; the partial ones at its edges are computed afresh.
     let wlo = from.div_euclid(HOUR) * HOUR + if from.rem_euclid(HOUR) == 0 { 0 } else { HOUR };
     let whi = to.div_euclid(HOUR) * HOUR;
@@ -464,7 +462,7 @@ fn kept(
         .filter(|(a, b)| a < b)
         .flat_map(|(a, b)| table.jobs_between(TimeKind::Finished, a, b))
         .collect();
-    let mut edge: IntMap<Sym, Agg> = IntMap::default();
+    let mut edge: IntMap<Ref, Agg> = IntMap::default();
     for j in edges {
         if counted(sel, j) {
             edge.entry(j.template)

@@ -79,11 +79,8 @@ impl Data for Plugin {
         request: tonic::Request<QueryDataRequest>,
     ) -> Result<tonic::Response<QueryDataResponse>, tonic::Status> {
         let req = request.into_inner();
-        let settings = req
-            .plugin_context
-            .as_ref()
-            .and_then(|c| c.data_source_instance_settings.as_ref());
-        let instance = self.instances.get(settings);
+        let context = req.plugin_context.as_ref();
+        let instance = self.instances.get(context);
 
         // Several queries each get a task of their own (they compute in parallel); a
         // lone query is answered in place, without handing it to another thread.

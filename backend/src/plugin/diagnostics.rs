@@ -15,11 +15,8 @@ impl Diagnostics for Plugin {
         request: tonic::Request<CheckHealthRequest>,
     ) -> Result<tonic::Response<CheckHealthResponse>, tonic::Status> {
         let req = request.into_inner();
-        let settings = req
-            .plugin_context
-            .as_ref()
-            .and_then(|c| c.data_source_instance_settings.as_ref());
-        let response = match self.instances.get(settings) {
+        let context = req.plugin_context.as_ref();
+        let response = match self.instances.get(context) {
             Err(e) => CheckHealthResponse {
                 status: HealthStatus::Error as i32,
                 message: e.to_string(),

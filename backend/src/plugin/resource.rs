@@ -61,11 +61,8 @@ impl Plugin {
                 ),
             );
         };
-        let settings = req
-            .plugin_context
-            .as_ref()
-            .and_then(|c| c.data_source_instance_settings.as_ref());
-        let inst = match self.instances.get(settings) {
+        let context = req.plugin_context.as_ref();
+        let inst = match self.instances.get(context) {
             Ok(i) => i,
             Err(e) => return error(400, e.to_string()),
         };

@@ -325,8 +325,10 @@ async fn status_counts_throughput_and_failure_rate_match_the_truth() {
         )
         .await
         .unwrap();
+    // Not the eight per-status counts (a refresh's own one-row count check may show,
+    // when more than 2 s passed since the last sync on a busy machine).
     assert!(
-        !warm[0].executed_query().contains("page_size=1"),
+        !warm[0].executed_query().contains("status=successful"),
         "{}",
         warm[0].executed_query()
     );

@@ -1153,3 +1153,111 @@ async fn oversized_requests_are_bounded_with_clear_errors() {
         "the plugin survives oversized requests"
     );
 }
+
+/// Two organisations, each with a data source of uid `awx` saved at the same moment, on
+/// two different AWXs with their own tokens: each organisation's queries reach only its
+/// own AWX, with its own token, and count its own jobs (Grafana makes uids unique per
+/// organisation only).
+#[tokio::test]
+async fn two_organisations_with_the_same_uid_keep_their_data_and_credentials_apart() {
+    use grafana_plugin_sdk::pluginv2::{PluginContext, QueryDataRequest};
+    let tokens = ["org-one-token", "org-two-token"];
+    let sim = |seed: u64, jobs_per_day: u32, token: &str| {
+        Sim::start(SimOptions {
+            seed,
+            days: 3,
+            jobs_per_day,
+            extra: vec!["--user".into(), format!("auditor:pw:auditor:{token}")],
+            ..SimOptions::default()
+        })
+    };
+    let sims = [
+        sim(7, 120, tokens[0]).await.unwrap(),
+        sim(8, 40, tokens[1]).await.unwrap(),
+    ];
+    let recorders = [
+        Recorder::start(&sims[0].url, Behaviour::default()).await,
+        Recorder::start(&sims[1].url, Behaviour::default()).await,
+    ];
+    let plugin = Plugin::spawn().await.unwrap();
+    let mut sources: Vec<_> = (0..2)
+        .map(|i| datasource(&recorders[i].url, json!({}), &[("token", tokens[i])]))
+        .collect();
+    let saved = sources[0].last_updated_ms;
+    for ds in &mut sources {
+        ds.uid = "awx".into();
+        ds.last_updated_ms = saved;
+    }
+    let now = ms(SIM_NOW);
+    let (from, to) = (now - 2 * DAY, now);
+    let mut truths = Vec::new();
+    for s in &sims {
+        let t = s.truth_jobs().await.unwrap();
+        let finished = t
+            .iter()
+            .filter(|j| {
+                j.finished
+                    .is_some_and(|f| (from..to).contains(&f.timestamp_millis()))
+            })
+            .filter(|j| j.launch_type != "sync")
+            .count();
+        assert!(finished > 10, "the simulator has history");
+        truths.push(finished as f64);
+    }
+    assert_ne!(truths[0], truths[1], "the two AWXs differ");
+    // Interleaved, twice, so that a shared instance would answer one with the other's.
+    for round in 0..2 {
+        for org in [1usize, 2] {
+            let ds = &sources[org - 1];
+            let req = QueryDataRequest {
+                plugin_context: Some(PluginContext {
+                    org_id: org as i64,
+                    plugin_id: "seed-awx-datasource".into(),
+                    data_source_instance_settings: Some(ds.clone()),
+                    ..Default::default()
+                }),
+                headers: Default::default(),
+                queries: vec![query(
+                    "A",
+                    json!({"queryType": "job_status_counts"}),
+                    from,
+                    to,
+                    HOUR,
+                )],
+            };
+            let resp = plugin.data().query_data(req).await.unwrap().into_inner();
+            let r = &resp.responses["A"];
+            assert!(r.error.is_empty(), "org {org}: {}", r.error);
+            let frame = e2e::decode(&r.frames[0]).unwrap();
+            let statuses = frame.field("status").unwrap();
+            let counts = frame.field("count").unwrap();
+            let finals: f64 = statuses
+                .values
+                .iter()
+                .zip(&counts.values)
+                .filter(|(s, _)| {
+                    matches!(
+                        s.str(),
+                        Some("successful" | "failed" | "error" | "canceled")
+                    )
+                })
+                .filter_map(|(_, c)| c.f64())
+                .sum();
+            assert_eq!(finals, truths[org - 1], "org {org}, round {round}");
+        }
+    }
+    for (i, rec) in recorders.iter().enumerate() {
+        let seen = rec.take();
+        assert!(!seen.is_empty(), "org {} reached its AWX", i + 1);
+        let want = format!("Bearer {}", tokens[i]);
+        for r in &seen {
+            assert_eq!(
+                r.authorization.as_deref(),
+                Some(want.as_str()),
+                "org {}: {}",
+                i + 1,
+                r.target
+            );
+        }
+    }
+}
