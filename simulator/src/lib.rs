@@ -25,6 +25,7 @@ pub mod json;
 pub mod metrics;
 pub mod model;
 pub mod pyfloat;
+pub mod routes;
 pub mod server;
 pub mod time;
 pub mod world;

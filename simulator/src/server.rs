@@ -639,14 +639,17 @@ fn dispatch(
     if rest.starts_with("api/") || rest == "api" {
         return Err((no_such_path(path), false));
     }
-    if !path.ends_with('/') {
-        return Ok((redirect(path, raw_query), false));
-    }
     let segs: Vec<&str> = rest
         .trim_end_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
         .collect();
+    if !crate::routes::routed(&segs) {
+        return Err((no_such_path(path), false));
+    }
+    if !path.ends_with('/') {
+        return Ok((redirect(path, raw_query), false));
+    }
     let is_get = matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS);
     if segs.is_empty() {
         return Ok((Answer::json(v2_root(root)), false));

@@ -547,6 +547,14 @@ async fn authentication_and_headers() {
     let (s, b) = t.get("/api/v2/nothing_here/").await;
     assert_eq!(
         (s, b.as_str()),
+        (
+            StatusCode::NOT_FOUND,
+            r#"{"detail":"The requested resource could not be found."}"#
+        )
+    );
+    let (s, b) = t.get("/api/v2/jobs/999999999/").await;
+    assert_eq!(
+        (s, b.as_str()),
         (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#)
     );
     let (s, _) = t.get("/api/v2/ping").await;
@@ -1922,14 +1930,28 @@ async fn real_job_host_summaries_and_hosts() {
         .json(&format!("/api/v2/job_host_summaries/{}/", got[0]))
         .await;
     assert_eq!(one["id"].as_u64(), Some(got[0]));
-    for path in ["/api/v2/job_host_summaries/", "/api/v2/job_events/"] {
-        let (s, b) = t.get(path).await;
-        assert_eq!(
-            (s, b.as_str()),
-            (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#),
-            "{path}"
-        );
+    // no route at all: AWX's own 404, before authentication (no token needed to get it)
+    for path in [
+        "/api/v2/job_host_summaries/",
+        "/api/v2/job_events/",
+        "/api/v2/job_events",
+    ] {
+        for auth in [Some("Bearer sim-admin-token"), None] {
+            let r = t.raw(path, auth).await;
+            assert_eq!(r.status(), StatusCode::NOT_FOUND, "{path}");
+            assert_eq!(
+                r.text().await.unwrap(),
+                r#"{"detail":"The requested resource could not be found."}"#,
+                "{path}"
+            );
+        }
     }
+    // a routed path to an object that does not exist: DRF's "Not found."
+    let (s, b) = t.get("/api/v2/job_host_summaries/1/").await;
+    assert_eq!(
+        (s, b.as_str()),
+        (StatusCode::NOT_FOUND, r#"{"detail":"Not found."}"#)
+    );
     // a job that has not ended has no summaries (404 for a job that does not exist)
     t.advance(30).await;
     let p = t
