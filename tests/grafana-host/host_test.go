@@ -154,8 +154,8 @@ func isPrometheus(model map[string]any) bool {
 	return false
 }
 
-// rangeFor is the time range a query is asked for: the simulator's frozen clock for API
-// queries, the real clock for Prometheus (which scraped only the last minutes).
+// now is the evaluation time of a query: the simulator's frozen clock for API queries, the
+// real clock for Prometheus (which has scraped only the last minutes).
 func (s *stack) now(model map[string]any) time.Time {
 	if isPrometheus(model) {
 		return time.Now()
@@ -355,7 +355,6 @@ func (s *stack) queryTypeChecks(ctx context.Context, t *testing.T) {
 			}
 			for _, want := range c.fields {
 				if fl, _ := f.FieldByName(want); fl == nil {
-					// a grouped or labelled frame may repeat the name; FieldByName finds the first
 					t.Errorf("no field %q in %s", want, fieldList(f))
 				}
 			}
