@@ -92,6 +92,11 @@ describe('applyTemplateVariables', () => {
     });
   });
 
+  it('interpolates the measures list of capacity', () => {
+    const q: AwxQuery = { refId: 'A', queryType: 'capacity', measures: ['$one', 'used'] as AwxQuery['measures'] };
+    expect(ds.applyTemplateVariables(q, {}).measures).toEqual(['only', 'used']);
+  });
+
   it('turns a multi-value variable into a regex alternation in PromQL and leaves interval macros to the backend', () => {
     const q: AwxQuery = {
       refId: 'A',

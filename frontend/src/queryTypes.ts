@@ -11,6 +11,8 @@ export interface QueryTypeInfo {
   filters: FilterKey[];
   groupBy?: boolean;
   stats?: boolean;
+  /** capacity's measures (capacity, consumed, remaining, used) */
+  measures?: boolean;
   limit?: boolean;
   includeSyncs?: boolean;
   /** a time series (wide frame) rather than a table */
@@ -93,6 +95,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
     description: 'Capacity per instance and in total: capacity, consumed, remaining, used %.',
     sources: ['api', 'prometheus'],
     filters: INSTANCE_FILTERS,
+    measures: true,
   },
   instances: {
     label: 'Instances',

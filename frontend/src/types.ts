@@ -64,6 +64,10 @@ export const STATS = ['mean', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'count']
 export type Stat = (typeof STATS)[number];
 export const DEFAULT_STATS: Stat[] = ['mean', 'p95'];
 
+/** capacity's fields; a query without `measures` gets all four. */
+export const MEASURES = ['capacity', 'consumed', 'remaining', 'used'] as const;
+export type Measure = (typeof MEASURES)[number];
+
 export const LOOKUP_KINDS = [
   'organization',
   'template',
@@ -101,6 +105,8 @@ export interface AwxQuery extends DataQuery {
   filters?: Filters;
   groupBy?: GroupBy;
   stats?: Stat[];
+  /** capacity only: which of its measures to answer */
+  measures?: Measure[];
   limit?: number;
   includeSyncs?: boolean;
   /** promql only */

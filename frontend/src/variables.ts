@@ -1,7 +1,7 @@
 import { ScopedVars } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
 
-import { AwxQuery, Filters, FilterKey, Stat } from './types';
+import { AwxQuery, Filters, FilterKey, Measure, Stat } from './types';
 
 /**
  * Template variable interpolation of an AwxQuery, done in the browser before the query goes to the backend.
@@ -136,6 +136,7 @@ export function interpolateQuery(query: AwxQuery, templateSrv: TemplateSrv, scop
     expr: query.expr === undefined ? undefined : interpolateExpr(query.expr, templateSrv, scopedVars),
     filters: interpolateFilters(query.filters, templateSrv, scopedVars),
     stats: interpolateList(query.stats, templateSrv, scopedVars) as Stat[] | undefined,
+    measures: interpolateList(query.measures, templateSrv, scopedVars) as Measure[] | undefined,
   };
   // Keep the JSON lean: no keys that were not there.
   for (const key of Object.keys(out) as Array<keyof AwxQuery>) {

@@ -4,7 +4,18 @@ import { Combobox, InlineField, InlineSwitch, Input, MultiCombobox, Stack } from
 
 import type { DataSource } from '../datasource';
 import { QueryTypeInfo } from '../queryTypes';
-import { AwxQuery, DEFAULT_LIMIT, DEFAULT_STATS, GROUP_BY, GroupBy, MAX_LIMIT, Stat, STATS } from '../types';
+import {
+  AwxQuery,
+  DEFAULT_LIMIT,
+  DEFAULT_STATS,
+  GROUP_BY,
+  GroupBy,
+  MAX_LIMIT,
+  Measure,
+  MEASURES,
+  Stat,
+  STATS,
+} from '../types';
 import { variableOptions } from '../variables';
 import { FiltersEditor, LABEL_WIDTH } from './FiltersEditor';
 
@@ -33,6 +44,13 @@ const STAT_LABELS: Record<Stat, string> = {
   count: 'Count',
 };
 
+const MEASURE_LABELS: Record<Measure, string> = {
+  capacity: 'Capacity',
+  consumed: 'Consumed',
+  remaining: 'Remaining',
+  used: 'Used %',
+};
+
 interface Props {
   datasource: DataSource;
   info: QueryTypeInfo;
@@ -40,7 +58,7 @@ interface Props {
   onChange: (query: AwxQuery, run?: boolean) => void;
 }
 
-/** The options of the job-based KPIs and tables: filters, group by, statistics, row limit, syncs. */
+/** The options of the job-based KPIs and tables: filters, group by, statistics, capacity's measures, row limit, syncs. */
 export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
   const vars = variableOptions(getTemplateSrv());
   const id = useId();
@@ -83,6 +101,23 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
               value={query.stats ?? DEFAULT_STATS}
               options={[...STATS.map((s) => ({ label: STAT_LABELS[s], value: s })), ...vars]}
               onChange={(selected) => onChange({ ...query, stats: selected.map((o) => o.value as Stat) })}
+            />
+          </InlineField>
+        )}
+        {info.measures && (
+          <InlineField
+            label="Measures"
+            labelWidth={LABEL_WIDTH}
+            htmlFor={`${id}-measures`}
+            tooltip="Which fields per instance and in total: capacity, consumed, remaining (AWX's capacity units) and used (percent). Default: all four."
+          >
+            <MultiCombobox<string>
+              id={`${id}-measures`}
+              width="auto"
+              minWidth={36}
+              value={query.measures ?? [...MEASURES]}
+              options={[...MEASURES.map((m) => ({ label: MEASURE_LABELS[m], value: m })), ...vars]}
+              onChange={(selected) => onChange({ ...query, measures: selected.map((o) => o.value as Measure) })}
             />
           </InlineField>
         )}

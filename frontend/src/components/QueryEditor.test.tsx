@@ -103,6 +103,27 @@ describe('QueryEditor', () => {
     expect(screen.getByLabelText('Include syncs')).toBeInTheDocument();
   });
 
+  it('offers the measures for capacity only, all four by default', async () => {
+    const { unmount } = setup({ queryType: 'capacity' });
+    await userEvent.click(screen.getByRole('combobox', { name: 'Measures' }));
+    for (const measure of ['capacity', 'consumed', 'remaining', 'used']) {
+      expect(await screen.findByTestId(`combobox-option-${measure}-checkbox`)).toBeChecked();
+    }
+    expect(screen.getByRole('option', { name: /Used %/ })).toBeInTheDocument();
+    unmount();
+
+    setup({ queryType: 'job_duration' });
+    expect(screen.queryByRole('combobox', { name: 'Measures' })).not.toBeInTheDocument();
+  });
+
+  it('adds a measure to capacity and runs the query', async () => {
+    const { onChange, onRunQuery } = setup({ queryType: 'capacity', measures: ['used'] });
+    await userEvent.click(screen.getByRole('combobox', { name: 'Measures' }));
+    await userEvent.click(await screen.findByRole('option', { name: /Consumed/ }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'capacity', measures: ['used', 'consumed'] });
+    expect(onRunQuery).toHaveBeenCalled();
+  });
+
   it('shows no job controls for system', () => {
     setup({ queryType: 'system' });
     expect(screen.queryByLabelText('Add filter')).not.toBeInTheDocument();
