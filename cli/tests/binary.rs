@@ -148,7 +148,7 @@ async fn query_reads_the_connection_from_the_environment_and_filters_from_flags(
     assert_eq!(bad.status.code(), Some(1));
     assert_eq!(
         text(&bad.stderr),
-        "error: invalid query: stats: unknown statistic `p42`; use any of: mean, min, max, p50, p90, p95, p99, count\n"
+        "error: invalid query: stats: `p42` is not a statistic; use any of: mean, min, max, p50, p90, p95, p99, count\n"
     );
     sim.shutdown().await;
 }

@@ -82,3 +82,191 @@ async fn warm_refreshes_answer_what_an_uncached_source_answers() {
         }
     }
 }
+
+/// The changes a real AWX sees besides its workload, each followed by every KPI on a
+/// cached and an uncached source, which must agree (and the cached source must not sit
+/// on what it held before the change):
+/// - renames of a template, an organization, an inventory and a project (live joins in
+///   AWX: no job's `modified` moves), also filtered by the new name;
+/// - a job deleted in the middle of history;
+/// - a running job whose final save commits late (its `modified` older than what a
+///   `modified__gt` poll already served);
+/// - purges of the oldest jobs;
+/// - a long idle, then more new jobs than the cache holds.
+#[tokio::test]
+async fn the_cache_follows_renames_deletions_late_commits_purges_and_floods() {
+    let sim = Sim::with_history(4, 300).await.unwrap();
+    // Reconcile every second (grafana.ini's reconcile_seconds), so that the test need not
+    // wait 5 minutes for a rename of an object without new jobs.
+    let plugin = Plugin::spawn_binary(
+        &e2e::procs::bin_dir().join("gpx_awx"),
+        &[("GF_PLUGIN_RECONCILE_SECONDS", "1")],
+    )
+    .await
+    .unwrap();
+    // 1 MiB: about 8,000 jobs, more than the history, fewer than the flood below.
+    let cached = datasource(
+        &sim.url,
+        json!({"jobCacheMB": 1}),
+        &[("token", ADMIN_TOKEN)],
+    );
+    let uncached = e2e::uncached_datasource(&sim.url);
+    let truth = sim.truth_jobs().await.unwrap();
+    let busiest = |field: fn(&e2e::oracle::TruthJob) -> Option<String>| {
+        let mut n: std::collections::BTreeMap<String, usize> = Default::default();
+        for j in &truth {
+            if let Some(v) = field(j) {
+                *n.entry(v).or_default() += 1;
+            }
+        }
+        n.into_iter().max_by_key(|(_, c)| *c).unwrap().0
+    };
+    let template = busiest(|j| j.template_name.clone().filter(|_| j.job_type == "job"));
+    let organization = busiest(|j| j.organization.clone());
+    let inventory = busiest(|j| j.inventory.clone());
+    let project = busiest(|j| j.project.clone());
+
+    let now = ms(SIM_NOW);
+    let compare = |step: &'static str, extra: Vec<Value>| {
+        let plugin = &plugin;
+        let (cached, uncached) = (&cached, &uncached);
+        async move {
+            let mut queries = vec![
+                json!({"queryType": "job_status_counts"}),
+                json!({"queryType": "job_throughput", "groupBy": "template"}),
+                json!({"queryType": "failure_rate", "groupBy": "organization"}),
+                json!({"queryType": "job_duration", "groupBy": "project", "stats": ["mean", "p95", "count"]}),
+                json!({"queryType": "queue_wait", "groupBy": "inventory", "stats": ["max"]}),
+                json!({"queryType": "active_jobs", "source": "api"}),
+                json!({"queryType": "templates"}),
+                json!({"queryType": "jobs", "limit": 300}),
+                json!({"queryType": "annotations"}),
+            ];
+            queries.extend(extra);
+            // Past the cache's freshness window: this refresh syncs (and reconciles).
+            tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+            let (from, to) = (now - 3 * 86_400_000, now + 3_600_000);
+            for q in &queries {
+                let a = frame(plugin, cached, q, from, to, 3_600_000).await;
+                let b = frame(plugin, uncached, q, from, to, 3_600_000).await;
+                assert!(b.rows() > 0, "{step}, {q}: the uncached source found jobs");
+                assert_eq!(a.fields.len(), b.fields.len(), "{step}, {q}: fields");
+                assert_eq!(a.notices(), b.notices(), "{step}, {q}: notices");
+                for (x, y) in a.fields.iter().zip(&b.fields) {
+                    assert_eq!((&x.name, &x.labels), (&y.name, &y.labels), "{step}, {q}");
+                    assert_eq!(
+                        x.values, y.values,
+                        "{step}, {q}: field {} {:?} differs with and without the cache",
+                        x.name, x.labels
+                    );
+                }
+            }
+        }
+    };
+    compare("before any change", vec![]).await;
+
+    for (kind, old) in [
+        ("template", &template),
+        ("organization", &organization),
+        ("inventory", &inventory),
+        ("project", &project),
+    ] {
+        sim.post(
+            "/_sim/rename",
+            json!({"kind": kind, "name": old, "new_name": format!("{old} (renamed)")}),
+        )
+        .await
+        .unwrap();
+    }
+    let renamed = |s: &str| format!("{s} (renamed)");
+    compare(
+        "after renames",
+        vec![
+            json!({"queryType": "job_throughput", "filters": {"template": [renamed(&template)]}}),
+            json!({"queryType": "jobs", "filters": {"organization": [renamed(&organization)]}, "limit": 50}),
+            json!({"queryType": "templates", "filters": {"project": [renamed(&project)]}}),
+        ],
+    )
+    .await;
+    // The cached source shows the new names (not only agrees with the uncached one).
+    let t = frame(
+        &plugin,
+        &cached,
+        &json!({"queryType": "job_throughput", "groupBy": "template"}),
+        now - 3 * 86_400_000,
+        now,
+        3_600_000,
+    )
+    .await;
+    let groups: Vec<&str> = t
+        .fields
+        .iter()
+        .filter_map(|f| f.labels.get("template").map(String::as_str))
+        .collect();
+    assert!(groups.contains(&renamed(&template).as_str()), "{groups:?}");
+    assert!(!groups.contains(&template.as_str()), "{groups:?}");
+
+    let middle = truth
+        .iter()
+        .filter(|j| j.finished.is_some())
+        .nth(truth.len() / 2)
+        .unwrap()
+        .id;
+    sim.delete(&format!("/_sim/jobs/{middle}")).await.unwrap();
+    compare("after a deletion in the middle", vec![]).await;
+
+    // The cached source polls after five minutes of work, then a running job's final
+    // save commits 90 s late: older than the newest `modified` already served, beyond the
+    // overlap a poll re-reads, so only the reconcile's re-read of open jobs finds it.
+    // (The compared range reaches an hour past the start, so it holds these minutes.)
+    sim.post("/_sim/advance?seconds=300", json!({}))
+        .await
+        .unwrap();
+    compare("after five minutes", vec![]).await;
+    sim.post(
+        "/_sim/late_commit",
+        json!({"lag_seconds": 90, "status": "failed"}),
+    )
+    .await
+    .unwrap();
+    compare("after a late commit", vec![]).await;
+
+    sim.post("/_sim/purge", json!({"oldest": 200}))
+        .await
+        .unwrap();
+    compare("after a purge", vec![]).await;
+
+    sim.post("/_sim/advance?seconds=7200", json!({}))
+        .await
+        .unwrap();
+    sim.post(
+        "/_sim/add_finished",
+        json!({"count": 12000, "spread_seconds": 3600}),
+    )
+    .await
+    .unwrap();
+    // The clock moved 300 s before the late commit, and two hours now.
+    let now = now + 300_000 + 7_200_000;
+    let (from, to) = (now - 2 * 3_600_000, now + 60_000);
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    for q in [
+        json!({"queryType": "job_status_counts"}),
+        json!({"queryType": "job_throughput"}),
+    ] {
+        let a = frame(&plugin, &cached, &q, from, to, 600_000).await;
+        let b = frame(&plugin, &uncached, &q, from, to, 600_000).await;
+        for (x, y) in a.fields.iter().zip(&b.fields) {
+            assert_eq!(x.values, y.values, "after a flood, {q}: field {}", x.name);
+        }
+        let total: f64 = b
+            .fields
+            .iter()
+            .skip(1)
+            .flat_map(|f| f.values.iter().filter_map(|c| c.f64()))
+            .sum();
+        assert!(
+            total >= 12_000.0,
+            "after a flood, {q}: {total} jobs counted"
+        );
+    }
+}
