@@ -10,7 +10,9 @@ use thiserror::Error;
 
 use crate::awx::AwxClient;
 use crate::http::BuildError;
+use crate::jobs::persist::{self, DiskCache};
 use crate::jobs::JobStore;
+use crate::plugin_config::PluginConfig;
 use crate::prometheus::PrometheusClient;
 use crate::settings::{Settings, SettingsError};
 
@@ -36,19 +38,42 @@ pub struct Instance {
 impl Instance {
     fn build(ds: &DataSourceInstanceSettings) -> Result<Self, InstanceError> {
         let settings = Settings::parse(&ds.url, &ds.json_data, &ds.decrypted_secure_json_data)?;
-        Self::from_settings(settings)
+        let config = PluginConfig::get();
+        let disk = match &config.cache_dir {
+            Some(dir) if settings.job_cache_bytes > 0 => {
+                match DiskCache::open(dir, &persist::key(&settings.awx), config.cache_max_bytes) {
+                    Ok(d) => Some(d),
+                    Err(e) => {
+                        // The cache in memory works without it; the operator sees why.
+                        tracing::warn!(error = %e, "persistent job cache off for this data source");
+                        None
+                    }
+                }
+            }
+            _ => None,
+        };
+        Self::with_disk_cache(settings, disk)
     }
 
     /// Builds the clients (and the job-record cache) from validated settings: what the
     /// plugin does for each data source, for embedders such as the `awx-kpi` CLI.
     pub fn from_settings(settings: Settings) -> Result<Self, InstanceError> {
+        Self::with_disk_cache(settings, None)
+    }
+
+    /// [`Instance::from_settings`], the job-record cache kept on disk as well.
+    pub fn with_disk_cache(
+        settings: Settings,
+        disk: Option<DiskCache>,
+    ) -> Result<Self, InstanceError> {
         let awx = AwxClient::new(&settings.awx)?;
         let prometheus = settings
             .prometheus
             .as_ref()
             .map(|p| PrometheusClient::new(p, &settings.awx.tls, settings.awx.timeout))
             .transpose()?;
-        let jobs = (settings.job_cache_bytes > 0).then(|| JobStore::new(settings.job_cache_bytes));
+        let jobs = (settings.job_cache_bytes > 0)
+            .then(|| JobStore::with_disk(settings.job_cache_bytes, disk));
         Ok(Self {
             settings,
             awx,

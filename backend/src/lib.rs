@@ -11,6 +11,7 @@ pub mod jobs;
 pub mod kpi;
 pub mod logging;
 pub mod plugin;
+pub mod plugin_config;
 pub mod prometheus;
 pub mod query;
 pub mod secret;

@@ -22,17 +22,40 @@ pub fn workspace_dir() -> PathBuf {
 
 static BUILD: Once = Once::new();
 
-/// The directory holding `gpx_awx` and `awx-sim`: `AWX_E2E_BIN_DIR` if set (e.g. a
-/// release build), else a debug build made here once per test process.
+/// The directory holding `gpx_awx` and `awx-sim`: `AWX_E2E_BIN_DIR` if set (a directory with
+/// both, such as a release build; a relative path counts from the workspace), else a debug
+/// build of the two made here once per test process.
+///
+/// The fast inner loop (docs/ARCHITECTURE.md, Tests): build the two programs once, then run
+/// single tests with `AWX_E2E_BIN_DIR=target/debug`, which starts no cargo at all.
 pub fn bin_dir() -> PathBuf {
-    if let Ok(dir) = std::env::var("AWX_E2E_BIN_DIR") {
-        return PathBuf::from(dir);
+    if let Some(dir) = std::env::var_os("AWX_E2E_BIN_DIR").filter(|d| !d.is_empty()) {
+        let dir = workspace_dir().join(dir);
+        for bin in ["gpx_awx", "awx-sim"] {
+            assert!(
+                dir.join(bin).is_file(),
+                "AWX_E2E_BIN_DIR={}: there is no {bin} there; build it with \
+                 `cargo build --workspace --bin gpx_awx --bin awx-sim` (target/debug), or unset \
+                 AWX_E2E_BIN_DIR to have the tests build it",
+                dir.display()
+            );
+        }
+        return dir;
     }
     BUILD.call_once(|| {
         let status = Command::new(env!("CARGO"))
-            // The same package selection as `cargo test --workspace`, so that features unify
-            // alike and the two commands do not rebuild each other's dependencies.
-            .args(["build", "--workspace", "--bins"])
+            // Only the two programs the tests spawn (linking the CLI and the benchmark as well
+            // cost more than a short test), but with the whole workspace selected, as
+            // `cargo test --workspace` selects it: features unify alike, so the two commands do
+            // not rebuild each other's dependencies.
+            .args([
+                "build",
+                "--workspace",
+                "--bin",
+                "gpx_awx",
+                "--bin",
+                "awx-sim",
+            ])
             .current_dir(workspace_dir())
             .status()
             .expect("run cargo build");
@@ -113,7 +136,10 @@ impl Plugin {
             .env(
                 "RUST_LOG",
                 "debug,h2=info,hyper=info,tower=info,rustls=info",
-            );
+            )
+            // No persistent job cache unless a test asks for one (GF_PLUGIN_CACHE_DIR in
+            // `env`): each test starts from what its own simulator holds.
+            .env("GF_PLUGIN_CACHE_DIR", "off");
         for (k, v) in env {
             cmd.env(k, v);
         }

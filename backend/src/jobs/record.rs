@@ -324,6 +324,140 @@ impl Job {
     }
 }
 
+/// The on-disk form of jobs and names (the persistent cache, `jobs/persist.rs`): jobs as
+/// fixed-size little-endian records, names as JSON. Enums are stored by their wire name's
+/// position in the contract's list, +1 (0: unknown); `FORMAT` changes with any of it.
+pub mod disk {
+    use serde::{Deserialize, Serialize};
+
+    use super::*;
+
+    pub const FORMAT: u32 = 1;
+    pub const JOB_BYTES: usize = 6 * 8 + 3 + 8 * 4;
+
+    fn code<T: Copy + PartialEq>(v: Option<T>, all: &[T]) -> u8 {
+        v.and_then(|v| all.iter().position(|x| *x == v))
+            .map_or(0, |i| i as u8 + 1)
+    }
+
+    fn decode<T: Copy>(c: u8, all: &[T]) -> Option<T> {
+        (c as usize)
+            .checked_sub(1)
+            .and_then(|i| all.get(i).copied())
+    }
+
+    pub fn write_job(j: &Job, out: &mut Vec<u8>) {
+        for v in [j.id, j.created, j.started.0, j.finished.0, j.modified] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        out.extend_from_slice(&j.elapsed.to_le_bytes());
+        out.push(code(j.status, JobStatus::ALL));
+        out.push(code(j.job_type, JobType::ALL));
+        out.push(code(j.launch_type, LaunchType::ALL));
+        for v in [j.name.0, j.template.0, j.organization.0, j.inventory.0] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+        for v in [
+            j.project.0,
+            j.instance_group.0,
+            j.execution_node.0,
+            j.launched_by.0,
+        ] {
+            out.extend_from_slice(&v.to_le_bytes());
+        }
+    }
+
+    /// Jobs from [`write_job`]'s bytes; `None` if the bytes are not whole records or
+    /// refer to names the interner does not have (a damaged or foreign file).
+    pub fn read_jobs(bytes: &[u8], names: &Interner, out: &mut Vec<Job>) -> Option<()> {
+        if !bytes.len().is_multiple_of(JOB_BYTES) {
+            return None;
+        }
+        for r in bytes.chunks_exact(JOB_BYTES) {
+            let i64_at =
+                |k: usize| i64::from_le_bytes(r[k * 8..k * 8 + 8].try_into().unwrap_or_default());
+            let u32_at = |k: usize| {
+                let at = 51 + k * 4;
+                u32::from_le_bytes(r[at..at + 4].try_into().unwrap_or_default())
+            };
+            let sym =
+                |k: usize| Some(Sym(u32_at(k))).filter(|s| (s.0 as usize) < names.names.len());
+            let obj = |k: usize| Some(Ref(u32_at(k))).filter(|o| (o.0 as usize) < names.refs.len());
+            out.push(Job {
+                id: i64_at(0),
+                created: i64_at(1),
+                started: OptMicros(i64_at(2)),
+                finished: OptMicros(i64_at(3)),
+                modified: i64_at(4),
+                elapsed: f64::from_le_bytes(r[40..48].try_into().unwrap_or_default()),
+                status: decode(r[48], JobStatus::ALL),
+                job_type: decode(r[49], JobType::ALL),
+                launch_type: decode(r[50], LaunchType::ALL),
+                name: sym(0)?,
+                template: obj(1)?,
+                organization: obj(2)?,
+                inventory: obj(3)?,
+                project: obj(4)?,
+                instance_group: obj(5)?,
+                execution_node: sym(6)?,
+                launched_by: sym(7)?,
+            });
+        }
+        Some(())
+    }
+
+    #[derive(Serialize, Deserialize)]
+    struct Names {
+        names: Vec<String>,
+        /// (kind, AWX id, name symbol) per object, the first standing for none.
+        refs: Vec<(u8, i64, u32)>,
+    }
+
+    pub fn write_names(names: &Interner) -> Vec<u8> {
+        let n = Names {
+            names: names.names.iter().map(|s| s.to_string()).collect(),
+            refs: names
+                .refs
+                .iter()
+                .map(|e| (code(Some(e.kind), &RefKind::ALL), e.id, e.name.0))
+                .collect(),
+        };
+        serde_json::to_vec(&n).unwrap_or_default()
+    }
+
+    pub fn read_names(bytes: &[u8]) -> Option<Interner> {
+        let n: Names = serde_json::from_slice(bytes).ok()?;
+        if n.names.first().map(String::as_str) != Some("") || n.refs.is_empty() {
+            return None;
+        }
+        let mut i = Interner::default();
+        for name in &n.names[1..] {
+            if i.intern(name).0 as usize != i.names.len() - 1 {
+                return None; // a name twice: not what an interner writes
+            }
+        }
+        for (kind, id, name) in n.refs.into_iter().skip(1) {
+            let kind = decode(kind, &RefKind::ALL)?;
+            if name as usize >= i.names.len() || i.ref_index.contains_key(&(kind, id)) {
+                return None;
+            }
+            let r = Ref(i.refs.len() as u32);
+            i.refs.push(RefEntry {
+                kind,
+                id,
+                name: Sym(name),
+            });
+            i.ref_index.insert((kind, id), r);
+        }
+        Some(i)
+    }
+
+    /// Whether the directory or the names grew or changed since `mark`.
+    pub fn names_mark(names: &Interner) -> (usize, usize, u64) {
+        (names.names.len(), names.refs.len(), names.renames)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -347,6 +481,39 @@ mod tests {
         assert_eq!(i.resolve(a), Some("Deploy"));
         assert_eq!(i.resolve(Sym::NONE), None);
         assert_eq!(i.lookup("nope"), None);
+    }
+
+    #[test]
+    fn jobs_and_names_survive_the_disk_form() {
+        let row: UnifiedJob = serde_json::from_value(serde_json::json!({
+            "id": 42, "type": "job", "name": "Deploy", "status": "failed",
+            "launch_type": "scheduled", "created": "2026-11-01T00:00:00Z",
+            "started": "2026-11-01T00:00:01.5Z", "finished": null,
+            "modified": "2026-11-01T00:00:02Z", "elapsed": 0.0,
+            "execution_node": "exec-1",
+            "summary_fields": {"unified_job_template": {"id": 7, "name": "Deploy"},
+                               "organization": {"id": 1, "name": "Default"}}
+        }))
+        .unwrap();
+        let mut names = Interner::default();
+        let job = Job::from_api(&row, &mut names).unwrap();
+        names.name_object(RefKind::Project, 3, "Playbooks");
+        let mut bytes = Vec::new();
+        disk::write_job(&job, &mut bytes);
+        assert_eq!(bytes.len(), disk::JOB_BYTES);
+        let names2 = disk::read_names(&disk::write_names(&names)).unwrap();
+        let mut jobs = Vec::new();
+        disk::read_jobs(&bytes, &names2, &mut jobs).unwrap();
+        assert_eq!(jobs, [job]);
+        assert_eq!(
+            names2.resolve(names2.name_of(jobs[0].template)),
+            Some("Deploy")
+        );
+        assert_eq!(names2.objects_named(RefKind::Project, "3").count(), 1);
+        // Damaged: a cut record, or a symbol the names do not have.
+        assert!(disk::read_jobs(&bytes[1..], &names2, &mut jobs).is_none());
+        assert!(disk::read_jobs(&bytes, &Interner::default(), &mut jobs).is_none());
+        assert!(disk::read_names(b"{}").is_none());
     }
 
     #[test]

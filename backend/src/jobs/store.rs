@@ -19,9 +19,11 @@ use chrono::SecondsFormat;
 use serde::Deserialize;
 
 use super::changes::{Change, ChangeLog, TimeIndex, TimeKind};
-use super::record::{to_datetime, Interner, Job, Micros, RefKind};
+use super::persist;
+use super::record::{disk, to_datetime, Interner, Job, Micros, RefKind};
 use crate::awx::model::UnifiedJob;
 use crate::awx::{ApiRequest, AwxClient, AwxError, Page};
+use crate::plugin_config::PluginConfig;
 
 /// A refresh within this window reuses the last sync: one dashboard refresh, one sync.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
@@ -30,23 +32,6 @@ pub const FRESH_FOR: Duration = Duration::from_secs(2);
 /// seconds), so a `modified__gt` list can miss a save that commits after it ran.
 /// Re-reading a few jobs is harmless (upsert).
 const MODIFIED_OVERLAP_US: Micros = 60_000_000;
-/// How often a refresh also re-reads, by id, every job held as not finished (a save that
-/// committed later than [`MODIFIED_OVERLAP_US`] is caught here), and AWX's lists of
-/// templates, organizations, inventories, projects and instance groups (a renamed object
-/// with no new job shows its new name within this time; one with a new job at once).
-/// A plugin-wide setting: `reconcile_seconds` in grafana.ini's `[plugin.seed-awx-datasource]`
-/// section, which Grafana hands to the plugin as `GF_PLUGIN_RECONCILE_SECONDS`.
-pub fn reconcile_every() -> Duration {
-    static EVERY: std::sync::OnceLock<Duration> = std::sync::OnceLock::new();
-    *EVERY.get_or_init(|| {
-        let seconds = std::env::var("GF_PLUGIN_RECONCILE_SECONDS")
-            .ok()
-            .and_then(|s| s.trim().parse::<u64>().ok())
-            .filter(|s| (1..=86_400).contains(s))
-            .unwrap_or(300);
-        Duration::from_secs(seconds)
-    })
-}
 /// Ids per `id__in` request when open jobs are re-read: a request line well under 8 KiB.
 const IDS_PER_REQUEST: usize = 200;
 /// Generous per-job accounting (the struct, its slot in the table, its share of names).
@@ -63,7 +48,15 @@ pub struct JobTable {
     coverage_from: Option<Micros>,
     max_modified: Micros,
     synced_at: Option<Instant>,
-    /// When open jobs and object names were last re-read (see [`reconcile_every`]).
+    /// Chunks of ids changed since the last write to disk (see `jobs/persist.rs`), or
+    /// every chunk.
+    dirty_chunks: std::collections::BTreeSet<u64>,
+    dirty_all: bool,
+    /// When open jobs and object names were last re-read: every `reconcile_seconds`
+    /// ([`PluginConfig`]), a refresh also re-reads, by id, every job held as not finished
+    /// (a save that committed later than [`MODIFIED_OVERLAP_US`] is caught here), and AWX's
+    /// lists of templates, organizations, inventories, projects and instance groups (a
+    /// renamed object with no new job shows its new name within that time).
     reconciled_at: Option<Instant>,
     /// Changes whenever the table changes other than by a logged sync (a new fill, an
     /// older range, an eviction): work kept from before is void.
@@ -154,6 +147,8 @@ impl JobTable {
             return 0;
         }
         let gone: Vec<Job> = self.jobs()[..n].to_vec();
+        self.dirty_chunks
+            .extend(gone.iter().map(|j| persist::chunk_of(j.id)));
         self.dead += n;
         // Moving every job costs a pass over the table: only once an eighth is dead.
         if self.dead * 8 > self.all.len() {
@@ -184,8 +179,10 @@ impl JobTable {
         }
     }
 
-    /// After a change that is not logged: a new epoch, the index rebuilt.
+    /// After a change that is not logged: a new epoch, the index rebuilt (and every
+    /// chunk to be written again).
     fn reindex(&mut self) {
+        self.dirty_all = true;
         self.epoch = next_epoch();
         self.version = 0;
         self.log = ChangeLog::default();
@@ -218,6 +215,7 @@ impl JobTable {
         sort_by_id(&mut new);
         for j in &new {
             self.max_modified = self.max_modified.max(j.modified);
+            self.dirty_chunks.insert(persist::chunk_of(j.id));
         }
         let after_all = self.jobs().last().is_none_or(|last| last.id < new[0].id);
         if self.jobs().is_empty() {
@@ -352,6 +350,12 @@ pub struct JobStore {
     max_jobs: usize,
     /// What KPIs keep between refreshes (see [`JobStore::memo`]).
     memos: Mutex<HashMap<String, Memo>>,
+    /// The persistent copy, if the plugin has a cache directory.
+    disk: Option<persist::DiskCache>,
+    /// The names as last written to disk ([`disk::names_mark`]).
+    disk_names: Mutex<(usize, usize, u64)>,
+    /// Whether the disk copy was read into the (empty) table yet: once per store.
+    disk_loaded: std::sync::atomic::AtomicBool,
 }
 
 /// One KPI's kept work; its owner checks the table's epoch and version before use.
@@ -362,11 +366,19 @@ const MAX_MEMOS: usize = 256;
 
 impl JobStore {
     pub fn new(budget_bytes: usize) -> Self {
+        Self::with_disk(budget_bytes, None)
+    }
+
+    /// A store that starts from, and keeps writing to, a persistent copy on disk.
+    pub fn with_disk(budget_bytes: usize, disk: Option<persist::DiskCache>) -> Self {
         Self {
             table: RwLock::new(JobTable::default()),
             sync: tokio::sync::Mutex::new(None),
             max_jobs: (budget_bytes / BYTES_PER_JOB).max(1),
             memos: Mutex::new(HashMap::new()),
+            disk,
+            disk_names: Mutex::new((0, 0, 0)),
+            disk_loaded: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -408,9 +420,98 @@ impl JobStore {
                 return Err(e.clone());
             }
         }
+        self.load_from_disk().await;
         let result = self.ensure_locked(awx, from).await;
         *last_failure = result.as_ref().err().map(|e| (Instant::now(), e.clone()));
+        if result.is_ok() {
+            self.persist();
+        }
         result
+    }
+
+    /// The first time, an empty store takes the table last written to disk: a warm
+    /// refresh instead of a cold fill. Names read back are taken as current as the
+    /// reconcile keeps them (the next reconcile is a full interval away), so that a
+    /// restart costs the two requests of a refresh.
+    async fn load_from_disk(&self) {
+        let Some(disk) = &self.disk else { return };
+        if self
+            .disk_loaded
+            .swap(true, std::sync::atomic::Ordering::Relaxed)
+            || self.read().coverage_from.is_some()
+        {
+            return;
+        }
+        let started = Instant::now();
+        let reader = disk.clone();
+        let Ok(Some(s)) = tokio::task::spawn_blocking(move || reader.load()).await else {
+            return;
+        };
+        let jobs = s.jobs.len();
+        *self.disk_names.lock().unwrap_or_else(|p| p.into_inner()) = disk::names_mark(&s.names);
+        let mut t = JobTable::with_jobs(s.jobs, s.names, s.coverage_from);
+        t.max_modified = t.max_modified.max(s.max_modified);
+        t.reconciled_at = Some(Instant::now());
+        // What was just read is what the disk holds.
+        t.dirty_all = false;
+        t.dirty_chunks.clear();
+        *self.write() = t;
+        tracing::info!(
+            jobs,
+            file = %disk.file().display(),
+            elapsed_ms = started.elapsed().as_millis() as u64,
+            "job cache read from disk"
+        );
+    }
+
+    /// Hands what the last sync changed to the disk writer (chunks of jobs, and the
+    /// names if they changed), without waiting for the disk.
+    fn persist(&self) {
+        let Some(disk) = &self.disk else { return };
+        let mut t = self.write();
+        if !t.dirty_all && t.dirty_chunks.is_empty() {
+            return;
+        }
+        let Some(coverage_from) = t.coverage_from else {
+            return;
+        };
+        let chunks: Vec<u64> = if t.dirty_all {
+            let mut all: Vec<u64> = t.jobs().iter().map(|j| persist::chunk_of(j.id)).collect();
+            all.dedup();
+            all
+        } else {
+            t.dirty_chunks.iter().copied().collect()
+        };
+        let chunks = chunks
+            .into_iter()
+            .map(|c| {
+                let lo = (c << persist::CHUNK_BITS) as i64;
+                let hi = ((c + 1) << persist::CHUNK_BITS) as i64;
+                let jobs = t.jobs();
+                let a = jobs.partition_point(|j| j.id < lo);
+                let b = jobs.partition_point(|j| j.id < hi);
+                let mut bytes = Vec::with_capacity((b - a) * disk::JOB_BYTES);
+                for j in &jobs[a..b] {
+                    disk::write_job(j, &mut bytes);
+                }
+                (c, bytes)
+            })
+            .collect();
+        let mark = disk::names_mark(&t.names);
+        let mut written = self.disk_names.lock().unwrap_or_else(|p| p.into_inner());
+        let names = (t.dirty_all || *written != mark).then(|| disk::write_names(&t.names));
+        *written = mark;
+        let w = persist::Write {
+            all: t.dirty_all,
+            chunks,
+            names,
+            coverage_from,
+            max_modified: t.max_modified,
+        };
+        t.dirty_all = false;
+        t.dirty_chunks.clear();
+        drop(t);
+        disk.send(w);
     }
 
     /// `ensure` with the sync lock held.
@@ -502,7 +603,7 @@ impl JobStore {
     /// Two requests, sent together: what changed since the last sync, and the count of
     /// the coverage up to the highest id held (with its lowest id, so that the oldest
     /// jobs purged by AWX's cleanup_jobs are dropped without re-fetching anything).
-    /// Every [`reconcile_every`], also the open jobs by id and the names of objects.
+    /// Every `reconcile_seconds`, also the open jobs by id and the names of objects.
     /// `false` when the changes are more than the cache may hold: nothing was applied.
     async fn refresh(
         &self,
@@ -518,7 +619,7 @@ impl JobStore {
             let t = self.read();
             let due = t
                 .reconciled_at
-                .is_none_or(|r| r.elapsed() >= reconcile_every());
+                .is_none_or(|r| r.elapsed() >= PluginConfig::get().reconcile_every);
             let open: Vec<i64> = if due {
                 t.open_jobs().map(|j| j.id).collect()
             } else {

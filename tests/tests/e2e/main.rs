@@ -5,6 +5,7 @@ mod dashboards;
 mod faults;
 mod health;
 mod load;
+mod persist;
 mod prometheus;
 mod protocol;
 mod queries;

@@ -1,0 +1,202 @@
+//! The persistent job cache (`cache_dir` in grafana.ini, `GF_PLUGIN_CACHE_DIR` for the
+//! plugin): a restart and a saved setting cost a warm refresh (two AWX requests), not a
+//! cold fill; a `kill -9` in the middle of a write never corrupts it; answers equal an
+//! uncached source's; the files are readable by their owner only.
+
+use std::os::unix::fs::PermissionsExt;
+use std::time::Duration;
+
+use e2e::procs::{bin_dir, TempDir};
+use e2e::{datasource, ms, query, request, Plugin, Sim, ADMIN_TOKEN, SIM_NOW};
+use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
+use serde_json::{json, Value};
+
+const HOUR: i64 = 3_600_000;
+
+async fn answer(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    q: &Value,
+) -> Vec<e2e::DecodedField> {
+    let now = ms(SIM_NOW);
+    let resp = plugin
+        .data()
+        .query_data(request(
+            ds,
+            vec![query("A", q.clone(), now - 2 * 24 * HOUR, now, HOUR)],
+        ))
+        .await
+        .unwrap()
+        .into_inner();
+    let r = &resp.responses["A"];
+    assert!(r.error.is_empty(), "{q}: {}", r.error);
+    e2e::decode(&r.frames[0]).unwrap().fields
+}
+
+async fn api_requests(sim: &Sim) -> u64 {
+    sim.stats().await.unwrap()["requests_total"]
+        .as_u64()
+        .unwrap()
+}
+
+/// The cache directory inside a test's temporary directory: the plugin creates it.
+fn cache_dir(dir: &TempDir) -> std::path::PathBuf {
+    dir.0.join("cache")
+}
+
+async fn spawn(dir: &TempDir) -> Plugin {
+    let dir = cache_dir(dir).to_str().unwrap().to_string();
+    Plugin::spawn_binary(&bin_dir().join("gpx_awx"), &[("GF_PLUGIN_CACHE_DIR", &dir)])
+        .await
+        .unwrap()
+}
+
+/// Waits until the cache directory holds a database that stopped growing (the writer
+/// thread wrote the fill).
+async fn written(dir: &TempDir) {
+    let mut last = 0;
+    for _ in 0..100 {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        let Ok(entries) = std::fs::read_dir(cache_dir(dir)) else {
+            continue;
+        };
+        let size: u64 = entries
+            .filter_map(|e| e.ok()?.metadata().ok())
+            .map(|m| m.len())
+            .sum();
+        if size > 0 && size == last {
+            return;
+        }
+        last = size;
+    }
+    panic!("the cache file kept changing");
+}
+
+fn same(a: &[e2e::DecodedField], b: &[e2e::DecodedField], what: &str) {
+    assert_eq!(a.len(), b.len(), "{what}: fields");
+    for (x, y) in a.iter().zip(b) {
+        assert_eq!(
+            (&x.name, &x.labels, &x.values),
+            (&y.name, &y.labels, &y.values),
+            "{what}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn a_restart_and_a_saved_setting_cost_a_warm_refresh() {
+    let sim = Sim::with_history(3, 2000).await.unwrap();
+    let dir = TempDir::new("awx-persist").unwrap();
+    let queries = [
+        json!({"queryType": "job_throughput", "groupBy": "template"}),
+        json!({"queryType": "templates"}),
+        json!({"queryType": "job_status_counts"}),
+    ];
+    let uncached_plugin = Plugin::spawn().await.unwrap();
+    let uncached = e2e::uncached_datasource(&sim.url);
+    let mut want = Vec::new();
+    for q in &queries {
+        want.push(answer(&uncached_plugin, &uncached, q).await);
+    }
+
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let mut plugin = spawn(&dir).await;
+    let before = api_requests(&sim).await;
+    for (q, w) in queries.iter().zip(&want) {
+        same(&answer(&plugin, &ds, q).await, w, "cold");
+    }
+    let cold = api_requests(&sim).await - before;
+    assert!(cold > 10, "a cold fill reads every page: {cold} requests");
+    written(&dir).await;
+    // Readable by Grafana's user only.
+    let meta = std::fs::metadata(cache_dir(&dir)).unwrap();
+    assert_eq!(meta.permissions().mode() & 0o777, 0o700);
+    let files: Vec<_> = std::fs::read_dir(cache_dir(&dir))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    assert_eq!(
+        std::fs::metadata(&files[0]).unwrap().permissions().mode() & 0o777,
+        0o600
+    );
+    // No secret in the file's name.
+    assert!(!files[0].to_string_lossy().contains(ADMIN_TOKEN));
+    plugin.terminate().unwrap();
+
+    // A restart: the table comes from disk; one refresh (two requests) brings it up to date.
+    let plugin = spawn(&dir).await;
+    let before = api_requests(&sim).await;
+    let started = std::time::Instant::now();
+    let first = answer(&plugin, &ds, &queries[0]).await;
+    eprintln!("first answer after a restart in {:?}", started.elapsed());
+    same(&first, &want[0], "after a restart");
+    for (q, w) in queries.iter().zip(&want).skip(1) {
+        same(&answer(&plugin, &ds, q).await, w, "after a restart");
+    }
+    let warm = api_requests(&sim).await - before;
+    assert!(warm <= 2, "a restart cost {warm} AWX requests");
+    assert!(
+        plugin.stderr().contains("job cache read from disk"),
+        "{}",
+        plugin.stderr()
+    );
+
+    // A saved setting (Grafana bumps lastUpdated): a new instance, the same file.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    let mut saved = ds.clone();
+    saved.last_updated_ms += 1;
+    let before = api_requests(&sim).await;
+    for (q, w) in queries.iter().zip(&want) {
+        same(
+            &answer(&plugin, &saved, q).await,
+            w,
+            "after a saved setting",
+        );
+    }
+    let warm = api_requests(&sim).await - before;
+    assert!(warm <= 2, "a saved setting cost {warm} AWX requests");
+}
+
+#[tokio::test]
+async fn kill_9_in_the_middle_of_writes_never_corrupts_the_cache() {
+    let sim = Sim::with_history(3, 3000).await.unwrap();
+    let dir = TempDir::new("awx-persist-kill").unwrap();
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let q = json!({"queryType": "job_duration", "groupBy": "template", "stats": ["mean", "p95", "count"]});
+    let uncached_plugin = Plugin::spawn().await.unwrap();
+    let want = answer(&uncached_plugin, &e2e::uncached_datasource(&sim.url), &q).await;
+    // Kill the plugin at moments spread over its cold fill and its writes, while the
+    // simulated AWX moves on (each kill finds a different mix of written and unwritten).
+    for (round, wait_ms) in [150u64, 400, 700, 1000, 60].into_iter().enumerate() {
+        let plugin = spawn(&dir).await;
+        let pid = plugin.pid().to_string();
+        let (_, _) = tokio::join!(
+            async {
+                let _ = plugin
+                    .data()
+                    .query_data(request(
+                        &ds,
+                        vec![query(
+                            "A",
+                            q.clone(),
+                            ms(SIM_NOW) - 2 * 24 * HOUR,
+                            ms(SIM_NOW),
+                            HOUR,
+                        )],
+                    ))
+                    .await;
+            },
+            async {
+                tokio::time::sleep(Duration::from_millis(wait_ms)).await;
+                std::process::Command::new("kill")
+                    .args(["-9", &pid])
+                    .status()
+                    .unwrap();
+            }
+        );
+        eprintln!("round {round}: killed after {wait_ms} ms");
+    }
+    let plugin = spawn(&dir).await;
+    same(&answer(&plugin, &ds, &q).await, &want, "after kill -9");
+}
