@@ -24,6 +24,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/_sim/health", get(health))
         .route("/_sim/truth/jobs", get(truth_jobs_h))
         .route("/_sim/truth/instances", get(truth_instances))
+        .route("/_sim/truth/host_summaries", get(truth_host_summaries))
+        .route("/_sim/truth/hosts", get(truth_hosts))
         .route("/_sim/stats", get(stats))
         .route("/_sim/stats/reset", post(stats_reset))
         .route("/_sim/advance", post(advance))
@@ -57,6 +59,42 @@ async fn health() -> Response {
 async fn truth_jobs_h(State(st): St) -> Response {
     let sim = read(&st.sim);
     json(StatusCode::OK, truth_jobs(&sim))
+}
+
+/// `?from=&to=` (RFC 3339, jobs finished in [from, to); default all) and `failed_only=true`.
+async fn truth_host_summaries(State(st): St, Query(q): Query<HashMap<String, String>>) -> Response {
+    let time = |k: &str, default: i64| match q.get(k) {
+        None => Ok(default),
+        Some(v) => crate::time::parse_datetime(v)
+            .ok_or_else(|| format!("{k}: `{v}` is not an RFC 3339 time")),
+    };
+    let (from, to) = match (time("from", i64::MIN + 1), time("to", i64::MAX)) {
+        (Ok(f), Ok(t)) => (f, t),
+        (Err(e), _) | (_, Err(e)) => return bad(e),
+    };
+    let failed_only = match q.get("failed_only").map(|s| s.as_str()) {
+        None | Some("false") => false,
+        Some("true") => true,
+        Some(other) => return bad(format!("failed_only: `{other}`; use true or false")),
+    };
+    let st2 = st.clone();
+    let res = tokio::task::spawn_blocking(move || {
+        let sim = read(&st2.sim);
+        crate::host_results::truth_summaries(&sim, from, to, failed_only)
+    })
+    .await;
+    match res {
+        Ok(body) => json(StatusCode::OK, body),
+        Err(e) => json(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            serde_json::json!({ "detail": e.to_string() }).to_string(),
+        ),
+    }
+}
+
+async fn truth_hosts(State(st): St) -> Response {
+    let sim = read(&st.sim);
+    json(StatusCode::OK, crate::host_results::truth_hosts(&sim))
 }
 
 async fn truth_instances(State(st): St) -> Response {

@@ -231,7 +231,7 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .bool("has_active_failures", false)
                     .int("total_hosts", inv.host_count as i64)
                     .int("hosts_with_active_failures", 0)
-                    .int("total_groups", (inv.host_count as i64 / 8).max(1))
+                    .int("total_groups", inv.group_count as i64)
                     .bool("has_inventory_sources", sources > 0)
                     .int("total_inventory_sources", sources)
                     .int("inventory_sources_with_failures", 0)
@@ -259,13 +259,83 @@ pub fn inventories(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     (schema, rows)
 }
 
-pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
-    use crate::host_results::{host_result, last_runs, recent_runs, summary_id};
+/// `groups/`: AWX 24.6.1's GroupSerializer; each host of a grouped inventory is in one group.
+pub fn groups(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     let w = &sim.world;
-    let last = last_runs(sim);
-    let recent: Vec<Vec<&Job>> = (0..w.inventories.len())
-        .map(|i| recent_runs(sim, i as u16, 5))
+    let schema = RowSchema::new(
+        "Group",
+        vec![
+            ("id", Kind::Int),
+            ("name", Kind::Str),
+            ("description", Kind::Str),
+            ("inventory", Kind::Fk),
+            ("inventory__name", Kind::Str),
+            ("created", Kind::Time),
+            ("modified", Kind::Time),
+        ],
+        vec!["name", "description"],
+    );
+    let rows = w
+        .groups
+        .iter()
+        .map(|g| {
+            let inv = &w.inventories[g.inventory as usize];
+            let created = w.boot - 250 * crate::time::DAY + g.id as i64 * 60_000_017;
+            let json = object(|o| {
+                let url = format!("{api}groups/{}/", g.id);
+                o.int("id", g.id as i64)
+                    .str("type", "group")
+                    .str("url", &url);
+                o.obj("related", |r| {
+                    for rel in [
+                        "variable_data",
+                        "hosts",
+                        "potential_children",
+                        "children",
+                        "all_hosts",
+                        "job_events",
+                        "job_host_summaries",
+                        "activity_stream",
+                        "inventory_sources",
+                        "ad_hoc_commands",
+                    ] {
+                        r.str(rel, &format!("{url}{rel}/"));
+                    }
+                    r.str("inventory", &format!("{api}inventories/{}/", inv.id));
+                });
+                o.obj("summary_fields", |s| {
+                    crate::jobs::inventory_summary(s, w, g.inventory);
+                    caps(s, &["copy"]);
+                });
+                o.ts("created", created)
+                    .ts("modified", created)
+                    .str("name", &g.name)
+                    .str("description", "")
+                    .int("inventory", inv.id as i64)
+                    .str("variables", "");
+            });
+            Row {
+                json,
+                vals: vec![
+                    t_int(g.id as i64),
+                    t_str(&g.name),
+                    t_str(""),
+                    t_int(inv.id as i64),
+                    t_str(&inv.name),
+                    Typed::Time(created),
+                    Typed::Time(created),
+                ],
+                type_name: "group",
+            }
+        })
         .collect();
+    (schema, rows)
+}
+
+pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
+    use crate::host_results::{host_states, summary_id};
+    let w = &sim.world;
+    let states = host_states(sim);
     let schema = RowSchema::new(
         "Host",
         vec![
@@ -287,17 +357,18 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
     let rows = w
         .hosts
         .iter()
-        .map(|h| {
+        .zip(&states)
+        .map(|(h, st)| {
             let inv = &w.inventories[h.inventory as usize];
             let pos = h.id as usize - 1 - inv.first_host;
-            let lj = last[h.inventory as usize];
+            let lj = st.last_job;
             // has_active_failures is last_job_host_summary.failed
-            let failed = lj
-                .map(|j| host_result(j, inv.host_count, pos).failed())
-                .unwrap_or(false);
+            let failed = st.failed;
+            let enabled = h.enabled_at(sim.now);
             let summary = lj.map(|j| summary_id(j.id, pos));
             let created = w.boot - 200 * crate::time::DAY + h.id as i64 * 1_000_003;
             let modified = lj.and_then(|j| j.finished_opt()).unwrap_or(created);
+            let group = w.groups.get(h.group as usize);
             let json = object(|o| {
                 let url = format!("{api}hosts/{}/", h.id);
                 o.int("id", h.id as i64)
@@ -350,10 +421,16 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     }
                     caps(s, &[]);
                     s.obj("groups", |g| {
-                        g.int("count", 0).arr("results", |_| {});
+                        g.int("count", group.is_some() as i64).arr("results", |a| {
+                            if let Some(gr) = group {
+                                a.obj(|x| {
+                                    x.int("id", gr.id as i64).str("name", &gr.name);
+                                });
+                            }
+                        });
                     });
                     s.arr("recent_jobs", |a| {
-                        for j in &recent[h.inventory as usize] {
+                        for j in &st.recent {
                             a.obj(|x| {
                                 x.int("id", j.id as i64)
                                     .str(
@@ -375,7 +452,7 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     .str("name", &h.name)
                     .str("description", "")
                     .int("inventory", inv.id as i64)
-                    .bool("enabled", h.enabled)
+                    .bool("enabled", enabled)
                     .str("instance_id", "")
                     .str("variables", "")
                     .bool("has_active_failures", failed)
@@ -392,7 +469,7 @@ pub fn hosts(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
                     t_str(""),
                     t_int(inv.id as i64),
                     t_str(&inv.name),
-                    Typed::Bool(h.enabled),
+                    Typed::Bool(enabled),
                     Typed::Bool(failed),
                     t_opt(lj.map(|j| j.id as i64)),
                     t_opt(summary),
@@ -1178,23 +1255,18 @@ pub fn users(sim: &Sim, api: &str) -> (RowSchema, Vec<Row>) {
 /// `dashboard/` (deprecated in AWX, still served): object counts with their list URLs, as AWX
 /// 24.6.1 writes them (samples/real-awx-24.6.1/dashboard.json).
 pub fn dashboard(sim: &Sim, api: &str) -> String {
-    use crate::host_results::{host_result, last_runs};
     let w = &sim.world;
-    let last = last_runs(sim);
+    let states = crate::host_results::host_states(sim);
     let stats = template_stats(sim);
-    let mut hosts_failed = 0i64;
-    let mut inventories_failed = 0i64;
-    for (k, inv) in w.inventories.iter().enumerate() {
-        let failing = last[k]
-            .map(|j| {
-                (0..inv.host_count as usize)
-                    .filter(|&p| host_result(j, inv.host_count, p).failed())
-                    .count() as i64
-            })
-            .unwrap_or(0);
-        hosts_failed += failing;
-        inventories_failed += (failing > 0) as i64;
-    }
+    let hosts_failed = states.iter().filter(|s| s.failed).count() as i64;
+    let inventories_failed = (0..w.inventories.len())
+        .filter(|&k| {
+            w.hosts
+                .iter()
+                .zip(&states)
+                .any(|(h, s)| h.inventory as usize == k && s.failed)
+        })
+        .count() as i64;
     let kinds = |k: UjtKind| w.ujts.iter().enumerate().filter(move |(_, u)| u.kind == k);
     let last_failed = |i: usize| {
         stats
@@ -1216,11 +1288,7 @@ pub fn dashboard(sim: &Sim, api: &str) -> String {
         .enumerate()
         .filter(|(k, _)| kinds(UjtKind::InventorySource).any(|(_, u)| u.inventory as usize == *k))
         .count() as i64;
-    let groups: i64 = w
-        .inventories
-        .iter()
-        .map(|i| (i.host_count as i64 / 8).max(1))
-        .sum();
+    let groups = w.groups.len() as i64;
     object(|o| {
         o.obj("related", |r| {
             r.str("jobs_graph", &format!("{api}dashboard/graphs/jobs/"));

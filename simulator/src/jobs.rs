@@ -598,7 +598,7 @@ pub fn inventory_summary(o: &mut Obj, w: &World, inv: u16) {
             .bool("has_active_failures", false)
             .int("total_hosts", i.host_count as i64)
             .int("hosts_with_active_failures", 0)
-            .int("total_groups", (i.host_count as i64 / 8).max(1))
+            .int("total_groups", i.group_count as i64)
             .bool("has_inventory_sources", sources > 0)
             .int("total_inventory_sources", sources)
             .int("inventory_sources_with_failures", 0)

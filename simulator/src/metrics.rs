@@ -166,7 +166,7 @@ pub fn main_families(sim: &Sim) -> Vec<Family> {
     let active = w
         .hosts
         .iter()
-        .filter(|h| h.enabled)
+        .filter(|h| h.enabled_at(sim.now))
         .map(|h| h.name.as_str())
         .collect::<std::collections::BTreeSet<_>>()
         .len();

@@ -292,6 +292,31 @@ pub struct Inventory {
     pub first_host: usize,
     /// when the object was last saved after its creation (a rename), if ever
     pub modified: Option<Micros>,
+    /// positions (in the inventory) of the hosts that fail or go unreachable often
+    pub flaky: Vec<usize>,
+    /// how many groups the inventory has (`World::groups`, `first_group` on)
+    pub group_count: u16,
+    pub first_group: usize,
+}
+
+/// How a host behaves in the runs that fail.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Flaky {
+    No,
+    /// fails tasks (a full disk, a package mirror it cannot reach)
+    Fails,
+    /// drops off the network (SSH times out)
+    Unreachable,
+}
+
+impl Flaky {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Flaky::No => "no",
+            Flaky::Fails => "fails",
+            Flaky::Unreachable => "unreachable",
+        }
+    }
 }
 
 #[derive(Clone, Debug)]
@@ -299,7 +324,26 @@ pub struct Host {
     pub id: u32,
     pub name: String,
     pub inventory: u16,
-    pub enabled: bool,
+    /// the host is disabled from this time on (`i64::MIN`: always, `i64::MAX`: never); AWX
+    /// leaves disabled hosts out of the inventory a job runs against
+    pub disabled_at: Micros,
+    pub flaky: Flaky,
+    /// index into `World::groups`, or NONE16
+    pub group: u16,
+}
+
+impl Host {
+    pub fn enabled_at(&self, t: Micros) -> bool {
+        t < self.disabled_at
+    }
+}
+
+/// An inventory group (`groups/`): each host of a grouped inventory is in exactly one.
+#[derive(Clone, Debug)]
+pub struct Group {
+    pub id: u32,
+    pub name: String,
+    pub inventory: u16,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, Debug)]

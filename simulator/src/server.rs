@@ -717,12 +717,12 @@ fn dispatch(
             let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
             list_jobs(&sim, JobModel::Typed(t), &ctx, root, now).map_err(e)?
         }
-        [parent @ ("jobs" | "hosts"), id, "job_host_summaries"] => {
+        [parent @ ("jobs" | "hosts" | "groups"), id, "job_host_summaries"] => {
             let id: u32 = id.parse().map_err(|_| e(ApiError::NotFound))?;
-            let found = if *parent == "jobs" {
-                crate::host_results::for_job(&sim, id, root)
-            } else {
-                crate::host_results::for_host(&sim, id, root)
+            let found = match *parent {
+                "jobs" => crate::host_results::for_job(&sim, id, root),
+                "hosts" => crate::host_results::for_host(&sim, id, root),
+                _ => crate::host_results::for_group(&sim, id, root),
             };
             let (schema, rows) = found.ok_or_else(|| e(ApiError::NotFound))?;
             list_rows_in(&schema, rows, &ctx, true).map_err(e)?
@@ -815,6 +815,7 @@ fn small_list(sim: &Sim, coll: &str, api: &str) -> Option<(RowSchema, Vec<Row>)>
         "organizations" => entities::organizations(sim, api),
         "inventories" => entities::inventories(sim, api),
         "hosts" => entities::hosts(sim, api),
+        "groups" => entities::groups(sim, api),
         "instances" => entities::instances(sim, api),
         "instance_groups" => entities::instance_groups(sim, api),
         "schedules" => entities::schedules(sim, api),

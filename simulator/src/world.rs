@@ -110,6 +110,7 @@ pub struct World {
     pub launchers: Vec<u8>,
     pub inventories: Vec<Inventory>,
     pub hosts: Vec<Host>,
+    pub groups: Vec<Group>,
     pub ujts: Vec<Ujt>,
     pub schedules: Vec<Schedule>,
     pub instances: Vec<Instance>,
@@ -282,26 +283,75 @@ pub fn build(p: &WorldParams) -> World {
         launchers.push(0);
     }
 
-    // Inventories and hosts.
-    let inv_defs: [(&str, u8, u32, &str); 7] = [
-        ("Demo Inventory", 0, 1, ""),
-        ("Production", 1, 40, "Production web and database servers"),
-        ("Staging", 1, 12, ""),
-        ("AWS Cloud", 1, 25, "Dynamic EC2 inventory"),
-        ("Network Devices", 2, 30, "Switches, routers and firewalls"),
-        ("Datacenter East", 2, 50, ""),
-        ("Finance Servers", 3, 15, ""),
+    // Inventories, hosts and groups: tens to thousands of hosts, a few flaky ones in each
+    // inventory of some size (they are the ones that fail or go unreachable most often).
+    let inv_defs: [(&str, u8, u32, &str, [&str; 6]); 7] = [
+        ("Demo Inventory", 0, 1, "", [""; 6]),
+        (
+            "Production",
+            1,
+            120,
+            "Production web and database servers",
+            ["web", "db", "cache", "lb", "app", "queue"],
+        ),
+        ("Staging", 1, 24, "", ["web", "db", "app", "", "", ""]),
+        (
+            "AWS Cloud",
+            1,
+            60,
+            "Dynamic EC2 inventory",
+            [
+                "ec2-web",
+                "ec2-workers",
+                "ec2-bastion",
+                "ec2-db",
+                "ec2-cache",
+                "ec2-batch",
+            ],
+        ),
+        (
+            "Network Devices",
+            2,
+            48,
+            "Switches, routers and firewalls",
+            ["switches", "routers", "firewalls", "wan", "core", "lab"],
+        ),
+        (
+            "Datacenter East",
+            2,
+            1500,
+            "",
+            ["rack-a", "rack-b", "rack-c", "rack-d", "rack-e", "rack-f"],
+        ),
+        (
+            "Finance Servers",
+            3,
+            15,
+            "",
+            ["finance", "", "", "", "", ""],
+        ),
     ];
     let mut inventories = Vec::new();
     let mut hosts = Vec::new();
-    for (i, (name, org, n, desc)) in inv_defs.iter().enumerate() {
+    let mut groups: Vec<Group> = Vec::new();
+    for (i, (name, org, n, desc, group_names)) in inv_defs.iter().enumerate() {
         let first = hosts.len();
+        let width = (n.to_string().len()).max(2);
+        let group_count = if *n >= 8 { (*n / 8).min(6) as u16 } else { 0 };
+        let first_group = groups.len();
+        for gname in group_names.iter().take(group_count as usize) {
+            groups.push(Group {
+                id: groups.len() as u32 + 1,
+                name: gname.to_string(),
+                inventory: i as u16,
+            });
+        }
         for h in 0..*n {
             let hname = match i {
                 0 => "localhost".to_string(),
-                4 => format!("sw-{:02}.net.example.org", h + 1),
+                4 => format!("sw-{:0width$}.net.example.org", h + 1),
                 _ => format!(
-                    "{}-{:02}.example.org",
+                    "{}-{:0width$}.example.org",
                     name.to_ascii_lowercase().replace(' ', "-"),
                     h + 1
                 ),
@@ -310,8 +360,49 @@ pub fn build(p: &WorldParams) -> World {
                 id: hosts.len() as u32 + 1,
                 name: hname,
                 inventory: i as u16,
-                enabled: h % 17 != 16,
+                disabled_at: if h % 17 == 16 { i64::MIN } else { i64::MAX },
+                flaky: Flaky::No,
+                group: if group_count > 0 {
+                    (first_group + (h as usize % group_count as usize)) as u16
+                } else {
+                    NONE16
+                },
             });
+        }
+        // Flaky hosts: about one in fifty, at most six, at least one where there are 8 hosts
+        // or more; some drop off the network, others fail tasks.
+        let mut flaky: Vec<usize> = Vec::new();
+        if *n >= 8 {
+            let salt = 0xF1A4_u64 ^ ((i as u64) << 24);
+            for pos in 0..*n as usize {
+                let h = crate::host_results::mix(salt ^ pos as u64);
+                if h.is_multiple_of(50)
+                    && hosts[first + pos].disabled_at == i64::MAX
+                    && flaky.len() < 6
+                {
+                    flaky.push(pos);
+                }
+            }
+            if flaky.is_empty() {
+                let mut pos = crate::host_results::mix(salt) as usize % *n as usize;
+                while hosts[first + pos].disabled_at != i64::MAX {
+                    pos = (pos + 1) % *n as usize;
+                }
+                flaky.push(pos);
+            }
+            for (k, &pos) in flaky.iter().enumerate() {
+                let h = crate::host_results::mix(salt ^ 0xABCD ^ pos as u64);
+                hosts[first + pos].flaky = if h.is_multiple_of(2) {
+                    Flaky::Unreachable
+                } else {
+                    Flaky::Fails
+                };
+                // The largest inventory's second flaky host was taken out of service 6 hours
+                // ago, after it kept failing: its history stays, hosts/ shows it disabled.
+                if i == 5 && k == 1 {
+                    hosts[first + pos].disabled_at = p.now - 6 * 3_600_000_000;
+                }
+            }
         }
         inventories.push(Inventory {
             id: i as u32 + 1,
@@ -322,6 +413,9 @@ pub fn build(p: &WorldParams) -> World {
             host_count: *n,
             first_host: first,
             modified: None,
+            flaky,
+            group_count,
+            first_group,
         });
     }
 
@@ -893,6 +987,7 @@ pub fn build(p: &WorldParams) -> World {
         launchers,
         inventories,
         hosts,
+        groups,
         ujts,
         schedules,
         instances,

@@ -3,7 +3,7 @@
 use awx_sim::{Config, RunningSim};
 use reqwest::StatusCode;
 use serde_json::Value;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 const NOW: &str = "2024-10-05T00:00:00Z"; // a Saturday: the history (Wed..Fri) is weekdays
 const ADMIN: &str = "sim-admin-token";
@@ -1857,15 +1857,14 @@ async fn real_metrics_without_redis() {
 #[tokio::test]
 async fn real_job_host_summaries_and_hosts() {
     let t = spawn(cfg(2, 400.0)).await;
-    let inv = t.json("/api/v2/inventories/?page_size=200").await;
-    let hosts_of = |name: &str| {
-        inv["results"]
-            .as_array()
-            .unwrap()
+    // every host, by inventory name: (id, enabled now)
+    let all_hosts = t.all("/api/v2/hosts/?page_size=200").await;
+    let hosts_of = |name: &str| -> Vec<(u64, bool)> {
+        all_hosts
             .iter()
-            .find(|i| i["name"] == name)
-            .and_then(|i| i["total_hosts"].as_u64())
-            .unwrap_or(0)
+            .filter(|h| h["summary_fields"]["inventory"]["name"] == name)
+            .map(|h| (h["id"].as_u64().unwrap(), h["enabled"] == true))
+            .collect()
     };
     let mut checked = [0, 0];
     for status in ["successful", "failed"] {
@@ -1876,13 +1875,27 @@ async fn real_job_host_summaries_and_hosts() {
             .await;
         for j in p["results"].as_array().unwrap() {
             let id = j["id"].as_u64().unwrap();
-            let n = hosts_of(j["summary_fields"]["inventory"]["name"].as_str().unwrap());
+            let inv = hosts_of(j["summary_fields"]["inventory"]["name"].as_str().unwrap());
             let all = t
                 .all(&format!(
                     "/api/v2/jobs/{id}/job_host_summaries/?page_size=200"
                 ))
                 .await;
-            assert_eq!(all.len() as u64, n, "one summary per host of job {id}");
+            // one summary per host of the run: every host enabled now (hosts are only ever
+            // disabled, never enabled again, so these were enabled when it ran), never a host
+            // of another inventory, never one twice
+            let ran: BTreeSet<u64> = all.iter().map(|s| s["host"].as_u64().unwrap()).collect();
+            assert_eq!(ran.len(), all.len(), "job {id}: a host twice");
+            for (h, enabled) in &inv {
+                if *enabled {
+                    assert!(ran.contains(h), "job {id}: enabled host {h} missing");
+                }
+            }
+            assert!(
+                ran.iter().all(|h| inv.iter().any(|(x, _)| x == h)),
+                "job {id}: a host of another inventory"
+            );
+            let n = all.len() as u64;
             // the job's host_status_counts count each host once, under its worst state
             let d = t.json(&format!("/api/v2/jobs/{id}/")).await;
             let hsc = d["host_status_counts"].as_object().expect("counts");
@@ -1892,6 +1905,13 @@ async fn real_job_host_summaries_and_hosts() {
                 + hsc.get("dark").and_then(Value::as_u64).unwrap_or(0);
             assert_eq!(bad, bad_counts, "job {id}");
             assert_eq!(bad > 0, status == "failed", "job {id}");
+            // the failed=true filter AWX's list has selects exactly those
+            let failed_only = t
+                .all(&format!(
+                    "/api/v2/jobs/{id}/job_host_summaries/?failed=true&page_size=200"
+                ))
+                .await;
+            assert_eq!(failed_only.len() as u64, bad, "job {id}");
             for s in &all {
                 assert_eq!(s["job"].as_u64(), Some(id));
                 assert_eq!(
@@ -1970,7 +1990,7 @@ async fn real_job_host_summaries_and_hosts() {
 
     // hosts: last_job_host_summary points at this host's summary of last_job, and
     // has_active_failures is that summary's failed flag
-    let hosts = t.all("/api/v2/hosts/?page_size=200").await;
+    let hosts = all_hosts;
     let mut with_last = 0;
     let mut failing = 0;
     for h in &hosts {
@@ -1999,6 +2019,203 @@ async fn real_job_host_summaries_and_hosts() {
         t.count("/api/v2/hosts/?has_active_failures=true").await,
         failing
     );
+    t.sim.shutdown().await;
+}
+
+/// Flaky hosts, partial and mass failures, inventories of tens to thousands of hosts, groups,
+/// and the truth endpoints agreeing with the API.
+#[tokio::test]
+async fn host_outcomes_flaky_hosts_groups_and_truth() {
+    let t = spawn(cfg(4, 400.0)).await;
+    let get_truth = |p: String| {
+        let t = &t;
+        async move {
+            let r = t.http.get(t.url(&p)).send().await.expect("send");
+            assert_eq!(r.status(), StatusCode::OK, "{p}");
+            r.json::<Vec<Value>>().await.expect("json")
+        }
+    };
+    let runs = get_truth("/_sim/truth/host_summaries".into()).await;
+    let hosts = get_truth("/_sim/truth/hosts".into()).await;
+    assert!(runs.len() > 300, "{}", runs.len());
+    // inventories of tens to thousands of hosts
+    let inv = t.json("/api/v2/inventories/?page_size=200").await;
+    let sizes: Vec<u64> = inv["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["total_hosts"].as_u64().unwrap())
+        .collect();
+    assert!(sizes.iter().any(|&n| n >= 1000), "{sizes:?}");
+    assert!(sizes.iter().any(|&n| (10..100).contains(&n)), "{sizes:?}");
+    assert_eq!(sizes.iter().sum::<u64>(), hosts.len() as u64);
+
+    // successful runs have no failed host, failed runs at least one; some failed runs fail a
+    // few hosts of many, some most of them
+    let mut partial = 0;
+    let mut mass = 0;
+    let mut fails: BTreeMap<u64, u64> = BTreeMap::new();
+    for r in &runs {
+        let hs = r["hosts"].as_array().unwrap();
+        let bad = hs.iter().filter(|h| h["failed"] == true).count();
+        match r["status"].as_str().unwrap() {
+            "successful" => assert_eq!(bad, 0, "{}", r["job"]),
+            "failed" => {
+                assert!(bad > 0, "{}", r["job"]);
+                if hs.len() >= 20 && bad * 10 < hs.len() {
+                    partial += 1;
+                }
+                if hs.len() >= 20 && bad * 5 > hs.len() * 2 {
+                    mass += 1;
+                }
+            }
+            other => panic!("a {other} run has summaries"),
+        }
+        for h in hs.iter().filter(|h| h["failed"] == true) {
+            *fails.entry(h["host"].as_u64().unwrap()).or_default() += 1;
+        }
+        // a host is counted once per run, failed exactly when it failed or was unreachable
+        for h in hs {
+            assert_eq!(
+                h["failed"] == true,
+                h["failures"].as_u64().unwrap() + h["dark"].as_u64().unwrap() > 0
+            );
+        }
+    }
+    assert!(partial > 5 && mass > 0, "partial {partial}, mass {mass}");
+    // the hosts failing most often are the flaky ones
+    let flaky: BTreeSet<u64> = hosts
+        .iter()
+        .filter(|h| h["flaky"] != "no")
+        .map(|h| h["id"].as_u64().unwrap())
+        .collect();
+    assert!(flaky.len() >= 5, "{flaky:?}");
+    let mut worst: Vec<(u64, u64)> = fails.iter().map(|(h, n)| (*n, *h)).collect();
+    worst.sort_unstable_by(|a, b| b.cmp(a));
+    let top: Vec<u64> = worst.iter().take(5).map(|(_, h)| *h).collect();
+    assert!(
+        top.iter().filter(|h| flaky.contains(h)).count() >= 4,
+        "top failing {worst:?}, flaky {flaky:?}"
+    );
+    // unreachable-prone flaky hosts are mostly unreachable when they fail
+    let dark_prone = hosts
+        .iter()
+        .find(|h| h["flaky"] == "unreachable" && fails.get(&h["id"].as_u64().unwrap()) > Some(&3))
+        .expect("an unreachable-prone flaky host that failed");
+    let id = dark_prone["id"].as_u64().unwrap();
+    let (dark, failed) = runs
+        .iter()
+        .flat_map(|r| r["hosts"].as_array().unwrap())
+        .filter(|h| h["host"].as_u64() == Some(id) && h["failed"] == true)
+        .fold((0, 0), |(d, f), h| {
+            (d + (h["dark"].as_u64() > Some(0)) as u64, f + 1)
+        });
+    assert!(dark * 2 > failed, "{dark} of {failed}");
+
+    // the truth agrees with the API: a few failed runs, host by host
+    let failed_runs: Vec<&Value> = runs.iter().filter(|r| r["status"] == "failed").collect();
+    for r in failed_runs.iter().rev().take(6) {
+        let id = r["job"].as_u64().unwrap();
+        let api = t
+            .all(&format!(
+                "/api/v2/jobs/{id}/job_host_summaries/?page_size=200"
+            ))
+            .await;
+        let hs = r["hosts"].as_array().unwrap();
+        assert_eq!(api.len(), hs.len(), "job {id}");
+        for h in hs {
+            let a = api
+                .iter()
+                .find(|s| s["host"] == h["host"])
+                .unwrap_or_else(|| panic!("job {id}: host {} missing", h["host"]));
+            for k in [
+                "ok", "changed", "failures", "dark", "skipped", "ignored", "rescued", "failed",
+            ] {
+                assert_eq!(a[k], h[k], "job {id} host {} {k}", h["host"]);
+            }
+            assert_eq!(a["host_name"], h["name"]);
+        }
+    }
+    // failed_only and the range select like the full list
+    let last = failed_runs.last().unwrap();
+    let fin = last["finished"].as_str().unwrap();
+    let only = get_truth(format!(
+        "/_sim/truth/host_summaries?from={}&to=2100-01-01T00:00:00Z&failed_only=true",
+        fin.replace(':', "%3A")
+    ))
+    .await;
+    assert!(only.iter().all(|r| r["finished"].as_str().unwrap() >= fin));
+    let mine = only
+        .iter()
+        .find(|r| r["job"] == last["job"])
+        .expect("the run");
+    assert_eq!(
+        mine["hosts"].as_array().unwrap().len(),
+        last["hosts"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|h| h["failed"] == true)
+            .count()
+    );
+    let (s, _) = t.get("/_sim/truth/host_summaries?from=yesterday").await;
+    assert_eq!(s, StatusCode::BAD_REQUEST);
+
+    // hosts/ shows what the truth says; one host was disabled after it ran
+    let api_hosts = t.all("/api/v2/hosts/?page_size=200").await;
+    assert_eq!(api_hosts.len(), hosts.len());
+    for (a, h) in api_hosts.iter().zip(&hosts) {
+        assert_eq!(a["id"], h["id"]);
+        assert_eq!(a["enabled"], h["enabled"], "host {}", h["id"]);
+        assert_eq!(
+            a["has_active_failures"], h["has_active_failures"],
+            "host {}",
+            h["id"]
+        );
+        assert_eq!(a["last_job"], h["last_job"], "host {}", h["id"]);
+    }
+    assert!(hosts
+        .iter()
+        .any(|h| h["enabled"] == false && !h["last_job"].is_null()));
+
+    // groups: each host of a grouped inventory in one; a group's summaries are its hosts'
+    let groups = t.all("/api/v2/groups/?page_size=200").await;
+    assert!(groups.len() >= 10, "{}", groups.len());
+    let g = groups
+        .iter()
+        .find(|g| g["summary_fields"]["inventory"]["name"] == "Staging")
+        .expect("a Staging group");
+    let gid = g["id"].as_u64().unwrap();
+    let members: Vec<&Value> = api_hosts
+        .iter()
+        .filter(|h| h["summary_fields"]["groups"]["results"][0]["id"].as_u64() == Some(gid))
+        .collect();
+    assert!(!members.is_empty());
+    let mut want = 0;
+    for h in &members {
+        want += t
+            .count(&format!("/api/v2/hosts/{}/job_host_summaries/", h["id"]))
+            .await;
+    }
+    assert!(want > 0);
+    assert_eq!(
+        t.count(&format!("/api/v2/groups/{gid}/job_host_summaries/"))
+            .await,
+        want
+    );
+    let page = t
+        .json(&format!(
+            "/api/v2/groups/{gid}/job_host_summaries/?page_size=50"
+        ))
+        .await;
+    let got = ids(&page);
+    assert!(got.windows(2).all(|w| w[0] > w[1]), "newest first");
+    assert_eq!(
+        t.json(&format!("/api/v2/groups/{gid}/")).await["name"],
+        g["name"]
+    );
+    let (s, _) = t.get("/api/v2/groups/99999/job_host_summaries/").await;
+    assert_eq!(s, StatusCode::NOT_FOUND);
     t.sim.shutdown().await;
 }
 
