@@ -10,7 +10,8 @@
 #
 # Environment: AWX_SIM_PORT (8052), PROMETHEUS_PORT (9090), AWX_SIM_ARGS (extra simulator flags),
 # DEV_STATE_DIR (.tmp/dev: logs, rendered config, Prometheus data).
-# Needs: cargo, node + npm, and Prometheus (Debian: apt-get install -y prometheus).
+# Needs: cargo, Node.js 20+ with npm, python3, and Prometheus 2.x (Debian: apt-get install -y
+# prometheus). All of it, and the two ports, are checked before anything is built.
 #
 # The build commands are those of docker/Dockerfile, except that the plugin is built for this
 # host's own target there being no Alpine image to fit.
@@ -23,7 +24,7 @@ for arg in "$@"; do
   case "$arg" in
     --check) CHECK=1 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,17p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
     *) echo "dev.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -90,10 +91,69 @@ case "$(uname -m)" in
 esac
 
 # ------------------------------------------------------------------------------------------------
+# Preflight: everything the run needs, checked before the build (which takes minutes), every
+# problem reported at once with its fix.
+PROBLEMS=()
+problem() { PROBLEMS+=("$*"); }
+
+# Whether something listens on 127.0.0.1:PORT, judged by binding it as the simulator and
+# Prometheus will (with SO_REUSEADDR, so a port in TIME_WAIT counts as free).
+port_taken() {
+  python3 - "$1" <<'PY'
+import socket, sys
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+try:
+    s.bind(("127.0.0.1", int(sys.argv[1])))
+except OSError:
+    sys.exit(0)
+sys.exit(1)
+PY
+}
+listener_of() { # PORT -> " (held by NAME)" when ss can tell
+  local who
+  who=$(ss -Hltnp "sport = :$1" 2>/dev/null | sed -n 's/.*users:(("\([^"]*\)",pid=\([0-9]*\).*/\1, pid \2/p' | head -n1)
+  [ -z "$who" ] || printf ' (held by %s)' "$who"
+}
+check_port() { # PORT VARIABLE WHAT
+  local port=$1 var=$2 what=$3
+  if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
+    problem "$var=$port is not a port number (1 to 65535)"
+  elif port_taken "$port"; then
+    problem "port $port for $what is already in use on 127.0.0.1$(listener_of "$port"): set $var to a free port, e.g. $var=$((port + 10000)) scripts/dev.sh, or stop what listens there"
+  fi
+}
+
+if ! command -v python3 >/dev/null 2>&1; then
+  problem "python3 not found: on Debian/Ubuntu run 'apt-get install -y python3' (this script uses it to find free ports and read Prometheus' answers)"
+fi
+if [ "$BUILD" = 1 ]; then
+  command -v cargo >/dev/null 2>&1 ||
+    problem "cargo not found: install Rust with rustup (https://rustup.rs), then open a new shell"
+  if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+    problem "node or npm not found: install Node.js 20 or newer with npm (e.g. from https://nodejs.org or your distribution's nodejs and npm packages)"
+  elif ! node -e 'process.exit(Number(process.versions.node.split(".")[0]) >= 20 ? 0 : 1)'; then
+    problem "Node.js $(node -v) is too old for the frontend build: install Node.js 20 or newer"
+  fi
+fi
+PROMETHEUS=$(command -v prometheus || true)
+[ -n "$PROMETHEUS" ] ||
+  problem "prometheus not found: on Debian/Ubuntu run 'apt-get install -y prometheus' (the service need not run; this script starts the binary), elsewhere put Prometheus 2.x on the PATH"
+if [ "$CHECK" = 0 ] && command -v python3 >/dev/null 2>&1; then
+  check_port "${AWX_SIM_PORT:-8052}" AWX_SIM_PORT "the AWX simulator"
+  check_port "${PROMETHEUS_PORT:-9090}" PROMETHEUS_PORT "Prometheus"
+fi
+if [ "${#PROBLEMS[@]}" -gt 0 ]; then
+  log "cannot start; fix first:"
+  for p in "${PROBLEMS[@]}"; do
+    printf '  - %s\n' "$p" >&2
+  done
+  exit 1
+fi
+
+# ------------------------------------------------------------------------------------------------
 # Build: the plugin backend and frontend into dist/, the simulator.
 if [ "$BUILD" = 1 ]; then
-  command -v cargo >/dev/null || die "cargo not found: install Rust (https://rustup.rs)"
-  command -v npm >/dev/null || die "npm not found: install Node.js 20 or newer"
   log "building the plugin backend and the simulator (release)"
   (cd "$REPO" && cargo build --release --locked -p gpx_awx)
   (cd "$REPO" && cargo build --release --locked -p awx-sim)
@@ -112,8 +172,6 @@ fi
 [ -x "$REPO/dist/gpx_awx_${GOOS}_${GOARCH}" ] || die "dist/gpx_awx_${GOOS}_${GOARCH} is missing: run without --no-build"
 [ -f "$REPO/dist/plugin.json" ] || die "dist/plugin.json is missing: run without --no-build"
 
-PROMETHEUS=$(command -v prometheus || true)
-[ -n "$PROMETHEUS" ] || die "prometheus not found: on Debian/Ubuntu run 'apt-get install -y prometheus' (the service need not run; this script starts the binary), elsewhere put Prometheus 2.x on the PATH"
 
 mkdir -p "$STATE"
 
@@ -133,7 +191,14 @@ SIM_PID=$!
 sim_url() { sed -n 's|.*listening on \(http://[^ ]*\).*|\1|p' "$STATE/awx-sim.out" | head -n1 | sed 's|/*$||'; }
 deadline=$((SECONDS + 120))
 until [ -n "$(sim_url)" ]; do
-  kill -0 "$SIM_PID" 2>/dev/null || die "the simulator exited; see $STATE/awx-sim.log: $(tail -n 5 "$STATE/awx-sim.log")"
+  if ! kill -0 "$SIM_PID" 2>/dev/null; then
+    cause=$(grep -iE 'error|awx-sim:' "$STATE/awx-sim.log" | tail -n 2)
+    [ -n "$cause" ] || cause=$(tail -n 3 "$STATE/awx-sim.log")
+    case "$cause" in
+      *"cannot bind"*) cause="$cause; set AWX_SIM_PORT to a free port" ;;
+    esac
+    die "the simulator exited at start: ${cause:-no message} (log: $STATE/awx-sim.log)"
+  fi
   [ "$SECONDS" -lt "$deadline" ] || die "the simulator did not say where it listens within 120 s; see $STATE/awx-sim.log"
   sleep 0.5
 done
@@ -150,8 +215,24 @@ PROM_URL=http://127.0.0.1:$PROM_PORT
 "$PROMETHEUS" --config.file="$PROM_CONFIG" --storage.tsdb.path="$STATE/prometheus/data" \
   --web.listen-address="127.0.0.1:$PROM_PORT" </dev/null >"$STATE/prometheus.log" 2>&1 &
 PIDS+=($!)
-wait_for 60 "Prometheus ready at $PROM_URL" http_get "$PROM_URL/-/ready" ||
-  die "Prometheus is not ready at $PROM_URL; see $STATE/prometheus.log"
+PROM_PID=$!
+# Prometheus that cannot start (port taken, data directory locked by another one, bad config)
+# exits within a second: report its own error then, not after the readiness timeout.
+deadline=$((SECONDS + 60))
+until http_get "$PROM_URL/-/ready" >/dev/null 2>&1; do
+  if ! kill -0 "$PROM_PID" 2>/dev/null; then
+    cause=$(grep -E 'level=(error|fatal)' "$STATE/prometheus.log" | sed -n 's/.*msg="\([^"]*\)".*err="\([^"]*\)".*/\1: \2/p' | tail -n 2)
+    [ -n "$cause" ] || cause=$(tail -n 3 "$STATE/prometheus.log")
+    case "$cause" in
+      *"address already in use"*) cause="$cause; set PROMETHEUS_PORT to a free port" ;;
+      *"lock DB directory"*) cause="$cause; another Prometheus uses $STATE/prometheus/data: stop it, or set DEV_STATE_DIR" ;;
+    esac
+    die "Prometheus exited at start: $cause (log: $STATE/prometheus.log)"
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || die "Prometheus is not ready at $PROM_URL after 60 s; see $STATE/prometheus.log"
+  sleep 0.5
+done
+log "Prometheus ready at $PROM_URL: ok"
 
 scraped() {
   http_get "$PROM_URL/api/v1/query?query=awx_system_info%7Bjob%3D%22awx%22%7D" |

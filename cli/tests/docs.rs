@@ -299,6 +299,52 @@ fn every_awx_kpi_command_the_docs_show_parses() {
     assert!(checked >= 4, "only {checked} commands found");
 }
 
+/// The README is where a newcomer starts: it links every page of docs/, and every
+/// `scripts/*.sh --flag` it shows is a flag that script takes.
+#[test]
+fn the_readme_links_every_doc_and_shows_only_flags_the_scripts_take() {
+    let readme = read("README.md");
+    let mut docs: Vec<String> = std::fs::read_dir(repo().join("docs"))
+        .expect("docs/")
+        .filter_map(|e| e.ok()?.file_name().into_string().ok())
+        .filter(|n| n.ends_with(".md"))
+        .collect();
+    docs.sort();
+    assert!(docs.len() >= 9, "{docs:?}");
+    for d in &docs {
+        assert!(
+            readme.contains(&format!("](docs/{d})")),
+            "README.md does not link docs/{d}"
+        );
+    }
+    let mut shown = 0;
+    for line in readme.lines() {
+        for (at, _) in line.match_indices("scripts/") {
+            let rest = line[at..].split('#').next().unwrap_or_default();
+            let ws: Vec<&str> = rest.split_whitespace().collect();
+            let trim = |w: &str| w.trim_end_matches(['`', ',', ')', ':', ';']).to_string();
+            let Some(script) = ws.first().map(|w| trim(w)).filter(|w| w.ends_with(".sh")) else {
+                continue;
+            };
+            let path = repo().join(&script);
+            let src = std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("README.md shows {script}: {e}"));
+            shown += 1;
+            for flag in ws[1..].iter().take_while(|w| w.starts_with("--")) {
+                let flag = trim(flag);
+                assert!(
+                    src.contains(&format!("{flag})")),
+                    "README.md shows `{script} {flag}`, which {script} does not take"
+                );
+            }
+        }
+    }
+    assert!(
+        shown >= 4,
+        "only {shown} script commands found in README.md"
+    );
+}
+
 // ---------------------------------------------------------------------------------------
 // docs/TROUBLESHOOTING.md: every message it quotes is one the plugin can produce.
 // ---------------------------------------------------------------------------------------
