@@ -71,7 +71,17 @@ string_enum!(QueryType {
     Promql = "promql",
     Annotations = "annotations",
     Lookup = "lookup",
+    HostOutcomes = "host_outcomes",
+    HostFailures = "host_failures",
 });
+
+impl QueryType {
+    /// The query types over hosts (job host summaries), which take `hostSummaries`,
+    /// `groupBy: host` and `filters.host`.
+    pub fn is_host_kpi(self) -> bool {
+        matches!(self, QueryType::HostOutcomes | QueryType::HostFailures)
+    }
+}
 
 string_enum!(
     /// AWX's unified job statuses, in lifecycle order.
@@ -153,6 +163,18 @@ string_enum!(Measure {
     Used = "used",
 });
 
+string_enum!(
+    /// Which jobs' host summaries to load (one AWX list per job): those of failed and errored
+    /// jobs, listing only their failed and unreachable hosts (the default of the host query
+    /// types), every finished playbook run with all its hosts (for `ok` and `changed`), or
+    /// none (the default of the jobs table).
+    HostSummaries {
+        None = "none",
+        Failed = "failed",
+        All = "all",
+    }
+);
+
 string_enum!(LookupKind {
     Organization = "organization",
     Template = "template",
@@ -181,6 +203,8 @@ pub struct Filters {
     pub launched_by: Vec<String>,
     /// Substrings of the job name (any matches), case-insensitive.
     pub name: Vec<String>,
+    /// Hosts by name or AWX id: only for the host query types.
+    pub host: Vec<String>,
 }
 
 pub const FILTER_KEYS: &[&str] = &[
@@ -195,6 +219,7 @@ pub const FILTER_KEYS: &[&str] = &[
     "executionNode",
     "launchedBy",
     "name",
+    "host",
 ];
 
 /// Grafana's time range, half-open: [from, to).
@@ -235,6 +260,10 @@ pub struct Query {
     pub measures: Vec<Measure>,
     pub limit: usize,
     pub include_syncs: bool,
+    /// For the host query types and the jobs table: whose host summaries to load.
+    pub host_summaries: HostSummaries,
+    /// `groupBy: host` (host query types only; `group_by` is then `none`).
+    pub by_host: bool,
     pub expr: String,
     pub legend_format: String,
     pub instant: bool,
@@ -314,15 +343,59 @@ impl Query {
         };
 
         let filters = parse_filters(obj.get("filters"))?;
-        let group_by = match opt_str(&obj, "groupBy")? {
-            None => GroupBy::None,
-            Some(s) => GroupBy::parse(s).ok_or_else(|| {
-                QueryError::new(
+        let hosts = query_type.is_host_kpi();
+        if !filters.host.is_empty() && !hosts {
+            return Err(QueryError::new(
+                "filters.host",
+                format!(
+                    "picks hosts, which only host_outcomes and host_failures have; remove it from this {query_type} query"
+                ),
+            ));
+        }
+        let (group_by, by_host) = match opt_str(&obj, "groupBy")? {
+            None => (GroupBy::None, false),
+            Some("host") if hosts => (GroupBy::None, true),
+            Some("host") => {
+                return Err(QueryError::new(
                     "groupBy",
-                    format!("unknown groupBy `{s}`; use one of: {}", GroupBy::valid()),
+                    format!(
+                        "`host` groups host_outcomes and host_failures only; use one of: {}",
+                        GroupBy::valid()
+                    ),
+                ))
+            }
+            Some(s) => {
+                let g = GroupBy::parse(s).ok_or_else(|| {
+                    let also = if hosts { ", host" } else { "" };
+                    QueryError::new(
+                        "groupBy",
+                        format!(
+                            "unknown groupBy `{s}`; use one of: {}{also}",
+                            GroupBy::valid()
+                        ),
+                    )
+                })?;
+                (g, false)
+            }
+        };
+        let host_summaries = match opt_str(&obj, "hostSummaries")? {
+            None if hosts => HostSummaries::Failed,
+            None => HostSummaries::None,
+            Some(s) => HostSummaries::parse(s).ok_or_else(|| {
+                QueryError::new(
+                    "hostSummaries",
+                    format!(
+                        "unknown `{s}`; use failed (the failed and unreachable hosts of failed jobs), all (every host of every run: one AWX request per job) or none"
+                    ),
                 )
             })?,
         };
+        if hosts && host_summaries == HostSummaries::None {
+            return Err(QueryError::new(
+                "hostSummaries",
+                format!("{query_type} needs host summaries; use failed or all"),
+            ));
+        }
         let stats = enum_list_or(
             &obj,
             "stats",
@@ -405,6 +478,8 @@ impl Query {
             measures,
             limit,
             include_syncs,
+            host_summaries,
+            by_host,
             expr,
             legend_format,
             instant,
@@ -561,6 +636,7 @@ fn parse_filters(v: Option<&Value>) -> Result<Filters, QueryError> {
             "executionNode" => f.execution_node = string_list(&field, value)?,
             "launchedBy" => f.launched_by = string_list(&field, value)?,
             "name" => f.name = string_list(&field, value)?,
+            "host" => f.host = string_list(&field, value)?,
             "status" => {
                 f.status = enum_list(
                     &field,
@@ -710,6 +786,47 @@ mod tests {
             parse(r#"{"queryType":"promql"}"#).unwrap_err().field,
             "expr"
         );
+    }
+
+    #[test]
+    fn host_query_types_take_host_options_and_others_refuse_them() {
+        let q = parse(r#"{"queryType":"host_outcomes"}"#).unwrap();
+        assert_eq!(q.host_summaries, HostSummaries::Failed);
+        assert!(!q.by_host);
+        let q = parse(
+            r#"{"queryType":"host_failures","groupBy":"host","hostSummaries":"all","filters":{"host":["web-01","12"]}}"#,
+        )
+        .unwrap();
+        assert!(q.by_host);
+        assert_eq!(q.group_by, GroupBy::None);
+        assert_eq!(q.host_summaries, HostSummaries::All);
+        assert_eq!(q.filters.host, vec!["web-01", "12"]);
+        let q = parse(r#"{"queryType":"host_outcomes","groupBy":"template"}"#).unwrap();
+        assert_eq!((q.group_by, q.by_host), (GroupBy::Template, false));
+        // the jobs table loads none unless asked
+        assert_eq!(
+            parse(r#"{"queryType":"jobs"}"#).unwrap().host_summaries,
+            HostSummaries::None
+        );
+        assert_eq!(
+            parse(r#"{"queryType":"jobs","hostSummaries":"failed"}"#)
+                .unwrap()
+                .host_summaries,
+            HostSummaries::Failed
+        );
+        let e = parse(r#"{"queryType":"host_outcomes","hostSummaries":"none"}"#).unwrap_err();
+        assert_eq!(e.field, "hostSummaries");
+        assert!(e.message.contains("failed or all"), "{e}");
+        let e = parse(r#"{"queryType":"host_outcomes","hostSummaries":"some"}"#).unwrap_err();
+        assert!(e.message.contains("use failed"), "{e}");
+        let e = parse(r#"{"queryType":"job_throughput","groupBy":"host"}"#).unwrap_err();
+        assert_eq!(e.field, "groupBy");
+        assert!(e.message.contains("host_outcomes"), "{e}");
+        let e = parse(r#"{"queryType":"host_failures","groupBy":"rack"}"#).unwrap_err();
+        assert!(e.message.ends_with(", host"), "{e}");
+        let e = parse(r#"{"queryType":"jobs","filters":{"host":["x"]}}"#).unwrap_err();
+        assert_eq!(e.field, "filters.host");
+        assert!(e.message.contains("remove it"), "{e}");
     }
 
     #[test]

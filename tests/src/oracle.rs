@@ -143,3 +143,206 @@ pub fn assert_close(got: Option<f64>, want: Option<f64>, what: &str) {
         _ => panic!("{what}: got {got:?}, want {want:?}"),
     }
 }
+
+/// A run with host summaries as `/_sim/truth/host_summaries` reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthRun {
+    pub job: i64,
+    pub status: String,
+    pub finished: DateTime<Utc>,
+    pub template: Option<String>,
+    pub inventory: String,
+    pub hosts: Vec<TruthHostRun>,
+}
+
+/// One host's counters in one run.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthHostRun {
+    pub host: i64,
+    pub name: String,
+    pub ok: i64,
+    pub changed: i64,
+    pub failures: i64,
+    pub dark: i64,
+    pub skipped: i64,
+    pub ignored: i64,
+    pub rescued: i64,
+    pub failed: bool,
+}
+
+impl TruthHostRun {
+    /// The host's state in the run as the contract counts it (docs/QUERIES.md, host
+    /// outcomes): unreachable over failed over changed over ok.
+    pub fn outcome(&self) -> &'static str {
+        if self.dark > 0 {
+            "unreachable"
+        } else if self.failures > 0 {
+            "failed"
+        } else if self.changed > 0 {
+            "changed"
+        } else {
+            "ok"
+        }
+    }
+}
+
+/// A host now, as `/_sim/truth/hosts` reports it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct TruthHost {
+    pub id: i64,
+    pub name: String,
+    pub inventory: String,
+    pub enabled: bool,
+    pub flaky: String,
+    pub group: Option<String>,
+    pub last_job: Option<i64>,
+    pub has_active_failures: bool,
+}
+
+/// Which jobs' hosts a host KPI reads: playbook runs that finished in the range; failed and
+/// errored ones for the failed hosts only, every one that started for all hosts.
+pub fn reads_hosts(j: &TruthJob, all: bool, from_us: i64, to_us: i64) -> bool {
+    j.job_type == "job"
+        && j.finished
+            .is_some_and(|f| us(f) >= from_us && us(f) < to_us)
+        && if all {
+            is_final(&j.status) && j.started.is_some()
+        } else {
+            j.status == "failed" || j.status == "error"
+        }
+}
+
+/// One expected row of `host_outcomes`.
+#[derive(Debug, Clone, PartialEq)]
+pub struct HostRow {
+    pub host: String,
+    pub host_id: i64,
+    pub group: Option<String>,
+    pub inventory: String,
+    pub jobs: u64,
+    pub failed: u64,
+    pub unreachable: u64,
+    pub changed: u64,
+    pub ok: u64,
+    /// (finished, job id, template) of the newest run the host failed or was unreachable in.
+    pub last_failure: Option<(DateTime<Utc>, i64, Option<String>)>,
+}
+
+/// `host_outcomes` from the truth: `jobs` already selected (filters, [`reads_hosts`]);
+/// `group` labels a job under the query's groupBy; `hosts` picks hosts by name or id.
+/// Sorted as the contract says: most failed and unreachable runs first, then the most
+/// recent failure, the most runs, the host's name, the group, the host's id.
+pub fn host_outcomes(
+    jobs: &[&TruthJob],
+    runs: &std::collections::HashMap<i64, TruthRun>,
+    all: bool,
+    group: &dyn Fn(&TruthJob) -> Option<String>,
+    hosts: &[String],
+) -> Vec<HostRow> {
+    use std::collections::BTreeMap;
+    let mut rows: BTreeMap<(i64, Option<String>), (HostRow, (DateTime<Utc>, i64))> =
+        BTreeMap::new();
+    for j in jobs {
+        let Some(run) = runs.get(&j.id) else {
+            continue;
+        };
+        let g = group(j);
+        for h in &run.hosts {
+            let bad = h.failed;
+            if !all && !bad {
+                continue;
+            }
+            if !hosts.is_empty()
+                && !hosts
+                    .iter()
+                    .any(|v| *v == h.name || v.parse::<i64>() == Ok(h.host))
+            {
+                continue;
+            }
+            let at = (run.finished, run.job);
+            let (row, newest) = rows.entry((h.host, g.clone())).or_insert_with(|| {
+                (
+                    HostRow {
+                        host: h.name.clone(),
+                        host_id: h.host,
+                        group: g.clone(),
+                        inventory: run.inventory.clone(),
+                        jobs: 0,
+                        failed: 0,
+                        unreachable: 0,
+                        changed: 0,
+                        ok: 0,
+                        last_failure: None,
+                    },
+                    at,
+                )
+            });
+            row.jobs += 1;
+            match h.outcome() {
+                "unreachable" => row.unreachable += 1,
+                "failed" => row.failed += 1,
+                "changed" => row.changed += 1,
+                _ => row.ok += 1,
+            }
+            if at >= *newest {
+                *newest = at;
+                row.inventory = run.inventory.clone();
+            }
+            if bad
+                && row
+                    .last_failure
+                    .as_ref()
+                    .is_none_or(|(t, id, _)| (*t, *id) < at)
+            {
+                row.last_failure = Some((run.finished, run.job, run.template.clone()));
+            }
+        }
+    }
+    let mut out: Vec<HostRow> = rows.into_values().map(|(r, _)| r).collect();
+    out.sort_by(|a, b| {
+        (b.failed + b.unreachable)
+            .cmp(&(a.failed + a.unreachable))
+            .then_with(|| {
+                b.last_failure
+                    .as_ref()
+                    .map(|l| l.0)
+                    .cmp(&a.last_failure.as_ref().map(|l| l.0))
+            })
+            .then_with(|| b.jobs.cmp(&a.jobs))
+            .then_with(|| a.host.cmp(&b.host))
+            .then_with(|| a.group.cmp(&b.group))
+            .then_with(|| a.host_id.cmp(&b.host_id))
+    });
+    out
+}
+
+/// `host_failures` from the truth: per group (by `group`, or by host name), the failed and
+/// the unreachable hosts of the jobs that finished in each bucket.
+pub fn host_failures(
+    jobs: &[&TruthJob],
+    runs: &std::collections::HashMap<i64, TruthRun>,
+    group: &dyn Fn(&TruthJob, &TruthHostRun) -> String,
+    (from_ms, to_ms, w_ms): (i64, i64, i64),
+) -> std::collections::BTreeMap<String, Vec<(f64, f64)>> {
+    let n = bucket_count(from_ms, to_ms, w_ms);
+    let mut out: std::collections::BTreeMap<String, Vec<(f64, f64)>> = Default::default();
+    for j in jobs {
+        let (Some(run), Some(b)) = (
+            runs.get(&j.id),
+            j.finished.and_then(|f| bucket(f, from_ms, to_ms, w_ms)),
+        ) else {
+            continue;
+        };
+        for h in run.hosts.iter().filter(|h| h.failed) {
+            let series = out
+                .entry(group(j, h))
+                .or_insert_with(|| vec![(0.0, 0.0); n]);
+            match h.outcome() {
+                "failed" => series[b].0 += 1.0,
+                "unreachable" => series[b].1 += 1.0,
+                _ => {}
+            }
+        }
+    }
+    out
+}

@@ -166,6 +166,56 @@ pub struct Named {
     pub kind: String,
 }
 
+/// A count from AWX's JSON as a u32: anything else (negative, fractional, a string) is 0,
+/// so a malformed summary cannot overflow a sum.
+fn lenient_count<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    let v = serde_json::Value::deserialize(d)?;
+    Ok(v.as_u64().and_then(|n| u32::try_from(n).ok()).unwrap_or(0))
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct HostSummaryFields {
+    #[serde(default)]
+    pub host: Option<NamedRef>,
+}
+
+/// One row of `jobs/{id}/job_host_summaries/`: a host's task counts in one run. `host` is
+/// null when the host was deleted since (AWX keeps `host_name`).
+#[derive(Debug, Clone, Deserialize)]
+pub struct JobHostSummary {
+    #[serde(default)]
+    pub host: Option<i64>,
+    #[serde(default)]
+    pub host_name: String,
+    #[serde(default)]
+    pub summary_fields: HostSummaryFields,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub ok: u32,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub changed: u32,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub failures: u32,
+    /// Unreachable.
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub dark: u32,
+    #[serde(default, deserialize_with = "lenient_count")]
+    pub skipped: u32,
+}
+
+/// One row of `hosts/`: the host's current state.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Host {
+    pub id: i64,
+    #[serde(default)]
+    pub name: String,
+    #[serde(default)]
+    pub inventory: Option<i64>,
+    #[serde(default)]
+    pub enabled: Option<bool>,
+    #[serde(default)]
+    pub has_active_failures: Option<bool>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,5 +242,55 @@ mod tests {
                 assert!(job.summary_fields.organization.is_some());
             }
         }
+    }
+
+    #[test]
+    fn real_host_summaries_and_hosts_parse() {
+        let dir = format!(
+            "{}/../../shared/reference/samples/real-awx-24.6.1",
+            env!("CARGO_MANIFEST_DIR")
+        );
+        let (Ok(summaries), Ok(hosts)) = (
+            std::fs::read_to_string(format!("{dir}/job_host_summaries.json")),
+            std::fs::read_to_string(format!("{dir}/hosts_list.json")),
+        ) else {
+            eprintln!("samples in {dir} not present; skipping");
+            return;
+        };
+        let page: crate::awx::Page<JobHostSummary> = serde_json::from_str(&summaries).unwrap();
+        let first = &page.results[0];
+        assert_eq!(first.host, Some(10));
+        assert_eq!(first.host_name, "db4.example.com");
+        assert_eq!(
+            first.summary_fields.host.as_ref().map(|h| h.name.as_str()),
+            Some("db4.example.com")
+        );
+        assert_eq!(
+            (
+                first.ok,
+                first.changed,
+                first.failures,
+                first.dark,
+                first.skipped
+            ),
+            (5, 3, 0, 0, 3)
+        );
+        let page: crate::awx::Page<Host> = serde_json::from_str(&hosts).unwrap();
+        assert_eq!(page.results[0].id, 2);
+        assert_eq!(page.results[0].inventory, Some(2));
+        assert_eq!(page.results[0].enabled, Some(true));
+        assert_eq!(page.results[0].has_active_failures, Some(false));
+    }
+
+    #[test]
+    fn odd_counts_are_zero_not_errors() {
+        let s: JobHostSummary = serde_json::from_str(
+            r#"{"host": null, "host_name": "gone", "ok": -3, "changed": "2", "failures": 1.5, "dark": 99999999999}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (s.host, s.ok, s.changed, s.failures, s.dark),
+            (None, 0, 0, 0, 0)
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! with AWX, and the selection of the jobs a query counts.
 
 pub mod changes;
+pub mod hosts;
 pub mod persist;
 pub mod record;
 pub mod select;

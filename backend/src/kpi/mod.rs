@@ -6,6 +6,7 @@ pub mod annotations;
 pub mod buckets;
 pub mod capacity;
 mod error;
+pub mod hosts;
 pub mod instances;
 pub mod lookup;
 pub mod prom;
@@ -104,6 +105,8 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
         System => system::from_api(inst).await,
         Annotations => annotations::run(inst, q).await,
         Lookup => lookup::run(inst, q).await,
+        HostOutcomes => hosts::outcomes(inst, q).await,
+        HostFailures => hosts::failures(inst, q).await,
         Promql => Err(KpiError::wrong_source(q.query_type, q.source, "prometheus")),
     }
 }

@@ -73,7 +73,35 @@ fn object_field(loaded: &Loaded<'_>, name: &str, rows: &[&Job], f: fn(&Job) -> R
 pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let from = micros(q.range.from);
     let to = micros(q.range.to);
-    let loaded = records::load(inst, q, from).await?;
+    let scope = super::hosts::scope(q.host_summaries);
+    // The records are not held while AWX is asked for the rows' hosts.
+    let (frame, row_ids, wanted, awx_now) = {
+        let loaded = records::load(inst, q, from).await?;
+        let (frame, rows) = jobs_frame(inst, q, &loaded, from, to);
+        let wanted = scope
+            .map(|s| super::hosts::job_rows_with_hosts(rows.iter().copied(), s))
+            .unwrap_or_default();
+        let row_ids: Vec<i64> = rows.iter().map(|j| j.id).collect();
+        (frame, row_ids, wanted, super::hosts::clock(&loaded))
+    };
+    let frame = match scope {
+        Some(scope) => {
+            super::hosts::with_job_host_columns(inst, frame, &row_ids, &wanted, scope, awx_now)
+                .await?
+        }
+        None => frame,
+    };
+    Ok(vec![frame])
+}
+
+/// The jobs table over the loaded records, and its rows.
+fn jobs_frame<'l>(
+    inst: &Instance,
+    q: &Query,
+    loaded: &'l Loaded<'_>,
+    from: i64,
+    to: i64,
+) -> (Frame, Vec<&'l Job>) {
     let sel = loaded.select(q);
     // Active in the range: created before its end, not finished before its start.
     let active =
@@ -90,7 +118,7 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
                     rows.push(j);
                 }
             }
-            active_total(store, &loaded, q, &sel, from, to)
+            active_total(store, loaded, q, &sel, from, to)
         }
         None => {
             let mut total = 0;
@@ -113,7 +141,7 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             Field::new("id", Values::I64(rows.iter().map(|j| Some(j.id)).collect()))
                 .with_config(link_config("Open in AWX")),
         )
-        .with_field(sym_field(&loaded, "name", &rows, |j| j.name))
+        .with_field(sym_field(loaded, "name", &rows, |j| j.name))
         .with_field(Field::new(
             "type",
             Values::strings(rows.iter().map(|j| j.job_type.map(JobType::as_str))),
@@ -122,13 +150,13 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             "status",
             Values::strings(rows.iter().map(|j| j.status.map(JobStatus::as_str))),
         ))
-        .with_field(object_field(&loaded, "template", &rows, |j| j.template))
-        .with_field(object_field(&loaded, "organization", &rows, |j| {
+        .with_field(object_field(loaded, "template", &rows, |j| j.template))
+        .with_field(object_field(loaded, "organization", &rows, |j| {
             j.organization
         }))
-        .with_field(object_field(&loaded, "inventory", &rows, |j| j.inventory))
-        .with_field(object_field(&loaded, "project", &rows, |j| j.project))
-        .with_field(sym_field(&loaded, "launched_by", &rows, |j| j.launched_by))
+        .with_field(object_field(loaded, "inventory", &rows, |j| j.inventory))
+        .with_field(object_field(loaded, "project", &rows, |j| j.project))
+        .with_field(sym_field(loaded, "launched_by", &rows, |j| j.launched_by))
         .with_field(Field::new(
             "launch_type",
             Values::strings(rows.iter().map(|j| j.launch_type.map(|l| l.as_str()))),
@@ -150,10 +178,10 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             )
             .with_unit("s"),
         )
-        .with_field(sym_field(&loaded, "execution_node", &rows, |j| {
+        .with_field(sym_field(loaded, "execution_node", &rows, |j| {
             j.execution_node
         }))
-        .with_field(object_field(&loaded, "instance_group", &rows, |j| {
+        .with_field(object_field(loaded, "instance_group", &rows, |j| {
             j.instance_group
         }))
         .with_field(Field::new(
@@ -166,7 +194,7 @@ pub async fn jobs(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
             format!("Showing the newest {} of {total} jobs; raise `limit` (at most 10000) or narrow the filters.", rows.len()),
         );
     }
-    Ok(vec![frame])
+    (frame, rows)
 }
 
 /// How many selected jobs held are active in `[from, to)`, without visiting them all:

@@ -4,6 +4,7 @@
 mod dashboards;
 mod faults;
 mod health;
+mod hosts;
 mod load;
 mod persist;
 mod prometheus;
