@@ -29,10 +29,11 @@ pub enum InstanceError {
 #[derive(Debug)]
 pub struct Instance {
     pub settings: Settings,
-    pub awx: AwxClient,
+    /// Shared with the job store's background fill.
+    pub awx: Arc<AwxClient>,
     pub prometheus: Option<PrometheusClient>,
     /// The job-record cache; `None` when `jobCacheMB` is 0.
-    pub jobs: Option<JobStore>,
+    pub jobs: Option<Arc<JobStore>>,
 }
 
 impl Instance {
@@ -66,14 +67,14 @@ impl Instance {
         settings: Settings,
         disk: Option<DiskCache>,
     ) -> Result<Self, InstanceError> {
-        let awx = AwxClient::new(&settings.awx)?;
+        let awx = Arc::new(AwxClient::new(&settings.awx)?);
         let prometheus = settings
             .prometheus
             .as_ref()
             .map(|p| PrometheusClient::new(p, &settings.awx.tls, settings.awx.timeout))
             .transpose()?;
         let jobs = (settings.job_cache_bytes > 0)
-            .then(|| JobStore::with_disk(settings.job_cache_bytes, disk));
+            .then(|| Arc::new(JobStore::with_disk(settings.job_cache_bytes, disk)));
         Ok(Self {
             settings,
             awx,

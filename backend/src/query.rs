@@ -271,6 +271,8 @@ pub struct Query {
     pub range: TimeRange,
     pub interval_ms: i64,
     pub max_data_points: i64,
+    /// From Grafana's alerting (the `FromAlert` header): exact answers or an error.
+    pub from_alert: bool,
 }
 
 /// What Grafana sends besides the JSON (the protocol's DataQuery fields).
@@ -282,6 +284,8 @@ pub struct QueryEnvelope<'a> {
     pub range: TimeRange,
     pub interval_ms: i64,
     pub max_data_points: i64,
+    /// Grafana's alerting asks (the `FromAlert` header): never a partial answer.
+    pub from_alert: bool,
 }
 
 impl Query {
@@ -487,6 +491,7 @@ impl Query {
             range: env.range,
             interval_ms: env.interval_ms,
             max_data_points: env.max_data_points,
+            from_alert: env.from_alert,
         })
     }
 }
@@ -684,6 +689,7 @@ mod tests {
             range: TimeRange::from_millis(0, 3_600_000).unwrap(),
             interval_ms: 60_000,
             max_data_points: 1000,
+            from_alert: false,
         }
     }
 

@@ -248,6 +248,7 @@ fn parse_query(
         range,
         interval_ms: interval,
         max_data_points: mdp,
+        from_alert: false,
     };
     Some(Query::parse(&env, Source::Api))
 }

@@ -81,6 +81,7 @@ pub async fn run_request(inst: &Instance, req: &Request) -> Result<Vec<Frame>, K
         },
         interval_ms: req.interval_ms,
         max_data_points: req.max_data_points,
+        from_alert: false,
     };
     let q = Query::parse(&env, inst.settings.default_source)?;
     kpi::run(inst, &q).await

@@ -334,6 +334,21 @@ impl AwxClient {
             .await
     }
 
+    /// [`AwxClient::for_each_page`], with each page's number (1-based) for callers that
+    /// must apply pages in order.
+    pub async fn for_each_numbered_page<T, F>(
+        &self,
+        req: &ApiRequest,
+        limit: usize,
+        each: F,
+    ) -> Result<bool, AwxError>
+    where
+        T: DeserializeOwned + Send,
+        F: FnMut(usize, Vec<T>, usize),
+    {
+        self.pages(req, limit, true, each).await
+    }
+
     async fn list<T: DeserializeOwned + Send>(
         &self,
         req: &ApiRequest,

@@ -15,6 +15,7 @@ use std::sync::{Arc, Mutex, RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
 use chrono::SecondsFormat;
+use tokio::sync::watch;
 
 use serde::Deserialize;
 
@@ -27,6 +28,36 @@ use crate::plugin_config::PluginConfig;
 
 /// A refresh within this window reuses the last sync: one dashboard refresh, one sync.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
+/// A cold fill reads the jobs finished this recently (and the open ones) in one list,
+/// then the older ones newest first: "recently" leaves room for the plugin's clock and
+/// AWX's to differ.
+const RECENT_US: Micros = 10 * 60 * 1_000_000;
+/// While a fill reads older pages, what arrived is applied this often.
+const FILL_FLUSH_EVERY: Duration = Duration::from_millis(500);
+
+/// How far a background fill got: pages of the older jobs read (in order) and their
+/// number; `done` once it ended, with its error if it failed.
+#[derive(Debug, Clone, Default)]
+pub struct FillProgress {
+    pub pages_read: usize,
+    pub pages: usize,
+    pub done: bool,
+    pub error: Option<AwxError>,
+}
+
+/// What [`JobStore::ensure_within`] could do in the time it had.
+#[derive(Debug)]
+pub enum Ensured {
+    /// The store covers the range (`None`: it cannot, fetch without it).
+    Ready(Option<SyncReport>),
+    /// A fill is still reading older jobs: the store holds every job finished at or
+    /// after `covered_from` (and the open ones), not yet the whole range.
+    Partial {
+        covered_from: Micros,
+        progress: FillProgress,
+        executed: String,
+    },
+}
 /// Re-read jobs modified this long before the newest change seen: AWX stamps `modified`
 /// when a save starts and commits later (a busy task manager holds its transaction for
 /// seconds), so a `modified__gt` list can miss a save that commits after it ran.
@@ -356,6 +387,8 @@ pub struct JobStore {
     disk_names: Mutex<(usize, usize, u64)>,
     /// Whether the disk copy was read into the (empty) table yet: once per store.
     disk_loaded: std::sync::atomic::AtomicBool,
+    /// The background fill, while one runs (see [`JobStore::ensure_within`]).
+    filling: Mutex<Option<watch::Receiver<FillProgress>>>,
 }
 
 /// One KPI's kept work; its owner checks the table's epoch and version before use.
@@ -379,6 +412,78 @@ impl JobStore {
             disk,
             disk_names: Mutex::new((0, 0, 0)),
             disk_loaded: std::sync::atomic::AtomicBool::new(false),
+            filling: Mutex::new(None),
+        }
+    }
+
+    /// [`JobStore::ensure`] for a dashboard: a cold store starts filling in the
+    /// background, newest jobs first, and this waits at most `wait` for the range to be
+    /// covered; then it answers [`Ensured::Partial`] with what is covered so far, and the
+    /// fill goes on for the next refresh. Once the store is filled, as `ensure`.
+    pub async fn ensure_within(
+        self: &Arc<Self>,
+        awx: &Arc<AwxClient>,
+        from: Micros,
+        wait: Duration,
+    ) -> Result<Ensured, AwxError> {
+        self.load_from_disk().await;
+        let deadline = Instant::now() + wait;
+        let rx = {
+            let mut filling = self.filling.lock().unwrap_or_else(|p| p.into_inner());
+            let running = filling.as_ref().filter(|rx| !rx.borrow().done).cloned();
+            match running {
+                Some(rx) => Some(rx),
+                None if self.read().coverage_from.is_none() => {
+                    let (tx, rx) = watch::channel(FillProgress::default());
+                    *filling = Some(rx.clone());
+                    let (store, awx) = (self.clone(), awx.clone());
+                    tokio::spawn(async move {
+                        let report = {
+                            let _sync = store.sync.lock().await;
+                            store
+                                .cold_fill(&awx, from, SyncReport::default(), Some(&tx))
+                                .await
+                        };
+                        if report.is_ok() {
+                            store.persist();
+                        }
+                        tx.send_modify(|p| {
+                            p.done = true;
+                            p.error = report.err();
+                        });
+                    });
+                    Some(rx)
+                }
+                None => None,
+            }
+        };
+        let Some(mut rx) = rx else {
+            return Ok(Ensured::Ready(self.ensure(awx, from).await?));
+        };
+        loop {
+            let progress = rx.borrow_and_update().clone();
+            if let Some(e) = progress.error {
+                return Err(e);
+            }
+            if progress.done {
+                return Ok(Ensured::Ready(self.ensure(awx, from).await?));
+            }
+            let covered_from = self.read().coverage_from;
+            if covered_from.is_some_and(|c| c <= from) {
+                // Covered while the fill reads older jobs: exact, as fresh as the fill.
+                return Ok(Ensured::Ready(Some(SyncReport {
+                    from_cache: true,
+                    ..Default::default()
+                })));
+            }
+            let left = deadline.saturating_duration_since(Instant::now());
+            if left.is_zero() || tokio::time::timeout(left, rx.changed()).await.is_err() {
+                return Ok(Ensured::Partial {
+                    covered_from: covered_from.unwrap_or(i64::MAX),
+                    progress,
+                    executed: awx.display(&coverage_request(from)),
+                });
+            }
         }
     }
 
@@ -535,7 +640,7 @@ impl JobStore {
                 report.from_cache = true;
                 return Ok(Some(report));
             }
-            None => return self.cold_fill(awx, from, report).await,
+            None => return self.cold_fill(awx, from, report, None).await,
             Some(c) if c > from => {
                 // Extend backwards: only jobs finished in [from, c) are missing, and
                 // those are final.
@@ -569,7 +674,7 @@ impl JobStore {
             tracing::info!("more jobs changed than the cache holds; filling it anew");
             *self.write() = JobTable::default();
             let from = coverage.map_or(from, |c| c.min(from));
-            return self.cold_fill(awx, from, report).await;
+            return self.cold_fill(awx, from, report, None).await;
         }
         let mut t = self.write();
         t.evict_to(self.max_jobs);
@@ -578,25 +683,97 @@ impl JobStore {
         Ok(covered.then_some(report))
     }
 
-    /// Every job finished at or after `from`, or not finished, in a new table; `None` if
-    /// they are more than the cache may hold.
+    /// Every job finished at or after `from`, or not finished, in a new table, newest
+    /// first, so that recent ranges can be answered long before old ones are read: the
+    /// open and recent jobs (finished in the last [`RECENT`]) in one list, then the older
+    /// ones by `-finished` in pages of a set that no longer changes (finished before the
+    /// fill began), fetched concurrently and applied in order, the covered range growing
+    /// back in time as they arrive (published to `progress`). `None` if they are more
+    /// than the cache may hold (the recent part stays).
     async fn cold_fill(
         &self,
         awx: &AwxClient,
         from: Micros,
         mut report: SyncReport,
+        progress: Option<&watch::Sender<FillProgress>>,
     ) -> Result<Option<SyncReport>, AwxError> {
-        let req = coverage_request(from);
+        let recent_from = (chrono::Utc::now().timestamp_micros() - RECENT_US).max(from);
+        let req = coverage_request(recent_from);
         let fetched = fetch_records(awx, &req, self.max_jobs, Interner::default(), &mut report);
         let Some((jobs, names)) = fetched.await? else {
             return Ok(None);
         };
-        let mut t = JobTable::with_jobs(jobs, names, from);
+        // Changes during the fill happen to these jobs; the first refresh after it reads
+        // what was modified since they were read.
+        let seen_modified = jobs.iter().map(|j| j.modified).max().unwrap_or(0);
+        let mut t = JobTable::with_jobs(jobs, names, recent_from);
         let now = Instant::now();
         t.synced_at = Some(now);
         // Every job's summary just gave the current names, and every open job is fresh.
         t.reconciled_at = Some(now);
+        let room = self.max_jobs.saturating_sub(t.jobs().len());
         *self.write() = t;
+        let publish = |pages: (usize, usize)| {
+            if let Some(tx) = progress {
+                tx.send_modify(|p| (p.pages_read, p.pages) = pages);
+            }
+        };
+        publish((0, 0));
+        if recent_from > from {
+            let older = ApiRequest::new("unified_jobs/")
+                .param("finished__gte", iso(from))
+                .param("finished__lt", iso(recent_from))
+                .param("order_by", "-finished,-id");
+            report.requests.push(
+                awx.display(
+                    &older
+                        .clone()
+                        .param("page_size", crate::awx::PAGE_SIZE.to_string()),
+                ),
+            );
+            let mut pending: std::collections::BTreeMap<usize, Vec<Job>> = Default::default();
+            let mut ready: Vec<Job> = Vec::new();
+            let (mut next_page, mut oldest, mut flushed) = (1, None, Instant::now());
+            let flush = |ready: &mut Vec<Job>, oldest: Option<Micros>| {
+                let mut t = self.write();
+                t.upsert(std::mem::take(ready));
+                // Every job finished after the oldest one applied is held.
+                if let Some(f) = oldest {
+                    t.coverage_from = Some(f + 1);
+                }
+                t.reindex();
+            };
+            let complete = awx
+                .for_each_numbered_page(&older, room, |page, rows: Vec<UnifiedJob>, hint| {
+                    let jobs: Vec<Job> = {
+                        let mut t = self.write();
+                        rows.iter()
+                            .filter_map(|r| Job::from_api(r, &mut t.names))
+                            .collect()
+                    };
+                    pending.insert(page, jobs);
+                    while let Some(jobs) = pending.remove(&next_page) {
+                        next_page += 1;
+                        oldest = jobs.iter().filter_map(Job::finished).min().or(oldest);
+                        ready.extend(jobs);
+                    }
+                    if flushed.elapsed() >= FILL_FLUSH_EVERY {
+                        flush(&mut ready, oldest);
+                        flushed = Instant::now();
+                        publish((next_page - 1, hint.div_ceil(crate::awx::PAGE_SIZE)));
+                    }
+                })
+                .await?;
+            if !complete {
+                return Ok(None);
+            }
+            flush(&mut ready, None);
+            report.fetched += self.read().jobs().len();
+        }
+        let mut t = self.write();
+        t.coverage_from = Some(from);
+        t.max_modified = seen_modified;
+        t.reindex();
         Ok(Some(report))
     }
 

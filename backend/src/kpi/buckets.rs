@@ -148,6 +148,7 @@ mod tests {
                 range: TimeRange::from_millis(from_ms, to_ms).unwrap(),
                 interval_ms,
                 max_data_points: mdp,
+                from_alert: false,
             },
             Source::Api,
         )

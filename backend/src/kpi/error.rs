@@ -30,6 +30,12 @@ pub enum KpiError {
     TooManyJobs { limit: usize },
     #[error("AWX's metrics carry no template, organization or other job labels, so {query_type} through Prometheus cannot apply these filters; remove them or use source api")]
     FiltersNeedApi { query_type: QueryType },
+    #[error("AWX's job history is being read for the first time, newest first: jobs that finished since {covered_from} are read ({pages_read} of {pages} pages of older jobs). An alert rule is answered only from complete data, so it will evaluate once the reading has finished (it goes on in the background)")]
+    StillLoading {
+        covered_from: String,
+        pages_read: usize,
+        pages: usize,
+    },
     #[error("internal error: {0}")]
     Encode(#[from] EncodeError),
 }
@@ -45,6 +51,7 @@ impl KpiError {
             | KpiError::FiltersNeedApi { .. } => 400,
             KpiError::Awx(e) => e.status(),
             KpiError::Prometheus(e) => e.status(),
+            KpiError::StillLoading { .. } => 503,
             KpiError::Encode(_) => 500,
         }
     }

@@ -9,6 +9,7 @@ mod error;
 pub mod hosts;
 pub mod instances;
 pub mod lookup;
+pub mod notices;
 pub mod prom;
 pub mod records;
 pub mod series;
@@ -68,6 +69,10 @@ fn resolve_source(inst: &Instance, q: &Query) -> Result<Resolved, KpiError> {
 }
 
 pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
+    notices::attach(route(inst, q)).await
+}
+
+async fn route(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     use QueryType::*;
     let source = resolve_source(inst, q)?;
     if source == Resolved::Prometheus {

@@ -8,11 +8,19 @@ use std::sync::RwLockReadGuard;
 
 use crate::instances::Instance;
 use crate::jobs::record::micros;
-use crate::jobs::store::{coverage_request, fetch_records, iso, SyncReport};
+use std::time::Duration;
+
+use crate::frame::Severity;
+use crate::jobs::store::{coverage_request, fetch_records, iso, Ensured, SyncReport};
 use crate::jobs::{Interner, Job, JobStore, JobTable, Micros, Ref, Selection, Sym};
 use crate::query::{Filters, GroupBy, Query};
 
-use super::KpiError;
+use super::{notices, KpiError};
+
+/// How long a dashboard's query waits for a cache that is being filled before it answers
+/// from what is read (with a notice); an alert rule's waits longer, then fails.
+pub const DASHBOARD_WAIT: Duration = Duration::from_secs(10);
+pub const ALERT_WAIT: Duration = Duration::from_secs(25);
 
 /// The upper bound of jobs a query may fetch without the cache.
 pub const MAX_UNCACHED_JOBS: usize = 1_000_000;
@@ -66,7 +74,47 @@ impl Loaded<'_> {
 /// not finished (and, when fetched for this query alone, created before `to`).
 pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loaded<'a>, KpiError> {
     if let Some(store) = &inst.jobs {
-        if let Some(report) = store.ensure(&inst.awx, from).await? {
+        let wait = if q.from_alert {
+            ALERT_WAIT
+        } else {
+            DASHBOARD_WAIT
+        };
+        let report = match store.ensure_within(&inst.awx, from, wait).await? {
+            Ensured::Ready(report) => report,
+            Ensured::Partial {
+                covered_from,
+                progress,
+                ..
+            } if q.from_alert => {
+                return Err(KpiError::StillLoading {
+                    covered_from: iso(covered_from),
+                    pages_read: progress.pages_read,
+                    pages: progress.pages,
+                })
+            }
+            Ensured::Partial {
+                covered_from,
+                progress,
+                executed,
+            } => {
+                notices::raise(
+                    Severity::Warning,
+                    format!(
+                        "AWX's job history is being read for the first time, newest first: this answer counts the jobs that finished since {} ({} of {} pages of older jobs read so far). Refresh for more; the reading goes on in the background.",
+                        iso(covered_from),
+                        progress.pages_read,
+                        progress.pages
+                    ),
+                );
+                return Ok(Loaded {
+                    records: Records::Cached(store.read()),
+                    executed,
+                    // Nothing kept from a partial table.
+                    store: None,
+                });
+            }
+        };
+        if let Some(report) = report {
             let executed = if report.from_cache {
                 format!(
                     "(job-record cache, synced within the last {} s)\n{}",
@@ -79,7 +127,7 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
             return Ok(Loaded {
                 records: Records::Cached(store.read()),
                 executed,
-                store: Some(store),
+                store: Some(store.as_ref()),
             });
         }
     }

@@ -33,7 +33,7 @@ fn error_response(message: String, status: i32, source: ErrorSource) -> DataResp
     }
 }
 
-async fn answer(inst: &Instance, dq: &DataQuery) -> DataResponse {
+async fn answer(inst: &Instance, dq: &DataQuery, from_alert: bool) -> DataResponse {
     let range = dq
         .time_range
         .and_then(|r| TimeRange::from_millis(r.from_epoch_ms, r.to_epoch_ms));
@@ -51,6 +51,7 @@ async fn answer(inst: &Instance, dq: &DataQuery) -> DataResponse {
         range,
         interval_ms: dq.interval_ms,
         max_data_points: dq.max_data_points,
+        from_alert,
     };
     let result = match Query::parse(&env, inst.settings.default_source) {
         Ok(q) => kpi::run(inst, &q).await,
@@ -81,6 +82,11 @@ impl Data for Plugin {
         let req = request.into_inner();
         let context = req.plugin_context.as_ref();
         let instance = self.instances.get(context);
+        // Grafana's alerting marks its requests; they get exact answers or an error.
+        let from_alert = req
+            .headers
+            .iter()
+            .any(|(k, v)| k.eq_ignore_ascii_case("FromAlert") && v == "true");
 
         // Several queries each get a task of their own (they compute in parallel); a
         // lone query is answered in place, without handing it to another thread.
@@ -108,13 +114,13 @@ impl Data for Plugin {
                             )
                         };
                         if alone {
-                            std::panic::AssertUnwindSafe(async { answer(&inst, &dq).await })
+                            std::panic::AssertUnwindSafe(async { answer(&inst, &dq, from_alert).await })
                                 .catch_unwind()
                                 .await
                                 .unwrap_or_else(|p| panicked(panic_text(p.as_ref())))
                         } else {
                             let handle = tokio::spawn(
-                                async move { answer(&inst, &dq).await }.in_current_span(),
+                                async move { answer(&inst, &dq, from_alert).await }.in_current_span(),
                             );
                             handle.await.unwrap_or_else(|e| panicked(e.to_string()))
                         }

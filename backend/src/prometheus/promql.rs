@@ -112,6 +112,7 @@ mod tests {
                 range: TimeRange::from_millis(from_s * 1000, to_s * 1000).unwrap(),
                 interval_ms,
                 max_data_points: 1000,
+                from_alert: false,
             },
             Source::Prometheus,
         )

@@ -7,6 +7,7 @@ mod health;
 mod hosts;
 mod load;
 mod persist;
+mod progressive;
 mod prometheus;
 mod protocol;
 mod queries;
