@@ -120,7 +120,9 @@ check_port() { # PORT VARIABLE WHAT
   if ! [[ "$port" =~ ^[0-9]+$ ]] || [ "$port" -lt 1 ] || [ "$port" -gt 65535 ]; then
     problem "$var=$port is not a port number (1 to 65535)"
   elif port_taken "$port"; then
-    problem "port $port for $what is already in use on 127.0.0.1$(listener_of "$port"): set $var to a free port, e.g. $var=$((port + 10000)) scripts/dev.sh, or stop what listens there"
+    local other=$((port + 10000))
+    [ "$other" -le 65535 ] || other=$((port - 10000))
+    problem "port $port for $what is already in use on 127.0.0.1$(listener_of "$port"): set $var to a free port, e.g. $var=$other scripts/dev.sh, or stop what listens there"
   fi
 }
 
