@@ -97,6 +97,23 @@ describe('applyTemplateVariables', () => {
     expect(ds.applyTemplateVariables(q, {}).measures).toEqual(['only', 'used']);
   });
 
+  it('interpolates the host options and the host filter', () => {
+    const q: AwxQuery = {
+      refId: 'A',
+      queryType: 'host_failures',
+      outcomes: ['$one'] as AwxQuery['outcomes'],
+      hostSummaries: 'failed',
+      filters: { host: ['$node'] },
+    };
+    expect(ds.applyTemplateVariables(q, {})).toEqual({
+      refId: 'A',
+      queryType: 'host_failures',
+      outcomes: ['only'],
+      hostSummaries: 'failed',
+      filters: { host: ['awx-1', 'awx-2'] },
+    });
+  });
+
   it('turns a multi-value variable into a regex alternation in PromQL and leaves interval macros to the backend', () => {
     const q: AwxQuery = {
       refId: 'A',

@@ -1,4 +1,4 @@
-import { ConcreteSource, FilterKey, QueryType, Source } from './types';
+import { ConcreteSource, FilterKey, HostSummaries, QueryType, Source } from './types';
 
 /** Which controls of the query editor a query type uses. */
 export interface QueryTypeInfo {
@@ -15,6 +15,12 @@ export interface QueryTypeInfo {
   measures?: boolean;
   limit?: boolean;
   includeSyncs?: boolean;
+  /** groupBy also offers `host` (the host query types) */
+  groupByHost?: boolean;
+  /** which jobs' host results to read, and the default when the query says nothing */
+  hostSummaries?: { choices: HostSummaries[]; default: HostSummaries };
+  /** host_failures' outcomes (failed, unreachable) */
+  outcomes?: boolean;
   /** a time series (wide frame) rather than a table */
   timeSeries?: boolean;
 }
@@ -35,6 +41,8 @@ const JOB_FILTERS: FilterKey[] = [
 /** For KPIs split by status already, a status filter would only hide series. */
 const JOB_FILTERS_NO_STATUS = JOB_FILTERS.filter((k) => k !== 'status');
 const INSTANCE_FILTERS: FilterKey[] = ['instanceGroup', 'executionNode'];
+/** The host query types pick jobs like the job KPIs, then hosts. */
+const HOST_FILTERS: FilterKey[] = [...JOB_FILTERS, 'host'];
 
 export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
   job_status_counts: {
@@ -118,6 +126,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
     filters: JOB_FILTERS,
     limit: true,
     includeSyncs: true,
+    hostSummaries: { choices: ['none', 'failed', 'all'], default: 'none' },
   },
   system: {
     label: 'System',
@@ -145,6 +154,27 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
     description: 'Names and ids of AWX objects, for template variables.',
     sources: ['api'],
     filters: ['organization', 'name'],
+  },
+  host_outcomes: {
+    label: 'Host outcomes',
+    description:
+      'One row per host over the range, worst first: runs failed and unreachable, last failure, state in AWX.',
+    sources: ['api'],
+    filters: HOST_FILTERS,
+    groupBy: true,
+    groupByHost: true,
+    limit: true,
+    hostSummaries: { choices: ['failed', 'all'], default: 'failed' },
+  },
+  host_failures: {
+    label: 'Host failures',
+    description: 'Hosts failed and hosts unreachable per interval, per host, template or inventory; alertable.',
+    sources: ['api'],
+    filters: HOST_FILTERS,
+    groupBy: true,
+    groupByHost: true,
+    outcomes: true,
+    timeSeries: true,
   },
 };
 
@@ -180,4 +210,5 @@ export const FILTER_LABELS: Record<FilterKey, string> = {
   executionNode: 'Execution node',
   launchedBy: 'Launched by',
   name: 'Name contains',
+  host: 'Host',
 };

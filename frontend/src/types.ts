@@ -21,6 +21,8 @@ export const QUERY_TYPES = [
   'promql',
   'annotations',
   'lookup',
+  'host_outcomes',
+  'host_failures',
 ] as const;
 export type QueryType = (typeof QUERY_TYPES)[number];
 
@@ -41,6 +43,7 @@ export const FILTER_KEYS = [
   'executionNode',
   'launchedBy',
   'name',
+  'host',
 ] as const;
 export type FilterKey = (typeof FILTER_KEYS)[number];
 export type Filters = Partial<Record<FilterKey, string[]>>;
@@ -57,8 +60,11 @@ export const GROUP_BY = [
   'executionNode',
   'instanceGroup',
   'launchedBy',
+  'host',
 ] as const;
 export type GroupBy = (typeof GROUP_BY)[number];
+/** `host` groups the host query types only. */
+export const JOB_GROUP_BY: GroupBy[] = GROUP_BY.filter((g) => g !== 'host');
 
 export const STATS = ['mean', 'min', 'max', 'p50', 'p90', 'p95', 'p99', 'count'] as const;
 export type Stat = (typeof STATS)[number];
@@ -67,6 +73,17 @@ export const DEFAULT_STATS: Stat[] = ['mean', 'p95'];
 /** capacity's fields; a query without `measures` gets all four. */
 export const MEASURES = ['capacity', 'consumed', 'remaining', 'used'] as const;
 export type Measure = (typeof MEASURES)[number];
+
+/**
+ * Whose host results (job host summaries) to read: the failed and unreachable hosts of failed jobs, every host
+ * of every playbook run (a request per job), or none. Defaults: `failed` for the host query types, `none` for jobs.
+ */
+export const HOST_SUMMARIES = ['failed', 'all', 'none'] as const;
+export type HostSummaries = (typeof HOST_SUMMARIES)[number];
+
+/** host_failures' fields; a query without `outcomes` gets both. */
+export const HOST_OUTCOMES = ['failed', 'unreachable'] as const;
+export type HostOutcome = (typeof HOST_OUTCOMES)[number];
 
 export const LOOKUP_KINDS = [
   'organization',
@@ -109,6 +126,10 @@ export interface AwxQuery extends DataQuery {
   measures?: Measure[];
   limit?: number;
   includeSyncs?: boolean;
+  /** host_outcomes, host_failures and jobs: whose host results to read */
+  hostSummaries?: HostSummaries;
+  /** host_failures only: which outcomes to answer */
+  outcomes?: HostOutcome[];
   /** promql only */
   expr?: string;
   legendFormat?: string;

@@ -1,7 +1,7 @@
 import { ScopedVars } from '@grafana/data';
 import { TemplateSrv } from '@grafana/runtime';
 
-import { AwxQuery, Filters, FilterKey, Measure, Stat } from './types';
+import { AwxQuery, Filters, FilterKey, HostOutcome, HostSummaries, Measure, Stat } from './types';
 
 /**
  * Template variable interpolation of an AwxQuery, done in the browser before the query goes to the backend.
@@ -137,6 +137,8 @@ export function interpolateQuery(query: AwxQuery, templateSrv: TemplateSrv, scop
     filters: interpolateFilters(query.filters, templateSrv, scopedVars),
     stats: interpolateList(query.stats, templateSrv, scopedVars) as Stat[] | undefined,
     measures: interpolateList(query.measures, templateSrv, scopedVars) as Measure[] | undefined,
+    outcomes: interpolateList(query.outcomes, templateSrv, scopedVars) as HostOutcome[] | undefined,
+    hostSummaries: interpolateString(query.hostSummaries, templateSrv, scopedVars) as HostSummaries | undefined,
   };
   // Keep the JSON lean: no keys that were not there.
   for (const key of Object.keys(out) as Array<keyof AwxQuery>) {

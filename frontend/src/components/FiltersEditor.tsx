@@ -32,6 +32,7 @@ const FILTER_HELP: Record<FilterKey, string> = {
   executionNode: 'Jobs that ran on these nodes (or these instances).',
   launchedBy: 'Jobs launched by these users (type a name and press Enter).',
   name: 'Jobs whose name contains this text (type it and press Enter).',
+  host: 'Only these hosts, by name or AWX id (type it and press Enter).',
 };
 
 export const LABEL_WIDTH = 18;

@@ -1,6 +1,6 @@
 import { useEffect, useId, useState } from 'react';
 import { getTemplateSrv } from '@grafana/runtime';
-import { Combobox, InlineField, InlineSwitch, Input, MultiCombobox, Stack } from '@grafana/ui';
+import { Combobox, InlineField, InlineSwitch, Input, MultiCombobox, RadioButtonGroup, Stack } from '@grafana/ui';
 
 import type { DataSource } from '../datasource';
 import { QueryTypeInfo } from '../queryTypes';
@@ -10,6 +10,10 @@ import {
   DEFAULT_STATS,
   GROUP_BY,
   GroupBy,
+  HOST_OUTCOMES,
+  HostOutcome,
+  HostSummaries,
+  JOB_GROUP_BY,
   MAX_LIMIT,
   Measure,
   MEASURES,
@@ -31,6 +35,24 @@ const GROUP_BY_LABELS: Record<GroupBy, string> = {
   executionNode: 'Execution node',
   instanceGroup: 'Instance group',
   launchedBy: 'Launched by',
+  host: 'Host',
+};
+
+const HOST_SUMMARY_LABELS: Record<HostSummaries, { label: string; description: string }> = {
+  failed: {
+    label: 'Failed hosts',
+    description: 'The failed and unreachable hosts of failed and errored jobs: one small request per such job.',
+  },
+  all: {
+    label: 'All hosts',
+    description: 'Every host of every playbook run, for ok and changed: one request per job (more on big inventories).',
+  },
+  none: { label: 'None', description: 'No host results: no host columns, no extra requests.' },
+};
+
+const OUTCOME_LABELS: Record<HostOutcome, string> = {
+  failed: 'Failed',
+  unreachable: 'Unreachable',
 };
 
 const STAT_LABELS: Record<Stat, string> = {
@@ -58,7 +80,10 @@ interface Props {
   onChange: (query: AwxQuery, run?: boolean) => void;
 }
 
-/** The options of the job-based KPIs and tables: filters, group by, statistics, capacity's measures, row limit, syncs. */
+/**
+ * The options of the job-based KPIs and tables: filters, group by, statistics, capacity's measures, host results and
+ * outcomes, row limit, syncs.
+ */
 export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
   const vars = variableOptions(getTemplateSrv());
   const id = useId();
@@ -82,7 +107,10 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
               id={`${id}-group-by`}
               width={24}
               value={query.groupBy ?? 'none'}
-              options={[...GROUP_BY.map((g) => ({ label: GROUP_BY_LABELS[g], value: g })), ...vars]}
+              options={[
+                ...(info.groupByHost ? GROUP_BY : JOB_GROUP_BY).map((g) => ({ label: GROUP_BY_LABELS[g], value: g })),
+                ...vars,
+              ]}
               onChange={(o) => onChange({ ...query, groupBy: o.value as GroupBy })}
             />
           </InlineField>
@@ -121,7 +149,37 @@ export function JobQueryOptions({ datasource, info, query, onChange }: Props) {
             />
           </InlineField>
         )}
+        {info.outcomes && (
+          <InlineField
+            label="Outcomes"
+            htmlFor={`${id}-outcomes`}
+            tooltip="Which fields per group: hosts failed, hosts unreachable. Default: both. An alert rule on unreachable hosts keeps unreachable alone."
+          >
+            <MultiCombobox<string>
+              id={`${id}-outcomes`}
+              width="auto"
+              minWidth={30}
+              value={query.outcomes ?? [...HOST_OUTCOMES]}
+              options={[...HOST_OUTCOMES.map((o) => ({ label: OUTCOME_LABELS[o], value: o })), ...vars]}
+              onChange={(selected) => onChange({ ...query, outcomes: selected.map((o) => o.value as HostOutcome) })}
+            />
+          </InlineField>
+        )}
       </Stack>
+      {info.hostSummaries && (
+        <InlineField
+          label="Host results"
+          labelWidth={LABEL_WIDTH}
+          tooltip="AWX keeps each job's host results apart: which jobs to read them for. The data source keeps what it read, so a refresh reads only the jobs that ended since."
+        >
+          <RadioButtonGroup<HostSummaries>
+            aria-label="Host results"
+            options={info.hostSummaries.choices.map((h) => ({ value: h, ...HOST_SUMMARY_LABELS[h] }))}
+            value={query.hostSummaries ?? info.hostSummaries.default}
+            onChange={(h) => onChange({ ...query, hostSummaries: h })}
+          />
+        </InlineField>
+      )}
       <Stack direction="row" gap={1} wrap="wrap">
         {info.limit && <LimitField query={query} onChange={onChange} />}
         {info.includeSyncs && (
@@ -171,7 +229,7 @@ function LimitField({ query, onChange }: Pick<Props, 'query' | 'onChange'>) {
       label="Limit"
       labelWidth={LABEL_WIDTH}
       htmlFor={id}
-      tooltip={`Most rows to return (newest first). Default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}.`}
+      tooltip={`Most rows to return (the newest jobs, or the worst hosts, first). Default ${DEFAULT_LIMIT}, at most ${MAX_LIMIT}.`}
     >
       <Input
         id={id}

@@ -124,6 +124,48 @@ describe('QueryEditor', () => {
     expect(onRunQuery).toHaveBeenCalled();
   });
 
+  it('offers host outcomes with their host results (failed hosts by default), a host group and a host filter', async () => {
+    const { onChange, onRunQuery } = setup({ queryType: 'host_outcomes' });
+    expect(screen.getByRole('radio', { name: 'Failed hosts' })).toBeChecked();
+    expect(screen.queryByRole('radio', { name: 'None' })).not.toBeInTheDocument();
+    expect(screen.getByLabelText('Limit')).toBeInTheDocument();
+    expect(screen.queryByRole('combobox', { name: 'Outcomes' })).not.toBeInTheDocument();
+    await userEvent.click(screen.getByRole('radio', { name: 'All hosts' }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'host_outcomes', hostSummaries: 'all' });
+    expect(onRunQuery).toHaveBeenCalledTimes(1);
+    await userEvent.click(screen.getByRole('combobox', { name: 'Group by' }));
+    await userEvent.click(await screen.findByRole('option', { name: 'Host' }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'host_outcomes', groupBy: 'host' });
+    await userEvent.click(screen.getByRole('combobox', { name: 'Add filter' }));
+    await userEvent.click(await screen.findByRole('option', { name: /^Host/ }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'host_outcomes', filters: { host: [] } });
+  });
+
+  it('offers host failures their outcomes, both by default, and no host results choice', async () => {
+    const { onChange } = setup({ queryType: 'host_failures' });
+    expect(screen.queryByRole('radio', { name: 'Failed hosts' })).not.toBeInTheDocument();
+    await userEvent.click(screen.getByRole('combobox', { name: 'Outcomes' }));
+    for (const outcome of ['failed', 'unreachable']) {
+      expect(await screen.findByTestId(`combobox-option-${outcome}-checkbox`)).toBeChecked();
+    }
+    await userEvent.click(screen.getByRole('option', { name: /Failed/ }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'host_failures', outcomes: ['unreachable'] });
+  });
+
+  it('offers the jobs table host counts, none by default', async () => {
+    const { onChange } = setup({ queryType: 'jobs' });
+    expect(screen.getByRole('radio', { name: 'None' })).toBeChecked();
+    await userEvent.click(screen.getByRole('radio', { name: 'Failed hosts' }));
+    expect(onChange).toHaveBeenLastCalledWith({ refId: 'A', queryType: 'jobs', hostSummaries: 'failed' });
+  });
+
+  it('groups job KPIs by anything but host', async () => {
+    setup({ queryType: 'job_throughput' });
+    await userEvent.click(screen.getByRole('combobox', { name: 'Group by' }));
+    expect(await screen.findByRole('option', { name: 'Template' })).toBeInTheDocument();
+    expect(screen.queryByRole('option', { name: 'Host' })).not.toBeInTheDocument();
+  });
+
   it('shows no job controls for system', () => {
     setup({ queryType: 'system' });
     expect(screen.queryByLabelText('Add filter')).not.toBeInTheDocument();
