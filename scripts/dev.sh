@@ -1,17 +1,19 @@
 #!/usr/bin/env bash
-# Development environment without Docker: builds the plugin into dist/, starts the AWX simulator
-# and a Prometheus that scrapes it (the same provisioning/prometheus config as docker-compose.yml),
-# and tells how to point a local Grafana at them.
+# Development environment without Docker: builds the plugin into dist/, starts the AWX simulator,
+# awx-kpi export (the metrics AWX lacks, docs/EXPORTER.md) and a Prometheus that scrapes both (the
+# same provisioning/prometheus config as docker-compose.yml), and tells how to point a local
+# Grafana at them.
 #
 #   scripts/dev.sh            build, start, print the Grafana settings, run until Ctrl-C
 #   scripts/dev.sh --check    build, start, check that the simulator answers and that Prometheus
-#                             has scraped awx_system_info, stop; exit status 0 when all is well (CI)
+#                             has scraped awx_system_info and the exporter, stop; exit status 0
+#                             when all is well (CI)
 #   scripts/dev.sh --no-build skip the builds (use what is in target/ and dist/)
 #
-# Environment: AWX_SIM_PORT (8052), PROMETHEUS_PORT (9090), AWX_SIM_ARGS (extra simulator flags),
-# DEV_STATE_DIR (.tmp/dev: logs, rendered config, Prometheus data).
+# Environment: AWX_SIM_PORT (8052), PROMETHEUS_PORT (9090), EXPORTER_PORT (9781), AWX_SIM_ARGS
+# (extra simulator flags), DEV_STATE_DIR (.tmp/dev: logs, rendered config, Prometheus data).
 # Needs: cargo, Node.js 20+ with npm, python3, and Prometheus 2.x (Debian: apt-get install -y
-# prometheus). All of it, and the two ports, are checked before anything is built.
+# prometheus). All of it, and the three ports, are checked before anything is built.
 #
 # The build commands are those of docker/Dockerfile, except that the plugin is built for this
 # host's own target there being no Alpine image to fit.
@@ -24,7 +26,7 @@ for arg in "$@"; do
   case "$arg" in
     --check) CHECK=1 ;;
     --no-build) BUILD=0 ;;
-    -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
     *) echo "dev.sh: unknown argument $arg (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -144,6 +146,7 @@ PROMETHEUS=$(command -v prometheus || true)
 if [ "$CHECK" = 0 ] && command -v python3 >/dev/null 2>&1; then
   check_port "${AWX_SIM_PORT:-8052}" AWX_SIM_PORT "the AWX simulator"
   check_port "${PROMETHEUS_PORT:-9090}" PROMETHEUS_PORT "Prometheus"
+  check_port "${EXPORTER_PORT:-9781}" EXPORTER_PORT "awx-kpi export"
 fi
 if [ "${#PROBLEMS[@]}" -gt 0 ]; then
   log "cannot start; fix first:"
@@ -159,6 +162,7 @@ if [ "$BUILD" = 1 ]; then
   log "building the plugin backend and the simulator (release)"
   (cd "$REPO" && cargo build --release --locked -p gpx_awx)
   (cd "$REPO" && cargo build --release --locked -p awx-sim)
+  (cd "$REPO" && cargo build --release --locked -p awx-kpi)
   log "building the plugin frontend"
   # npm ci only when the installed modules do not match the lock file (it starts from scratch).
   if [ ! -f "$REPO/frontend/node_modules/.package-lock.json" ] ||
@@ -171,6 +175,7 @@ if [ "$BUILD" = 1 ]; then
   chmod 0755 "$REPO/dist/gpx_awx_${GOOS}_${GOARCH}"
 fi
 [ -x "$REPO/target/release/awx-sim" ] || die "target/release/awx-sim is missing: run without --no-build"
+[ -x "$REPO/target/release/awx-kpi" ] || die "target/release/awx-kpi is missing: run without --no-build"
 [ -x "$REPO/dist/gpx_awx_${GOOS}_${GOARCH}" ] || die "dist/gpx_awx_${GOOS}_${GOARCH} is missing: run without --no-build"
 [ -f "$REPO/dist/plugin.json" ] || die "dist/plugin.json is missing: run without --no-build"
 
@@ -209,8 +214,38 @@ wait_for 60 "simulator answers $SIM_URL/api/v2/ping/" http_get "$SIM_URL/api/v2/
   die "the simulator does not answer $SIM_URL/api/v2/ping/; see $STATE/awx-sim.log"
 
 # ------------------------------------------------------------------------------------------------
-# Prometheus with the same scrape config as docker-compose.yml, rendered for the simulator.
+# awx-kpi export against the simulator. It prints "awx-kpi export: serving http://.../metrics ..."
+# once it listens, then takes its baseline (jobs that finish from now on count).
+if [ "$CHECK" = 1 ]; then
+  EXPORTER_LISTEN=127.0.0.1:0
+else
+  EXPORTER_LISTEN=127.0.0.1:${EXPORTER_PORT:-9781}
+fi
+: > "$STATE/awx-kpi.out"
+AWX_URL=$SIM_URL AWX_TOKEN=$SIM_TOKEN "$REPO/target/release/awx-kpi" export --listen "$EXPORTER_LISTEN" \
+  --new-series-hold 30s </dev/null >"$STATE/awx-kpi.out" 2>"$STATE/awx-kpi.log" &
+PIDS+=($!)
+EXPORTER_PID=$!
+exporter_url() { sed -n 's|.*serving \(http://[^ ]*\)/metrics.*|\1|p' "$STATE/awx-kpi.out" | head -n1; }
+deadline=$((SECONDS + 60))
+until [ -n "$(exporter_url)" ]; do
+  if ! kill -0 "$EXPORTER_PID" 2>/dev/null; then
+    cause=$(grep -E '^error' "$STATE/awx-kpi.log" | tail -n 2)
+    [ -n "$cause" ] || cause=$(tail -n 3 "$STATE/awx-kpi.log")
+    die "awx-kpi export exited at start: ${cause:-no message} (log: $STATE/awx-kpi.log)"
+  fi
+  [ "$SECONDS" -lt "$deadline" ] || die "awx-kpi export did not say where it listens within 60 s; see $STATE/awx-kpi.log"
+  sleep 0.5
+done
+EXPORTER_URL=$(exporter_url)
+wait_for 60 "awx-kpi export answers $EXPORTER_URL/metrics" http_get "$EXPORTER_URL/metrics" ||
+  die "awx-kpi export does not answer $EXPORTER_URL/metrics; see $STATE/awx-kpi.log"
+
+# ------------------------------------------------------------------------------------------------
+# Prometheus with the same scrape config as docker-compose.yml, rendered for the simulator and
+# the exporter.
 PROM_CONFIG=$(AWX_URL=$SIM_URL AWX_TOKEN=$SIM_TOKEN AWX_API_PATH=/api/v2/ \
+  EXPORTER_TARGET=${EXPORTER_URL#http://} \
   SCRAPE_INTERVAL=$([ "$CHECK" = 1 ] && echo 5s || echo 15s) \
   sh "$REPO/provisioning/prometheus/render.sh" "$STATE/prometheus" "$REPO/provisioning/prometheus/prometheus.yml.tmpl")
 PROM_URL=http://127.0.0.1:$PROM_PORT
@@ -245,9 +280,17 @@ if ! wait_for 90 "Prometheus has scraped awx_system_info{job=\"awx\"}" scraped; 
   http_get "$PROM_URL/api/v1/targets?state=active" >&2 || true
   die "Prometheus does not get the simulator's metrics; see $STATE/prometheus.log"
 fi
+exported() {
+  http_get "$PROM_URL/api/v1/query?query=awx_exporter_last_sync_timestamp_seconds%7Bjob%3D%22awx%22%7D" |
+    python3 -c 'import json,sys; sys.exit(0 if json.load(sys.stdin)["data"]["result"] else 1)'
+}
+if ! wait_for 90 "Prometheus has scraped awx-kpi export (awx_exporter_last_sync_timestamp_seconds{job=\"awx\"})" exported; then
+  http_get "$PROM_URL/api/v1/targets?state=active" >&2 || true
+  die "Prometheus does not get the exporter's metrics (a sync with the simulator failed?); see $STATE/awx-kpi.log and $STATE/prometheus.log"
+fi
 
 if [ "$CHECK" = 1 ]; then
-  log "check passed: simulator at $SIM_URL, Prometheus at $PROM_URL, plugin in dist/"
+  log "check passed: simulator at $SIM_URL, awx-kpi export at $EXPORTER_URL, Prometheus at $PROM_URL, plugin in dist/"
   exit 0
 fi
 
@@ -275,22 +318,23 @@ EOF
 cat >&2 <<EOF
 
   AWX simulator  $SIM_URL   (tokens: sim-admin-token, sim-auditor-token, sim-viewer-token)
-  Prometheus     $PROM_URL  (job="awx", config $PROM_CONFIG)
+  awx-kpi export $EXPORTER_URL/metrics  (docs/EXPORTER.md; log $STATE/awx-kpi.log)
+  Prometheus     $PROM_URL  (job="awx" for both, config $PROM_CONFIG)
   Plugin         $REPO/dist (linked as $STATE/plugins/seed-awx-datasource)
 
   Start a local Grafana (12.3 or newer) with these settings; provisioning creates the AWX data
-  source and the AWX dashboards:
+  source and the AWX dashboards (the guide's Prometheus panels included):
 
     set -a; . $STATE/grafana.env; set +a
     grafana server --homepath /usr/share/grafana      # or: grafana-server, as installed
 
   After rebuilding the backend (cargo build --release -p gpx_awx, then copy it to
   dist/gpx_awx_${GOOS}_${GOARCH}), restart Grafana to load it. Logs: $STATE/*.log.
-  Ctrl-C stops the simulator and Prometheus.
+  Ctrl-C stops the simulator, the exporter and Prometheus.
 
 EOF
-# Run until Ctrl-C or until one of the two stops.
-while kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null; do
+# Run until Ctrl-C or until one of the three stops.
+while kill -0 "${PIDS[0]}" 2>/dev/null && kill -0 "${PIDS[1]}" 2>/dev/null && kill -0 "${PIDS[2]}" 2>/dev/null; do
   sleep 2
 done
 die "a process stopped; see $STATE/*.log"

@@ -30,7 +30,7 @@ pub struct ConnArgs {
     #[arg(long, global = true)]
     pub ui_url: Option<String>,
     /// Accept any TLS certificate (insecure; tlsSkipVerify).
-    #[arg(long, global = true)]
+    #[arg(long, env = "AWX_TLS_SKIP_VERIFY", global = true)]
     pub insecure: bool,
     /// PEM file of a private CA to trust (tlsCaCert).
     #[arg(long, value_name = "FILE", global = true)]

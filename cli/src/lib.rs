@@ -4,6 +4,7 @@
 
 pub mod connect;
 pub mod demo;
+pub mod export;
 pub mod render;
 pub mod request;
 pub mod timespec;
@@ -48,6 +49,9 @@ pub enum Command {
     },
     /// Start an embedded simulated AWX and print every KPI that needs no Prometheus.
     Demo(demo::DemoArgs),
+    /// Serve the metrics AWX lacks on /metrics for Prometheus: jobs finished (counters),
+    /// run times and queue waits (histograms), the queue and consumed capacity (docs/EXPORTER.md).
+    Export(export::ExportArgs),
 }
 
 /// Why a query gave no frames.

@@ -14,6 +14,8 @@
 #   AWX_TLS_SKIP_VERIFY  true to accept any certificate (insecure; default false)
 #   AWX_CA_FILE          PEM file of a private CA to trust, as seen by Prometheus
 #   SCRAPE_INTERVAL      default 15s; raise it for AWX installations with very many jobs
+#   EXPORTER_TARGET      host:port of awx-kpi export (docs/EXPORTER.md), scraped as job="awx" too;
+#                        empty: AWX's metrics only
 #
 # POSIX sh only: it also runs in the busybox shell of the prom/prometheus image.
 set -eu
@@ -32,6 +34,7 @@ token=${AWX_TOKEN:-}
 skip_verify=${AWX_TLS_SKIP_VERIFY:-false}
 ca_file=${AWX_CA_FILE:-}
 interval=${SCRAPE_INTERVAL:-15s}
+exporter=${EXPORTER_TARGET:-}
 
 # Split the URL into scheme, host:port and an optional path prefix (a gateway mounted under /aap, say).
 case "$awx_url" in
@@ -65,6 +68,13 @@ case "$api_path" in
 esac
 metrics_path="$prefix${api_path}metrics/"
 
+case "$exporter" in
+  "") ;;
+  *://*|*/*|*@*) die "EXPORTER_TARGET is host:port, e.g. awx-kpi:9781 (got $exporter)" ;;
+  *:*) ;;
+  *) die "EXPORTER_TARGET needs a port, e.g. $exporter:9781" ;;
+esac
+
 case "$skip_verify" in
   true|false) ;;
   *) die "AWX_TLS_SKIP_VERIFY must be true or false (got $skip_verify)" ;;
@@ -80,6 +90,7 @@ else
   rm -f "$token_file"
   echo "render.sh: AWX_TOKEN is empty: scraping $awx_url without credentials (AWX answers 401 unless anonymous metrics are allowed)" >&2
 fi
+[ -n "$exporter" ] && keep="$keep exporter"
 if [ "$scheme" = https ]; then
   keep="$keep tls"
   [ -n "$ca_file" ] && keep="$keep ca"
@@ -97,8 +108,9 @@ s|__SCHEME__|$scheme|g
 s|__TOKEN_FILE__|$(esc "$token_file")|g
 s|__TLS_INSECURE__|$skip_verify|g
 s|__CA_FILE__|$(esc "$ca_file")|g
-s|__TARGET__|$(esc "$host")|g"
-for marker in auth tls ca; do
+s|__TARGET__|$(esc "$host")|g
+s|__EXPORTER_TARGET__|$(esc "$exporter")|g"
+for marker in auth tls ca exporter; do
   case " $keep " in
     *" $marker "*) program="$program
 s|[[:space:]]*# @$marker\$||" ;;
@@ -111,4 +123,5 @@ config="$out_dir/prometheus.yml"
 sed -e "$program" "$template" > "$config.tmp"
 mv "$config.tmp" "$config"
 echo "render.sh: scraping $scheme://$host$metrics_path every $interval (job=\"awx\")" >&2
+[ -z "$exporter" ] || echo "render.sh: and awx-kpi export at http://$exporter/metrics (job=\"awx\")" >&2
 echo "$config"

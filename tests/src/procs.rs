@@ -528,3 +528,166 @@ impl Drop for Prometheus {
         let _ = self.child.wait();
     }
 }
+
+static BUILD_KPI: Once = Once::new();
+
+/// The `awx-kpi` binary (the CLI, whose `export` command is the exporter): in
+/// `AWX_E2E_BIN_DIR` when it is there, else a debug build made here once per test process.
+pub fn kpi_bin() -> PathBuf {
+    if let Some(dir) = std::env::var_os("AWX_E2E_BIN_DIR").filter(|d| !d.is_empty()) {
+        let bin = workspace_dir().join(dir).join("awx-kpi");
+        if bin.is_file() {
+            return bin;
+        }
+    }
+    BUILD_KPI.call_once(|| {
+        let status = Command::new(env!("CARGO"))
+            // The whole workspace selected, as bin_dir() does, so features unify alike.
+            .args(["build", "--workspace", "--bin", "awx-kpi"])
+            .current_dir(workspace_dir())
+            .status()
+            .expect("run cargo build");
+        assert!(status.success(), "building awx-kpi failed");
+    });
+    let target = std::env::var("CARGO_TARGET_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|_| workspace_dir().join("target"));
+    target.join("debug").join("awx-kpi")
+}
+
+/// `awx-kpi export` serving /metrics for one AWX.
+pub struct Exporter {
+    child: Child,
+    /// host:port, as a Prometheus target.
+    pub target: String,
+    stderr: Arc<Mutex<String>>,
+}
+
+impl Exporter {
+    /// Listens on `listen` (`127.0.0.1:0` for any port; a fixed one to restart it where
+    /// Prometheus scrapes it), with `extra` flags after `export`.
+    pub async fn start(awx_url: &str, token: &str, listen: &str, extra: &[&str]) -> Result<Self> {
+        let mut child = Command::new(kpi_bin())
+            .args(["export", "--listen", listen])
+            .args(extra)
+            .env("AWX_URL", awx_url)
+            .env("AWX_TOKEN", token)
+            .env("RUST_LOG", "info")
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .context("spawn awx-kpi export")?;
+        let stderr = collect(child.stderr.take().context("stderr")?);
+        let (line, _) = first_line(&mut child, Duration::from_secs(60))?;
+        let target = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("http://"))
+            .and_then(|w| w.strip_suffix("/metrics"))
+            .ok_or_else(|| anyhow!("awx-kpi export printed `{line}`, expected its URL"))?
+            .to_string();
+        Ok(Self {
+            child,
+            target,
+            stderr,
+        })
+    }
+
+    /// Everything it wrote to stderr (its log) so far.
+    pub fn stderr(&self) -> String {
+        self.stderr
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clone()
+    }
+
+    /// SIGTERM, then the exit status (a graceful stop).
+    pub fn stop(&mut self) -> Result<std::process::ExitStatus> {
+        Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status()?;
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            if let Some(status) = self.child.try_wait()? {
+                return Ok(status);
+            }
+            if Instant::now() > deadline {
+                bail!("awx-kpi export did not exit within 10 s of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+}
+
+impl Drop for Exporter {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Prometheus {
+    /// Prometheus with a configuration of the caller's (scrape jobs, remote_write).
+    pub async fn start_with_yaml(config: &str) -> Result<Self> {
+        let dir = TempDir::new("awx-e2e-prom")?;
+        let cfg_path = dir.0.join("prometheus.yml");
+        std::fs::write(&cfg_path, config)?;
+        Self::start_with_config(dir, &cfg_path).await
+    }
+}
+
+/// A single-node VictoriaMetrics (Debian's `victoria-metrics` package): the query API of
+/// its cluster version, fed by Prometheus's remote_write (`{url}/api/v1/write`) or by its
+/// own scraping (`-promscrape.config`).
+pub struct VictoriaMetrics {
+    child: Child,
+    pub url: String,
+    _dir: TempDir,
+}
+
+impl VictoriaMetrics {
+    pub async fn start(extra: &[&str]) -> Result<Self> {
+        let dir = TempDir::new("awx-e2e-vm")?;
+        let port = free_port()?;
+        let child = Command::new("victoria-metrics")
+            .arg(format!("-httpListenAddr=127.0.0.1:{port}"))
+            .arg(format!("-storageDataPath={}", dir.0.join("data").display()))
+            .arg("-retentionPeriod=1y")
+            // Answer up to the newest sample (it hides the last 30 s by default) and from
+            // the data, not from a cache of earlier answers.
+            .arg("-search.latencyOffset=0s")
+            .arg("-search.disableCache")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .context("spawn victoria-metrics (apt-get install victoria-metrics)")?;
+        let url = format!("http://127.0.0.1:{port}");
+        let http = reqwest::Client::new();
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(r) = http.get(format!("{url}/health")).send().await {
+                if r.status().is_success() {
+                    break;
+                }
+            }
+            if Instant::now() > deadline {
+                bail!("victoria-metrics not ready within 30 s");
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        Ok(Self {
+            child,
+            url,
+            _dir: dir,
+        })
+    }
+}
+
+impl Drop for VictoriaMetrics {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}

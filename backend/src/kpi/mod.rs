@@ -39,6 +39,8 @@ fn resolve_source(inst: &Instance, q: &Query) -> Result<Resolved, KpiError> {
     let has_prom = inst.prometheus.is_some();
     let (api, prom) = match q.query_type {
         JobStatusCounts | Capacity | System | ActiveJobs => (true, true),
+        // Through Prometheus: the metrics of awx-kpi export (`auto` is decided in `route`).
+        JobThroughput | FailureRate | JobDuration | QueueWait => (true, true),
         Promql => (false, true),
         _ => (true, false),
     };
@@ -74,11 +76,26 @@ pub async fn run(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
 
 async fn route(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     use QueryType::*;
+    let job_series = matches!(
+        q.query_type,
+        JobThroughput | FailureRate | JobDuration | QueueWait
+    );
+    if job_series && q.source == Source::Auto && inst.prometheus.is_some() {
+        let (source, why) = prom::auto_job_series(inst, q).await;
+        let frames = match (source, inst.prometheus.as_ref()) {
+            (Resolved::Prometheus, Some(p)) => prom::job_series(p, q).await?,
+            _ => prom::note_history(inst, q, series::run(inst, q).await?).await,
+        };
+        return Ok(prom::with_reason(frames, &why));
+    }
     let source = resolve_source(inst, q)?;
     if source == Resolved::Prometheus {
         let prom = inst.prometheus.as_ref().ok_or(KpiError::NoPrometheus {
             query_type: q.query_type,
         })?;
+        if job_series {
+            return prom::job_series(prom, q).await;
+        }
         // Status picks rows of the counts; capacity's instances are the execution nodes.
         let mut others = q.filters.clone();
         others.status.clear();
@@ -101,7 +118,9 @@ async fn route(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     }
     match q.query_type {
         JobStatusCounts => status::from_api(inst, q).await,
-        JobThroughput | FailureRate | JobDuration | QueueWait => series::run(inst, q).await,
+        JobThroughput | FailureRate | JobDuration | QueueWait => {
+            Ok(prom::note_history(inst, q, series::run(inst, q).await?).await)
+        }
         ActiveJobs => active::from_api(inst, q).await,
         Capacity => instances::capacity(inst, q).await,
         Instances => instances::instances(inst).await,

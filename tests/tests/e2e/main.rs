@@ -2,6 +2,7 @@
 //! drives it, against the AWX simulator and a real Prometheus.
 
 mod dashboards;
+mod exporter;
 mod faults;
 mod health;
 mod hosts;
