@@ -5,7 +5,7 @@ export interface QueryTypeInfo {
   label: string;
   /** one line, shown under the picker */
   description: string;
-  /** the sources that can answer it, per the contract's table */
+  /** the sources that can answer it, per the contract's table (Prometheus for the job KPIs: awx-kpi export's metrics) */
   sources: ConcreteSource[];
   /** filters that narrow it */
   filters: FilterKey[];
@@ -55,7 +55,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
   job_throughput: {
     label: 'Job throughput',
     description: 'Jobs finished per interval, split by final status or by the chosen group.',
-    sources: ['api'],
+    sources: ['api', 'prometheus'],
     filters: JOB_FILTERS,
     groupBy: true,
     includeSyncs: true,
@@ -64,7 +64,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
   failure_rate: {
     label: 'Failure rate',
     description: 'Share of finished jobs that failed or errored per interval, in percent (canceled jobs excluded).',
-    sources: ['api'],
+    sources: ['api', 'prometheus'],
     filters: JOB_FILTERS_NO_STATUS,
     groupBy: true,
     includeSyncs: true,
@@ -73,7 +73,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
   job_duration: {
     label: 'Job duration',
     description: 'Statistics of the run time of the jobs that finished in each interval.',
-    sources: ['api'],
+    sources: ['api', 'prometheus'],
     filters: JOB_FILTERS,
     groupBy: true,
     stats: true,
@@ -83,7 +83,7 @@ export const QUERY_TYPE_INFO: Record<QueryType, QueryTypeInfo> = {
   queue_wait: {
     label: 'Queue wait',
     description: 'Statistics of the time from creation to start of the jobs that started in each interval.',
-    sources: ['api'],
+    sources: ['api', 'prometheus'],
     filters: JOB_FILTERS,
     groupBy: true,
     stats: true,

@@ -74,7 +74,8 @@ describe('QueryEditor', () => {
     ['job_status_counts', ['Auto', 'AWX API', 'Prometheus']],
     ['active_jobs', ['Auto', 'AWX API', 'Prometheus']],
     ['system', ['Auto', 'AWX API', 'Prometheus']],
-    ['job_throughput', ['AWX API']],
+    ['job_throughput', ['Auto', 'AWX API', 'Prometheus']],
+    ['queue_wait', ['Auto', 'AWX API', 'Prometheus']],
     ['templates', ['AWX API']],
     ['promql', ['Prometheus']],
   ] as const)('offers only the valid sources for %s', (queryType, expected) => {
