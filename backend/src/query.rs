@@ -175,6 +175,14 @@ string_enum!(
     }
 );
 
+string_enum!(
+    /// The outcomes `host_failures` counts.
+    HostOutcome {
+        Failed = "failed",
+        Unreachable = "unreachable",
+    }
+);
+
 string_enum!(LookupKind {
     Organization = "organization",
     Template = "template",
@@ -264,6 +272,9 @@ pub struct Query {
     pub host_summaries: HostSummaries,
     /// `groupBy: host` (host query types only; `group_by` is then `none`).
     pub by_host: bool,
+    /// For `host_failures`: which outcomes to answer (both by default), so that an alert rule
+    /// can watch unreachable hosts alone.
+    pub outcomes: Vec<HostOutcome>,
     pub expr: String,
     pub legend_format: String,
     pub instant: bool,
@@ -394,6 +405,14 @@ impl Query {
                 )
             })?,
         };
+        let outcomes = enum_list_or(
+            &obj,
+            "outcomes",
+            HostOutcome::parse,
+            HostOutcome::valid,
+            "a host outcome",
+            HostOutcome::ALL,
+        )?;
         if hosts && host_summaries == HostSummaries::None {
             return Err(QueryError::new(
                 "hostSummaries",
@@ -484,6 +503,7 @@ impl Query {
             include_syncs,
             host_summaries,
             by_host,
+            outcomes,
             expr,
             legend_format,
             instant,
@@ -830,6 +850,16 @@ mod tests {
         assert!(e.message.contains("host_outcomes"), "{e}");
         let e = parse(r#"{"queryType":"host_failures","groupBy":"rack"}"#).unwrap_err();
         assert!(e.message.ends_with(", host"), "{e}");
+        assert_eq!(q.outcomes, HostOutcome::ALL);
+        let q = parse(r#"{"queryType":"host_failures","outcomes":["unreachable"]}"#).unwrap();
+        assert_eq!(q.outcomes, vec![HostOutcome::Unreachable]);
+        let e = parse(r#"{"queryType":"host_failures","outcomes":["dark"]}"#).unwrap_err();
+        assert!(
+            e.to_string().contains(
+                "outcomes: `dark` is not a host outcome; use any of: failed, unreachable"
+            ),
+            "{e}"
+        );
         let e = parse(r#"{"queryType":"jobs","filters":{"host":["x"]}}"#).unwrap_err();
         assert_eq!(e.field, "filters.host");
         assert!(e.message.contains("remove it"), "{e}");

@@ -286,6 +286,10 @@ func contractCases() []typeCase {
 		{"promql", m("queryType", "promql", "expr", `awx_status_total{job="awx"}`), nil, true},
 		{"promql instant", m("queryType", "promql", "expr", `awx_status_total{job="awx"}`, "instant", true), nil, false},
 		{"annotations", m("queryType", "annotations"), []string{"time", "timeEnd", "title", "text", "tags"}, false},
+		{"host_outcomes", m("queryType", "host_outcomes"), []string{"host", "inventory", "jobs", "failed", "unreachable", "changed", "ok", "failure_rate", "last_failure", "last_failure_job", "last_failure_template", "enabled", "has_active_failures", "link", "host_link"}, false},
+		{"host_outcomes all by template", m("queryType", "host_outcomes", "hostSummaries", "all", "groupBy", "template"), []string{"host", "template", "inventory", "jobs", "failed", "unreachable", "changed", "ok", "failure_rate"}, false},
+		{"host_failures", m("queryType", "host_failures"), []string{"failed", "unreachable"}, true},
+		{"jobs with host counts", m("queryType", "jobs", "hostSummaries", "failed"), []string{"id", "status", "hosts_ok", "hosts_changed", "hosts_failed", "hosts_unreachable"}, false},
 	}
 	for _, k := range []string{"organization", "template", "inventory", "project", "instanceGroup", "instance", "executionNode", "status", "jobType", "launchType"} {
 		cases = append(cases, typeCase{"lookup " + k, m("queryType", "lookup", "lookup", k), []string{"text", "value"}, false})
@@ -397,6 +401,9 @@ func numericKPIs() []typeCase {
 		{name: "promql", model: m("queryType", "promql", "expr", `awx_status_total{job="awx"}`)},
 		{name: "promql sum by hostname", model: m("queryType", "promql", "expr", `sum by (hostname) (awx_instance_consumed_capacity{job="awx"})`)},
 		{name: "promql instant", model: m("queryType", "promql", "expr", `awx_status_total{job="awx"}`, "instant", true)},
+		{name: "host_failures", model: m("queryType", "host_failures")},
+		{name: "host_failures by host", model: m("queryType", "host_failures", "groupBy", "host")},
+		{name: "host_failures unreachable by template", model: m("queryType", "host_failures", "groupBy", "template", "outcomes", []any{"unreachable"})},
 	}
 }
 
@@ -453,7 +460,7 @@ func (s *stack) alertableChecks(ctx context.Context, t *testing.T) {
 func (s *stack) alertingDefaultsChecks(ctx context.Context, t *testing.T) {
 	const maxDP = 43200
 	span := 24 * time.Hour
-	kpis := []string{"job_throughput", "failure_rate", "job_duration", "queue_wait", "active_jobs"}
+	kpis := []string{"job_throughput", "failure_rate", "job_duration", "queue_wait", "active_jobs", "host_failures"}
 	var throughputSum float64
 	for _, qt := range kpis {
 		check(t, qt+" over a day at intervalMs 1000, maxDataPoints 43200", func(t *testing.T) {
@@ -619,6 +626,14 @@ func (s *stack) dashboardChecks(ctx context.Context, t *testing.T) {
 			case "datasource":
 				ds := s.ds.UID
 				vars[v.Name] = &ds
+			case "textbox":
+				// What the user typed, or a link set; empty (the default) means every value,
+				// as the frontend drops empty entries.
+				if typed, _ := v.Query.(string); typed != "" {
+					vars[v.Name] = &typed
+				} else {
+					vars[v.Name] = nil
+				}
 			case "query":
 				check(t, fmt.Sprintf("%s variable $%s", name, v.Name), func(t *testing.T) {
 					iv, err := Interpolate(v.Query, vars)

@@ -207,8 +207,8 @@ func (s *stack) ruleChecks(ctx context.Context, t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if len(rules) < 4 {
-			t.Fatalf("%d rules, the page promises at least four", len(rules))
+		if len(rules) < 5 {
+			t.Fatalf("%d rules, the page promises at least five", len(rules))
 		}
 	})
 	// A Prometheus rule over a 15 s step needs a Prometheus that has scraped for longer than
@@ -238,8 +238,11 @@ func (s *stack) ruleChecks(ctx context.Context, t *testing.T) {
 			if withValue == 0 {
 				t.Fatalf("the condition %s gave no alert instance with a value: %v", r.Condition, inst)
 			}
-			if r.UID == "awx-template-failure-rate" {
+			switch r.UID {
+			case "awx-template-failure-rate":
 				s.judgeFailureRateRule(t, vars)
+			case "awx-host-unreachable":
+				s.judgeHostUnreachableRule(ctx, t, vars)
 			}
 		})
 	}
@@ -300,5 +303,58 @@ func (s *stack) judgeFailureRateRule(t *testing.T, vars map[string]Results) {
 	}
 	if len(e) == 0 {
 		t.Error("E has no instance")
+	}
+}
+
+// judgeHostUnreachableRule recomputes rule 5 from the simulator's ground truth: per host that
+// failed or was unreachable in a run that finished in the last hour, the runs in which it was
+// unreachable (B), and whether that is more than 2 (C).
+func (s *stack) judgeHostUnreachableRule(ctx context.Context, t *testing.T, vars map[string]Results) {
+	from, to := s.consts.SimNow.Add(-time.Hour), s.consts.SimNow
+	runs, err := s.sim.FailedHosts(ctx, from, to)
+	if err != nil {
+		t.Fatal(err)
+	}
+	unreachable := map[string]float64{}
+	for _, r := range runs {
+		for _, h := range r.Hosts {
+			// every host listed has an instance; it counts the runs it was unreachable in
+			n := unreachable[h.Name]
+			if h.Dark > 0 {
+				n++
+			}
+			unreachable[h.Name] = n
+		}
+	}
+	if len(unreachable) == 0 {
+		t.Fatal("no host failed in the last hour of the fixture; rule 5 cannot be judged")
+	}
+	byHost := func(ref string) map[string]*float64 {
+		out := map[string]*float64{}
+		for _, v := range vars[ref].Values {
+			if n, ok := v.(Number); ok {
+				if n.Labels["outcome"] != "unreachable" {
+					t.Errorf("%s carries outcome %q; the rule asks for unreachable only", ref, n.Labels["outcome"])
+				}
+				out[n.Labels["host"]] = n.Value
+			}
+		}
+		return out
+	}
+	b, c := byHost("B"), byHost("C")
+	if len(b) != len(unreachable) {
+		t.Errorf("B has %d hosts, the truth %d: %v", len(b), len(unreachable), unreachable)
+	}
+	for host, want := range unreachable {
+		if got := b[host]; got == nil || *got != want {
+			t.Errorf("B{host=%s} = %s, the truth says unreachable in %v runs", host, fmtPtr(got), want)
+		}
+		fire := 0.0
+		if want > 2 {
+			fire = 1
+		}
+		if got := c[host]; got == nil || *got != fire {
+			t.Errorf("C{host=%s} = %s, want %v", host, fmtPtr(got), fire)
+		}
 	}
 }

@@ -247,6 +247,29 @@ func (s *Sim) Truth(ctx context.Context) ([]TruthJob, error) {
 	return jobs, err
 }
 
+// TruthRun is one playbook run's failed and unreachable hosts
+// (/_sim/truth/host_summaries?failed_only=true).
+type TruthRun struct {
+	Job      int64     `json:"job"`
+	Finished time.Time `json:"finished"`
+	Hosts    []struct {
+		Name     string `json:"name"`
+		Failures int    `json:"failures"`
+		Dark     int    `json:"dark"`
+	} `json:"hosts"`
+}
+
+// FailedHosts are the failed and unreachable hosts of the runs that finished in [from, to).
+func (s *Sim) FailedHosts(ctx context.Context, from, to time.Time) ([]TruthRun, error) {
+	var runs []TruthRun
+	q := url.Values{}
+	q.Set("from", from.UTC().Format(time.RFC3339Nano))
+	q.Set("to", to.UTC().Format(time.RFC3339Nano))
+	q.Set("failed_only", "true")
+	err := getJSON(ctx, s.URL+"/_sim/truth/host_summaries?"+q.Encode(), &runs)
+	return runs, err
+}
+
 func getJSON(ctx context.Context, u string, into any) error {
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
 	if err != nil {

@@ -19,7 +19,7 @@ use crate::instances::Instance;
 use crate::jobs::hosts::{HostInfo, HostStore, HostsError, HostsLoaded, Outcome, Scope, Wanted};
 use crate::jobs::record::micros;
 use crate::jobs::{Job, Micros};
-use crate::query::{GroupBy, HostSummaries, JobStatus, JobType, Query, QueryError};
+use crate::query::{GroupBy, HostOutcome, HostSummaries, JobStatus, JobType, Query, QueryError};
 
 use super::buckets::Buckets;
 use super::records::{self, group_label, Loaded};
@@ -513,9 +513,19 @@ pub async fn failures(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError
     let mut fields = Vec::new();
     for (g, series) in &groups {
         for (outcome, pick) in [
-            ("failed", (|v: &(f64, f64)| v.0) as fn(&(f64, f64)) -> f64),
-            ("unreachable", |v| v.1),
+            (
+                HostOutcome::Failed,
+                (|v: &(f64, f64)| v.0) as fn(&(f64, f64)) -> f64,
+            ),
+            (HostOutcome::Unreachable, |v| v.1),
         ] {
+            // A group is a host (or template, ...) with a failed or unreachable run in the
+            // range: with one outcome asked, it still has its series, zero where it had none
+            // of that outcome, so that an alert instance reads 0 rather than no data.
+            if !q.outcomes.contains(&outcome) {
+                continue;
+            }
+            let outcome = outcome.as_str();
             let mut labels = BTreeMap::from([("outcome".to_string(), outcome.to_string())]);
             let display = if grouped {
                 labels.insert(label.to_string(), g.clone());

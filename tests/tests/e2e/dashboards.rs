@@ -281,6 +281,12 @@ async fn provisioned_datasource_and_every_dashboard_panel_return_data() {
                     let all = v["includeAll"].as_bool().unwrap_or(false);
                     vars.insert(vname, (!all).then_some(first));
                 }
+                // A text box holds what the user typed (or a link set): its default, empty
+                // meaning every value, as the frontend drops empty entries.
+                Some("textbox") => {
+                    let typed = v["query"].as_str().unwrap_or_default();
+                    vars.insert(vname, (!typed.is_empty()).then(|| typed.to_string()));
+                }
                 _ => {}
             }
         }

@@ -550,8 +550,36 @@ async fn host_failures_series_match_the_truth_and_are_alertable() {
         }
     }
 
-    // An alert on one host: its own series, picked by name.
+    // The unreachable hosts alone (what an alert rule watches): one field per host that failed
+    // or was unreachable, zero where it was only failed.
     let per_host = oracle::host_failures(&jobs, &runs, &|_, h| h.name.clone(), (from, to, HOUR));
+    let frame = env
+        .run(
+            json!({"queryType": "host_failures", "groupBy": "host", "outcomes": ["unreachable"]}),
+            from,
+            to,
+            HOUR,
+        )
+        .await;
+    e2e::frames::assert_alertable(&frame);
+    assert_eq!(frame.fields.len(), 1 + per_host.len());
+    for (host, series) in &per_host {
+        let got: Vec<Option<f64>> = frame
+            .field_with_labels("unreachable", &[("host", host.as_str())])
+            .unwrap_or_else(|| panic!("no unreachable series of {host}"))
+            .values
+            .iter()
+            .map(Cell::f64)
+            .collect();
+        assert_eq!(
+            got,
+            series.iter().map(|v| Some(v.1)).collect::<Vec<_>>(),
+            "{host}"
+        );
+    }
+    assert!(frame.field("failed").is_none());
+
+    // An alert on one host: its own series, picked by name.
     let (worst, series) = per_host
         .iter()
         .max_by(|a, b| {
