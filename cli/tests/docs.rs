@@ -949,7 +949,9 @@ async fn the_reasons_troubleshooting_lists_are_what_the_health_check_reports() {
             cmd.arg("check")
                 .arg("--url")
                 .args(args)
-                .args(["--timeout", "5"])
+                // Each fails fast; the long timeout is for a slow resolver, which must still
+                // end in the DNS error rather than the timeout's.
+                .args(["--timeout", "60"])
                 .env("AWX_TOKEN", "sim-admin-token")
                 .env_remove("AWX_URL");
             tokio::spawn(async move { cmd.output().await })
