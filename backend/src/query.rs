@@ -1,12 +1,12 @@
 //! The query model: what a panel asks for, parsed leniently (Grafana adds keys of its
 //! own) and validated precisely (every error names the field and the fix).
 
-use std::fmt;
-
 use chrono::{DateTime, TimeZone, Utc};
 use serde_json::{Map, Value};
 use thiserror::Error;
 
+use crate::model::string_enum;
+pub use crate::model::{Filters, JobStatus, JobType, LaunchType};
 use crate::settings::Source;
 
 #[derive(Debug, Error, Clone, PartialEq)]
@@ -23,37 +23,6 @@ impl QueryError {
             message: message.into(),
         }
     }
-}
-
-macro_rules! string_enum {
-    ($(#[$m:meta])* $name:ident { $($variant:ident = $wire:literal),+ $(,)? }) => {
-        $(#[$m])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-        pub enum $name { $($variant),+ }
-
-        impl $name {
-            pub const ALL: &'static [$name] = &[$($name::$variant),+];
-
-            pub fn as_str(self) -> &'static str {
-                match self { $($name::$variant => $wire),+ }
-            }
-
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($wire => Some($name::$variant),)+ _ => None }
-            }
-
-            /// The valid wire names, for error messages.
-            pub fn valid() -> String {
-                Self::ALL.iter().map(|v| v.as_str()).collect::<Vec<_>>().join(", ")
-            }
-        }
-
-        impl fmt::Display for $name {
-            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str(self.as_str())
-            }
-        }
-    };
 }
 
 string_enum!(QueryType {
@@ -82,54 +51,6 @@ impl QueryType {
         matches!(self, QueryType::HostOutcomes | QueryType::HostFailures)
     }
 }
-
-string_enum!(
-    /// AWX's unified job statuses, in lifecycle order.
-    JobStatus {
-        New = "new",
-        Pending = "pending",
-        Waiting = "waiting",
-        Running = "running",
-        Successful = "successful",
-        Failed = "failed",
-        Error = "error",
-        Canceled = "canceled",
-    }
-);
-
-impl JobStatus {
-    pub const FINAL: [JobStatus; 4] = [
-        JobStatus::Successful,
-        JobStatus::Failed,
-        JobStatus::Error,
-        JobStatus::Canceled,
-    ];
-
-    pub fn is_final(self) -> bool {
-        Self::FINAL.contains(&self)
-    }
-}
-
-string_enum!(JobType {
-    Job = "job",
-    WorkflowJob = "workflow_job",
-    ProjectUpdate = "project_update",
-    InventoryUpdate = "inventory_update",
-    SystemJob = "system_job",
-    AdHocCommand = "ad_hoc_command",
-});
-
-string_enum!(LaunchType {
-    Manual = "manual",
-    Relaunch = "relaunch",
-    Callback = "callback",
-    Scheduled = "scheduled",
-    Dependency = "dependency",
-    Workflow = "workflow",
-    Webhook = "webhook",
-    Sync = "sync",
-    Scm = "scm",
-});
 
 string_enum!(GroupBy {
     None = "none",
@@ -195,25 +116,6 @@ string_enum!(LookupKind {
     JobType = "jobType",
     LaunchType = "launchType",
 });
-
-/// The filters of the contract. Each is a list; empty means "all".
-#[derive(Debug, Clone, Default, PartialEq, Eq, Hash)]
-pub struct Filters {
-    pub organization: Vec<String>,
-    pub template: Vec<String>,
-    pub inventory: Vec<String>,
-    pub project: Vec<String>,
-    pub status: Vec<JobStatus>,
-    pub job_type: Vec<JobType>,
-    pub launch_type: Vec<LaunchType>,
-    pub instance_group: Vec<String>,
-    pub execution_node: Vec<String>,
-    pub launched_by: Vec<String>,
-    /// Substrings of the job name (any matches), case-insensitive.
-    pub name: Vec<String>,
-    /// Hosts by name or AWX id: only for the host query types.
-    pub host: Vec<String>,
-}
 
 pub const FILTER_KEYS: &[&str] = &[
     "organization",

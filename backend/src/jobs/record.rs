@@ -12,7 +12,7 @@ use std::sync::Arc;
 use chrono::{DateTime, TimeZone, Utc};
 
 use crate::awx::model::UnifiedJob;
-use crate::query::{JobStatus, JobType, LaunchType};
+use crate::model::{JobStatus, JobType, LaunchType};
 
 /// An interned string; `Sym::NONE` stands for "not set" (null in AWX's JSON).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Default)]

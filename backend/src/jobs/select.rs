@@ -4,7 +4,7 @@
 use std::collections::HashSet;
 
 use super::record::{Interner, Job, Ref, RefKind, Sym};
-use crate::query::{Filters, JobStatus, JobType, LaunchType};
+use crate::model::{Filters, JobStatus, JobType, LaunchType};
 
 /// One name filter: the symbols it accepts. An empty `Some` matches nothing (a name
 /// AWX never sent), `None` means "no filter".
