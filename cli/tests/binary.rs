@@ -19,6 +19,7 @@ async fn awx_kpi(args: &[&str], env: &[(&str, &str)]) -> Output {
         "PROMETHEUS_URL",
         "PROMETHEUS_SELECTOR",
         "PROMETHEUS_TOKEN",
+        "AWX_TLS_SKIP_VERIFY",
     ] {
         cmd.env_remove(var);
     }
@@ -213,5 +214,92 @@ async fn check_reports_each_check_and_missing_settings_say_what_to_set() {
     let no_token = awx_kpi(&["check"], &[("AWX_URL", &url)]).await;
     assert_eq!(no_token.status.code(), Some(2));
     assert!(text(&no_token.stderr).starts_with("error: data source settings: No AWX token is set"));
+    sim.shutdown().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn export_serves_metrics_until_sigterm_and_refuses_what_it_cannot_do() {
+    use tokio::io::AsyncBufReadExt;
+
+    let sim = sim().await;
+    let url = sim.url();
+    let env = [("AWX_URL", url.as_str()), ("AWX_TOKEN", SIM_TOKEN)];
+
+    // Settings it cannot work with, each with what to fix and exit code 2.
+    let no_cache = awx_kpi(&["export", "--job-cache-mb", "0"], &env).await;
+    assert_eq!(no_cache.status.code(), Some(2));
+    assert_eq!(
+        text(&no_cache.stderr),
+        "error: awx-kpi export needs the job cache: --job-cache-mb must be at least 1\n  hint: leave --job-cache-mb out for the default of 256 MiB\n"
+    );
+    let hold = awx_kpi(&["export", "--new-series-hold", "soon"], &env).await;
+    assert_eq!(hold.status.code(), Some(2));
+    assert!(
+        text(&hold.stderr).contains("`soon` is not an interval: write a number and a unit, e.g. 30s, 5m, 1h or 1d (or 0s for one scrape only)"),
+        "{}",
+        text(&hold.stderr)
+    );
+    let cap = awx_kpi(&["export", "--max-templates", "0"], &env).await;
+    assert_eq!(cap.status.code(), Some(2));
+    assert!(
+        text(&cap.stderr).contains("--max-templates"),
+        "{}",
+        text(&cap.stderr)
+    );
+    let taken = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = taken.local_addr().unwrap().to_string();
+    let busy = awx_kpi(&["export", "--listen", &addr], &env).await;
+    assert_eq!(busy.status.code(), Some(2));
+    assert!(
+        text(&busy.stderr).starts_with(&format!("error: cannot listen on {addr}: ")),
+        "{}",
+        text(&busy.stderr)
+    );
+    assert!(text(&busy.stderr).contains("hint: choose another --listen address or port"));
+
+    // A server: one line on stdout, /metrics in the text format, a clean stop on SIGTERM.
+    let mut child = tokio::process::Command::new(env!("CARGO_BIN_EXE_awx-kpi"))
+        .args(["export", "--listen", "127.0.0.1:0"])
+        .envs(env)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let line = lines.next_line().await.unwrap().unwrap();
+    let metrics = line
+        .split_whitespace()
+        .find(|w| w.ends_with("/metrics"))
+        .unwrap_or_else(|| panic!("{line}"))
+        .to_string();
+    assert_eq!(
+        line,
+        format!("awx-kpi export: serving {metrics} for {url}/api/v2/")
+    );
+    let resp = reqwest::get(&metrics).await.unwrap();
+    assert_eq!(
+        resp.headers()["content-type"],
+        "text/plain; version=0.0.4; charset=utf-8"
+    );
+    let body = resp.text().await.unwrap();
+    assert!(body.contains("# TYPE awx_running_jobs gauge"), "{body}");
+    assert!(body.contains("awx_exporter_sync_errors_total 0"), "{body}");
+    assert!(!body.contains(SIM_TOKEN));
+    let pid = child.id().unwrap().to_string();
+    let status = std::process::Command::new("kill")
+        .args(["-TERM", &pid])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let out = child.wait_with_output().await.unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(
+        lines.next_line().await.unwrap().is_none(),
+        "one line on stdout"
+    );
+    let log = text(&out.stderr);
+    assert!(log.contains("baseline taken"), "{log}");
+    assert!(!log.contains(SIM_TOKEN));
     sim.shutdown().await;
 }
