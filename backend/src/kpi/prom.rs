@@ -429,6 +429,9 @@ impl Measure {
     }
 }
 
+/// Steps per range query: Prometheus refuses more than 11,000 points per series.
+const MAX_STEPS: usize = 10_000;
+
 /// Per group, one value per bucket.
 type PerGroup = BTreeMap<String, Vec<Option<f64>>>;
 
@@ -472,13 +475,17 @@ impl Windows {
             out.entry(group).or_insert_with(|| vec![None; n])[i] = v.is_finite().then_some(v);
         };
         let full: Vec<usize> = (0..n).filter(|i| whole(*i)).collect();
-        if let (Some(&a), Some(&z)) = (full.first(), full.last()) {
+        // The whole buckets are consecutive; Prometheus answers at most 11,000 steps a query.
+        for part in full.chunks(MAX_STEPS) {
+            let (a, z) = (part[0], part[part.len() - 1]);
             let expr = m.expr(width_ms);
             let end_of = |i: usize| (self.span(i).1) as f64 / 1000.0;
             let r = prom
                 .query_range(&expr, end_of(a), end_of(z), width_ms as f64 / 1000.0)
                 .await?;
-            executed.push(expr);
+            if !executed.contains(&expr) {
+                executed.push(expr);
+            }
             warnings.extend(r.warnings.iter().cloned());
             for s in &r.series {
                 for (t, v) in &s.samples {

@@ -863,6 +863,41 @@ async fn job_kpis(stack: &Stack, engine: &Engine, life: &Life, t_ms: i64) {
         "{}",
         f.executed_query()
     );
+    // Alerting's resolution (one-minute buckets over two weeks: 20,160 of them), beyond what
+    // one Prometheus range query returns (11,000 points): asked in parts, every bucket there.
+    let mut q = query(
+        "A",
+        json!({"queryType": "job_throughput", "source": "prometheus", "maxDataPoints": 50_000}),
+        t_ms - 14 * day,
+        t_ms,
+        60_000,
+    );
+    q.max_data_points = 50_000;
+    let resp = stack
+        .plugin
+        .data()
+        .query_data(request(&ds, vec![q]))
+        .await
+        .unwrap()
+        .into_inner();
+    let r = &resp.responses["A"];
+    assert_eq!(r.error, "", "{}", engine.name);
+    let f = e2e::decode(&r.frames[0]).unwrap();
+    let failed = f
+        .field_with_labels("jobs", &[("status", "failed")])
+        .unwrap();
+    assert!(failed.values.len() >= 20_160, "{}", failed.values.len());
+    let counted: usize = failed.values.iter().filter(|c| c.f64().is_some()).count();
+    assert!(
+        counted > 0,
+        "{}: buckets of the exporter's life",
+        engine.name
+    );
+    assert!(
+        failed.values[..10_000].iter().all(|c| c.f64().is_none()),
+        "before the exporter: null"
+    );
+
     // What the exporter's labels cannot answer is refused with the fix.
     let e =
         one(json!({"queryType": "job_duration", "source": "prometheus", "groupBy": "inventory"}))
