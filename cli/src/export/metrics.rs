@@ -616,6 +616,27 @@ mod tests {
     }
 
     #[test]
+    fn syncs_count_when_asked_to() {
+        let t = table(&[(1, "Web Platform", "successful", "sync")]);
+        let mut m = Metrics::new(
+            Options {
+                include_syncs: true,
+                hold: Duration::ZERO,
+                max_templates: 10,
+            },
+            0.0,
+        );
+        let t0 = Instant::now();
+        m.record(&events(&t), &t.names, t0);
+        m.release(t0 + Duration::from_millis(1));
+        let text = m.encode(Format::PrometheusText).unwrap();
+        assert!(
+            text.contains("awx_jobs_total{status=\"successful\",job_template_name=\"Web Platform\",organization=\"Ops\",job_type=\"job\",launch_type=\"sync\"} 1"),
+            "{text}"
+        );
+    }
+
+    #[test]
     fn both_formats_carry_the_same_families() {
         let t = table(&[(1, "Deploy", "successful", "manual")]);
         let mut m = metrics(Duration::ZERO, 10);
