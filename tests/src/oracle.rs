@@ -239,9 +239,9 @@ pub fn host_outcomes(
     group: &dyn Fn(&TruthJob) -> Option<String>,
     hosts: &[String],
 ) -> Vec<HostRow> {
-    use std::collections::BTreeMap;
-    let mut rows: BTreeMap<(i64, Option<String>), (HostRow, (DateTime<Utc>, i64))> =
-        BTreeMap::new();
+    // Per (host, group): the row, and when the host's newest run finished (for its inventory).
+    type Rows = std::collections::BTreeMap<(i64, Option<String>), (HostRow, (DateTime<Utc>, i64))>;
+    let mut rows = Rows::new();
     for j in jobs {
         let Some(run) = runs.get(&j.id) else {
             continue;

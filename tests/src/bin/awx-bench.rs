@@ -10,6 +10,8 @@
 //! - memory: RSS per cached job after the cold fill at 1M;
 //! - prometheus: the plugin's capacity/active_jobs vs the same PromQL sent directly, over
 //!   a week of the simulator's metrics backfilled into Prometheus (7 days, a day, an hour);
+//! - hosts: the AWX requests of the overview's Hosts row and the Jobs table's host counts,
+//!   cold and on warm refreshes, and of `hostSummaries: all` over a day (`hosts.rs`);
 //! - frames: Arrow encoding of a 10,000-row jobs table and a 1,000-bucket series.
 //!
 //! The last line is machine-readable: `BENCH key=value ...`.
@@ -27,6 +29,10 @@ use e2e::procs::workspace_dir;
 use e2e::{datasource, ms, query, request, Plugin, Prometheus, Sim, SimOptions, ADMIN_TOKEN};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
+
+// A directory beside the binary's file: cargo takes any .rs file in src/bin/ for a binary.
+#[path = "awx-bench/hosts.rs"]
+mod hosts;
 
 const SIM_NOW: &str = "2026-11-20T12:00:00Z";
 const DAY_MS: i64 = 86_400_000;
@@ -55,6 +61,8 @@ struct Args {
     skip_cold: bool,
     skip_baseline: bool,
     skip_prom: bool,
+    /// The host outcomes' requests (the Hosts row, cold and warm); `None`: skipped.
+    hosts_per_day: Option<u32>,
     prom_iterations: usize,
     /// Warm-refresh sizes: (name, jobs per day).
     scales: Vec<(&'static str, u32)>,
@@ -70,6 +78,7 @@ impl Args {
             skip_cold: false,
             skip_baseline: false,
             skip_prom: false,
+            hosts_per_day: Some(3334),
             prom_iterations: 300,
             scales: SCALES.to_vec(),
         };
@@ -97,10 +106,15 @@ impl Args {
                     a.prom_iterations = it.next().context("--prom-iterations N")?.parse()?
                 }
                 "--no-baseline" => a.skip_baseline = true,
+                "--no-hosts" => a.hosts_per_day = None,
+                "--hosts" => {
+                    let per_day = it.next().context("--hosts JOBS_PER_DAY")?.parse()?;
+                    a.hosts_per_day = Some(per_day);
+                }
                 "--no-prometheus" => a.skip_prom = true,
                 "-h" | "--help" => {
                     println!(
-                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--scales 10k,100k,1m] [--no-1m] [--no-cold] [--no-baseline] [--no-prometheus]"
+                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--scales 10k,100k,1m] [--no-1m] [--no-cold] [--no-baseline] [--no-prometheus] [--hosts JOBS_PER_DAY] [--no-hosts]"
                     );
                     std::process::exit(0);
                 }
@@ -437,6 +451,10 @@ fn overview_panels() -> Result<Vec<Panel>> {
             }
             let mut q = t.clone();
             resolve_variables(&mut q);
+            // The Jobs table's host counts are the host outcomes' cost, measured on their own.
+            if let Some(o) = q.as_object_mut() {
+                o.remove("hostSummaries");
+            }
             panels.push(Panel {
                 title: p["title"].as_str().unwrap_or_default().to_string(),
                 query: q,
@@ -1293,6 +1311,12 @@ async fn main() -> Result<()> {
             "memory: {bytes_per_job:.0} bytes per cached job ({bytes_scale}; target <= 128 at 1m)"
         );
         kv.push(("bytes_per_job".into(), format!("{bytes_per_job:.0}")));
+    }
+
+    if let Some(per_day) = args.hosts_per_day {
+        let h = hosts::host_cost(per_day, 3).await?;
+        h.print();
+        kv.extend(h.bench_keys());
     }
 
     if !args.skip_prom {
