@@ -416,6 +416,12 @@ mod tests {
     }
 
     #[test]
+    fn a_host_result_takes_24_bytes() {
+        // docs/ARCHITECTURE.md states it; the budget accounts it.
+        assert_eq!(std::mem::size_of::<HostRun>(), 24);
+    }
+
+    #[test]
     fn outcomes_are_the_worst_state_as_awx_counts_them() {
         let r = |ok, changed, failures, dark| HostRun {
             host: 0,
