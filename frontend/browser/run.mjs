@@ -174,7 +174,8 @@ async function main() {
       const a = await labels('A');
       const b = await labels('B');
       const d = await labels('D');
-      assert(JSON.stringify(a) === '["AWX API"]', `job_duration sources: ${JSON.stringify(a)}`);
+      // Job KPIs also read awx-kpi export's metrics from Prometheus (docs/EXPORTER.md).
+      assert(JSON.stringify(a) === '["Auto","AWX API","Prometheus"]', `job_duration sources: ${JSON.stringify(a)}`);
       assert(JSON.stringify(b) === '["Auto","AWX API","Prometheus"]', `capacity sources: ${JSON.stringify(b)}`);
       assert(JSON.stringify(d) === '["Prometheus"]', `promql sources: ${JSON.stringify(d)}`);
     });
