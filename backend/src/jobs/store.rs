@@ -389,6 +389,8 @@ pub struct JobStore {
     disk_loaded: std::sync::atomic::AtomicBool,
     /// The background fill, while one runs (see [`JobStore::ensure_within`]).
     filling: Mutex<Option<watch::Receiver<FillProgress>>>,
+    /// The host summaries of the jobs held (`jobs/hosts.rs`), created at first use.
+    hosts: std::sync::OnceLock<Arc<super::hosts::HostStore>>,
 }
 
 /// One KPI's kept work; its owner checks the table's epoch and version before use.
@@ -413,7 +415,16 @@ impl JobStore {
             disk_names: Mutex::new((0, 0, 0)),
             disk_loaded: std::sync::atomic::AtomicBool::new(false),
             filling: Mutex::new(None),
+            hosts: std::sync::OnceLock::new(),
         }
+    }
+
+    /// The data source's host summaries, kept beside its job records for the store's
+    /// life (not among the KPIs' memos, which may be cleared), with `budget_bytes`.
+    pub fn hosts(&self, budget_bytes: usize) -> Arc<super::hosts::HostStore> {
+        self.hosts
+            .get_or_init(|| Arc::new(super::hosts::HostStore::new(budget_bytes)))
+            .clone()
     }
 
     /// [`JobStore::ensure`] for a dashboard: a cold store starts filling in the

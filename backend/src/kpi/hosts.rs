@@ -26,8 +26,6 @@ use super::records::{self, group_label, Loaded};
 use super::tables::job_url;
 use super::KpiError;
 
-/// The key under which a data source's host store is kept with its job records.
-const STORE_KEY: &str = "host_summaries";
 /// Ids per `hosts/?id__in=` request: a request line well under 8 KiB.
 const IDS_PER_REQUEST: usize = 200;
 /// Fetched lists named in executedQueryString; the rest are counted.
@@ -60,14 +58,7 @@ fn store(inst: &Instance) -> Arc<HostStore> {
     let Some(jobs) = inst.jobs.as_ref() else {
         return Arc::new(HostStore::new(usize::MAX));
     };
-    let slot = jobs.memo(STORE_KEY);
-    let mut memo = slot.lock().unwrap_or_else(|p| p.into_inner());
-    if let Some(s) = memo.downcast_ref::<Arc<HostStore>>() {
-        return s.clone();
-    }
-    let s = Arc::new(HostStore::new(budget));
-    *memo = Box::new(s.clone());
-    s
+    jobs.hosts(budget)
 }
 
 /// AWX's clock as its job records show it: their newest `modified`.
