@@ -101,7 +101,8 @@ describe('applyTemplateVariables', () => {
     const q: AwxQuery = {
       refId: 'A',
       queryType: 'host_failures',
-      outcomes: ['$one'] as AwxQuery['outcomes'],
+      // A template variable stands where the editor would put an outcome.
+      outcomes: ['$one'] as unknown as AwxQuery['outcomes'],
       hostSummaries: 'failed',
       filters: { host: ['$node'] },
     };
