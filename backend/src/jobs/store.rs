@@ -21,10 +21,11 @@ use serde::Deserialize;
 
 use super::changes::{Change, ChangeLog, TimeIndex, TimeKind};
 use super::persist;
-use super::record::{disk, to_datetime, Interner, Job, Micros, RefKind};
+use super::record::{disk, micros, to_datetime, Interner, Job, Micros, RefKind};
 use crate::awx::model::UnifiedJob;
-use crate::awx::{ApiRequest, AwxClient, AwxError, Page};
+use crate::awx::{ApiRequest, AwxClient, AwxError, Page, PAGE_SIZE};
 use crate::plugin_config::PluginConfig;
+use futures::{stream, StreamExt, TryStreamExt};
 
 /// A refresh within this window reuses the last sync: one dashboard refresh, one sync.
 pub const FRESH_FOR: Duration = Duration::from_secs(2);
@@ -386,7 +387,9 @@ pub struct JobStore {
     /// The names as last written to disk ([`disk::names_mark`]).
     disk_names: Mutex<(usize, usize, u64)>,
     /// Whether the disk copy was read into the (empty) table yet: once per store.
-    disk_loaded: std::sync::atomic::AtomicBool,
+    /// Panels of one dashboard arrive together: all of them wait for the one read, none
+    /// takes the store for empty meanwhile (and starts a cold fill).
+    disk_loaded: tokio::sync::OnceCell<()>,
     /// The background fill, while one runs (see [`JobStore::ensure_within`]).
     filling: Mutex<Option<watch::Receiver<FillProgress>>>,
     /// The host summaries of the jobs held (`jobs/hosts.rs`), created at first use.
@@ -413,7 +416,7 @@ impl JobStore {
             memos: Mutex::new(HashMap::new()),
             disk,
             disk_names: Mutex::new((0, 0, 0)),
-            disk_loaded: std::sync::atomic::AtomicBool::new(false),
+            disk_loaded: tokio::sync::OnceCell::new(),
             filling: Mutex::new(None),
             hosts: std::sync::OnceLock::new(),
         }
@@ -549,13 +552,15 @@ impl JobStore {
     /// refresh instead of a cold fill. Names read back are taken as current as the
     /// reconcile keeps them (the next reconcile is a full interval away), so that a
     /// restart costs the two requests of a refresh.
-    async fn load_from_disk(&self) {
+    pub async fn load_from_disk(&self) {
+        if self.disk.is_some() {
+            self.disk_loaded.get_or_init(|| self.read_disk()).await;
+        }
+    }
+
+    async fn read_disk(&self) {
         let Some(disk) = &self.disk else { return };
-        if self
-            .disk_loaded
-            .swap(true, std::sync::atomic::Ordering::Relaxed)
-            || self.read().coverage_from.is_some()
-        {
+        if self.read().coverage_from.is_some() {
             return;
         }
         let started = Instant::now();
@@ -731,54 +736,12 @@ impl JobStore {
         };
         publish((0, 0));
         if recent_from > from {
-            let older = ApiRequest::new("unified_jobs/")
-                .param("finished__gte", iso(from))
-                .param("finished__lt", iso(recent_from))
-                .param("order_by", "-finished,-id");
-            report.requests.push(
-                awx.display(
-                    &older
-                        .clone()
-                        .param("page_size", crate::awx::PAGE_SIZE.to_string()),
-                ),
-            );
-            let mut pending: std::collections::BTreeMap<usize, Vec<Job>> = Default::default();
-            let mut ready: Vec<Job> = Vec::new();
-            let (mut next_page, mut oldest, mut flushed) = (1, None, Instant::now());
-            let flush = |ready: &mut Vec<Job>, oldest: Option<Micros>| {
-                let mut t = self.write();
-                t.upsert(std::mem::take(ready));
-                // Every job finished after the oldest one applied is held.
-                if let Some(f) = oldest {
-                    t.coverage_from = Some(f + 1);
-                }
-                t.reindex();
-            };
-            let complete = awx
-                .for_each_numbered_page(&older, room, |page, rows: Vec<UnifiedJob>, hint| {
-                    let jobs: Vec<Job> = {
-                        let mut t = self.write();
-                        rows.iter()
-                            .filter_map(|r| Job::from_api(r, &mut t.names))
-                            .collect()
-                    };
-                    pending.insert(page, jobs);
-                    while let Some(jobs) = pending.remove(&next_page) {
-                        next_page += 1;
-                        oldest = jobs.iter().filter_map(Job::finished).min().or(oldest);
-                        ready.extend(jobs);
-                    }
-                    if flushed.elapsed() >= FILL_FLUSH_EVERY {
-                        flush(&mut ready, oldest);
-                        flushed = Instant::now();
-                        publish((next_page - 1, hint.div_ceil(crate::awx::PAGE_SIZE)));
-                    }
-                })
-                .await?;
-            if !complete {
+            if !self
+                .fill_older(awx, from, recent_from, room, progress, &mut report)
+                .await?
+            {
                 return Ok(None);
             }
-            flush(&mut ready, None);
             report.fetched += self.read().jobs().len();
         }
         let mut t = self.write();
@@ -786,6 +749,122 @@ impl JobStore {
         t.max_modified = seen_modified;
         t.reindex();
         Ok(Some(report))
+    }
+
+    /// The jobs finished in `[from, to)`, newest first, into the table as they arrive (the
+    /// covered range growing back from `to`, published to `progress`); `false` if they are
+    /// more than `room`. The first page of unified_jobs/ gives their number, as it always
+    /// did; the rest come from wherever AWX serves them for less ([`plan_older`]): the
+    /// list of each kind of job when that is cheaper (a playbook run costs AWX less than
+    /// half as much through jobs/ as through unified_jobs/) and their counts add up to
+    /// unified_jobs/'s, else the rest of unified_jobs/.
+    async fn fill_older(
+        &self,
+        awx: &AwxClient,
+        from: Micros,
+        to: Micros,
+        room: usize,
+        progress: Option<&watch::Sender<FillProgress>>,
+        report: &mut SyncReport,
+    ) -> Result<bool, AwxError> {
+        let older = |path: &str| {
+            ApiRequest::new(path)
+                .param("finished__gte", iso(from))
+                .param("order_by", "-finished,-id")
+                .param("page_size", crate::awx::PAGE_SIZE.to_string())
+        };
+        let unified = older("unified_jobs/").param("finished__lt", iso(to));
+        report.requests.push(awx.display(&unified));
+        let first: Page<UnifiedJob> = awx.get(&unified).await?;
+        let count = first.count.map_or(usize::MAX, |c| c as usize);
+        if first.count.is_some() && count > room {
+            return Ok(false);
+        }
+        let page_rows = first.results.len();
+        let finished: Vec<Micros> = first
+            .results
+            .iter()
+            .filter_map(|r| r.finished.map(micros))
+            .collect();
+        let newest_only = |oldest: Micros| finished.iter().filter(|&&f| f > oldest).count();
+        let mut fill = OlderFill::default();
+        fill.lists.push(OlderList {
+            pages: first
+                .count
+                .map_or(usize::MAX, |c| (c as usize).div_ceil(PAGE_SIZE)),
+            next: 1,
+            ..Default::default()
+        });
+        fill.receive(self, 0, 1, first.results);
+        fill.flush_now_and_then(self, progress);
+        let oldest = fill.lists[0].oldest;
+        let (Some(oldest), Some(_)) = (oldest, first.count) else {
+            // No rows, or an AWX that does not count: the rest of the list by `next`.
+            if first.next.is_some() {
+                awx.for_each_numbered_page(&unified, room, |page, rows, _| {
+                    if page > 1 {
+                        fill.receive(self, 0, page, rows);
+                        fill.flush_now_and_then(self, progress);
+                    }
+                })
+                .await?;
+            }
+            fill.flush(self);
+            return Ok(true);
+        };
+        let mut schedule: Vec<(usize, usize)> = (2..=fill.lists[0].pages).map(|p| (0, p)).collect();
+        let mut requests: Vec<ApiRequest> = vec![unified];
+        let typed = plan_older(
+            awx,
+            &older,
+            oldest,
+            count.saturating_sub(page_rows),
+            count.saturating_sub(newest_only(oldest)),
+            report,
+        );
+        if let Some(typed) = typed.await {
+            fill.lists[0].pages = 1;
+            schedule.clear();
+            for (req, n) in typed {
+                let pages = n.div_ceil(PAGE_SIZE);
+                requests.push(req);
+                fill.lists.push(OlderList {
+                    pages,
+                    next: 1,
+                    ..Default::default()
+                });
+                let list = fill.lists.len() - 1;
+                schedule.extend((1..=pages).map(|p| (list, p)));
+            }
+            // Each list advances by the same share of its pages: the covered range grows
+            // back evenly instead of waiting for the longest list.
+            let pages: Vec<usize> = fill.lists.iter().map(|l| l.pages.max(1)).collect();
+            schedule.sort_by(|a, b| {
+                ((a.1 - 1) * pages[b.0])
+                    .cmp(&((b.1 - 1) * pages[a.0]))
+                    .then(a.0.cmp(&b.0))
+            });
+        }
+        fill.publish(progress);
+        let mut rest = stream::iter(schedule)
+            .map(|(list, page)| {
+                let req = requests[list].clone().param("page", page.to_string());
+                async move {
+                    match awx.get::<Page<UnifiedJob>>(&req).await {
+                        Ok(p) => Ok((list, page, p.results)),
+                        // The list shrank while we read it (jobs purged): nothing more here.
+                        Err(AwxError::NotFound { .. }) => Ok((list, page, Vec::new())),
+                        Err(e) => Err(e),
+                    }
+                }
+            })
+            .buffer_unordered(awx.settings().max_concurrency.max(1));
+        while let Some((list, page, rows)) = rest.try_next().await? {
+            fill.receive(self, list, page, rows);
+            fill.flush_now_and_then(self, progress);
+        }
+        fill.flush(self);
+        Ok(true)
     }
 
     /// Two requests, sent together: what changed since the last sync, and the count of
@@ -907,6 +986,177 @@ impl JobStore {
             *self.write() = JobTable::with_jobs(jobs, names, coverage);
         }
         Ok(true)
+    }
+}
+
+/// AWX 24.6.1's server time (seconds) per list request and per row returned, by list, as
+/// measured (docs/BENCHMARKS.md; the simulator's cost model is calibrated on the same
+/// figures): what [`plan_older`] weighs. The typed lists other than jobs/ and
+/// workflow_jobs/ were not measured; they join no more tables than jobs/ and are taken
+/// to cost as much.
+const COST_REQUEST_S: f64 = 0.0604;
+const COST_COUNT_S: f64 = 0.073;
+const COST_ROW_UNIFIED_S: f64 = 0.01265;
+const COST_ROW_JOBS_S: f64 = 0.00554;
+const COST_ROW_WORKFLOW_JOBS_S: f64 = 0.01222;
+
+/// The lists of each kind of job that unified_jobs/ unites, with their cost per row. Their
+/// rows are unified_jobs/'s rows: AWX's UnifiedJobListSerializer hands each row to the
+/// same per-kind list serializer that these lists use.
+const TYPED_LISTS: [(&str, f64); 6] = [
+    ("jobs/", COST_ROW_JOBS_S),
+    ("workflow_jobs/", COST_ROW_WORKFLOW_JOBS_S),
+    ("project_updates/", COST_ROW_JOBS_S),
+    ("inventory_updates/", COST_ROW_JOBS_S),
+    ("system_jobs/", COST_ROW_JOBS_S),
+    ("ad_hoc_commands/", COST_ROW_JOBS_S),
+];
+
+/// Whether the rest of a cold fill's older jobs costs AWX less from the typed lists than
+/// from the `rest` rows of unified_jobs/ still to read (its first page read, the oldest
+/// job on it finished at `oldest`): the typed lists are counted (one-row pages, sent
+/// together) and used only if their counts add up to `expected`, the jobs of the range
+/// finished at or before `oldest` (no kind of job this plugin does not know of), and
+/// their pages cost less than unified_jobs/'s, counts included. Returns each typed
+/// list's request (finished at or before `oldest`: jobs of the first page that finished
+/// at that very instant are read again, harmlessly) and its size.
+async fn plan_older(
+    awx: &AwxClient,
+    older: &(dyn Fn(&str) -> ApiRequest + Sync),
+    oldest: Micros,
+    rest: usize,
+    expected: usize,
+    report: &mut SyncReport,
+) -> Option<Vec<(ApiRequest, usize)>> {
+    let pages = |n: usize| n.div_ceil(PAGE_SIZE) as f64;
+    let unified_cost = pages(rest) * COST_REQUEST_S + rest as f64 * COST_ROW_UNIFIED_S;
+    let counts_cost = TYPED_LISTS.len() as f64 * COST_COUNT_S;
+    // The best the typed lists could do: not worth even counting them otherwise.
+    let floor = counts_cost + expected as f64 * COST_ROW_JOBS_S + pages(expected) * COST_REQUEST_S;
+    if rest == 0 || floor >= unified_cost {
+        return None;
+    }
+    let reqs: Vec<ApiRequest> = TYPED_LISTS
+        .iter()
+        .map(|(path, _)| older(path).param("finished__lte", iso(oldest)))
+        .collect();
+    let counts = futures::future::try_join_all(reqs.iter().map(|r| awx.count(r)))
+        .await
+        .ok()?;
+    report.requests.extend(reqs.iter().map(|r| awx.display(r)));
+    let typed: u64 = counts.iter().sum();
+    if typed != expected as u64 {
+        tracing::debug!(
+            typed,
+            expected,
+            "the typed lists do not add up to unified_jobs/"
+        );
+        return None;
+    }
+    let typed_cost: f64 = counts_cost
+        + TYPED_LISTS
+            .iter()
+            .zip(&counts)
+            .map(|((_, row), &n)| pages(n as usize) * COST_REQUEST_S + n as f64 * row)
+            .sum::<f64>();
+    if typed_cost >= unified_cost {
+        return None;
+    }
+    Some(
+        reqs.into_iter()
+            .zip(counts.into_iter().map(|n| n as usize))
+            .collect(),
+    )
+}
+
+/// One list of a cold fill's older jobs, applied in page order.
+#[derive(Default)]
+struct OlderList {
+    pages: usize,
+    /// The next page to apply (1-based).
+    next: usize,
+    pending: std::collections::BTreeMap<usize, Vec<Job>>,
+    /// The oldest `finished` of the pages applied.
+    oldest: Option<Micros>,
+}
+
+/// The older jobs of a cold fill, from one list or several read side by side, each
+/// newest first: the jobs of each list are applied in its page order, so every job that
+/// finished after the oldest applied of every unfinished list is held.
+#[derive(Default)]
+struct OlderFill {
+    lists: Vec<OlderList>,
+    ready: Vec<Job>,
+    flushed: Option<Instant>,
+}
+
+impl OlderFill {
+    fn receive(&mut self, store: &JobStore, list: usize, page: usize, rows: Vec<UnifiedJob>) {
+        let jobs: Vec<Job> = {
+            let mut t = store.write();
+            rows.iter()
+                .filter_map(|r| Job::from_api(r, &mut t.names))
+                .collect()
+        };
+        let l = &mut self.lists[list];
+        l.pending.insert(page, jobs);
+        while let Some(jobs) = l.pending.remove(&l.next) {
+            l.next += 1;
+            l.oldest = jobs.iter().filter_map(Job::finished).min().or(l.oldest);
+            self.ready.extend(jobs);
+        }
+    }
+
+    /// The start of the covered range: after the oldest job applied of every list not yet
+    /// read to its end (a list not yet begun reads from the first list's oldest on).
+    fn covered_from(&self) -> Option<Micros> {
+        let base = self.lists.first().and_then(|l| l.oldest);
+        self.lists
+            .iter()
+            .filter(|l| l.next <= l.pages)
+            .filter_map(|l| l.oldest.or(base))
+            .max()
+            .map(|f| f + 1)
+    }
+
+    fn flush(&mut self, store: &JobStore) {
+        let mut t = store.write();
+        t.upsert(std::mem::take(&mut self.ready));
+        if let Some(c) = self.covered_from() {
+            t.coverage_from = Some(c);
+        }
+        t.reindex();
+        self.flushed = Some(Instant::now());
+    }
+
+    fn publish(&self, progress: Option<&watch::Sender<FillProgress>>) {
+        if let Some(tx) = progress {
+            let read = self.lists.iter().map(|l| l.next - 1).sum();
+            // A list of unknown length (an AWX that does not count) counts what is read.
+            let pages = self
+                .lists
+                .iter()
+                .map(|l| {
+                    if l.pages == usize::MAX {
+                        l.next - 1
+                    } else {
+                        l.pages
+                    }
+                })
+                .sum();
+            tx.send_modify(|p| (p.pages_read, p.pages) = (read, pages));
+        }
+    }
+
+    fn flush_now_and_then(
+        &mut self,
+        store: &JobStore,
+        progress: Option<&watch::Sender<FillProgress>>,
+    ) {
+        if self.flushed.is_none_or(|f| f.elapsed() >= FILL_FLUSH_EVERY) {
+            self.flush(store);
+            self.publish(progress);
+        }
     }
 }
 

@@ -31,6 +31,11 @@ fn table(counts: [Option<f64>; 8], executed: &str) -> Frame {
 /// through the jobs).
 pub async fn from_api(inst: &Instance, q: &Query) -> Result<Vec<Frame>, KpiError> {
     let from = micros(q.range.from);
+    if let Some(store) = &inst.jobs {
+        // After a restart the cache on disk holds the range: counting it again would cost
+        // AWX eight requests for what a refresh brings in two.
+        store.load_from_disk().await;
+    }
     let warm = inst
         .jobs
         .as_ref()
