@@ -12,7 +12,11 @@
 //!   a week of the simulator's metrics backfilled into Prometheus (7 days, a day, an hour);
 //! - hosts: the AWX requests of the overview's Hosts row and the Jobs table's host counts,
 //!   cold and on warm refreshes, and of `hostSummaries: all` over a day (`hosts.rs`);
-//! - frames: Arrow encoding of a 10,000-row jobs table and a 1,000-bucket series.
+//! - frames: Arrow encoding of a 10,000-row jobs table and a 1,000-bucket series;
+//! - calibrated: AWX as slow as a real 24.6.1 (`--cost-model real-awx-24.6.1`, W = 4, sped
+//!   up by `--cost-scale`): the overview at 100k jobs (first panel, every panel complete,
+//!   vs every unified_jobs page once), then a restart and a saved setting with the
+//!   persistent cache at 1M jobs (AWX requests, modelled AWX seconds, first answer).
 //!
 //! The last line is machine-readable: `BENCH key=value ...`.
 
@@ -64,6 +68,11 @@ struct Args {
     /// The host outcomes' requests (the Hosts row, cold and warm); `None`: skipped.
     hosts_per_day: Option<u32>,
     prom_iterations: usize,
+    skip_calibrated: bool,
+    /// The calibrated model's `--cost-scale` for the 100k overview.
+    cost_scale: f64,
+    /// Jobs per day of the restart scenario (1M jobs; 100k with --quick).
+    restart_per_day: u32,
     /// Warm-refresh sizes: (name, jobs per day).
     scales: Vec<(&'static str, u32)>,
 }
@@ -80,6 +89,9 @@ impl Args {
             skip_prom: false,
             hosts_per_day: Some(3334),
             prom_iterations: 300,
+            skip_calibrated: false,
+            cost_scale: 0.05,
+            restart_per_day: 33_334,
             scales: SCALES.to_vec(),
         };
         let mut it = std::env::args().skip(1);
@@ -89,10 +101,16 @@ impl Args {
                     a.cold_runs = 1;
                     a.warm_runs = 3;
                     a.scales.retain(|(n, _)| *n != "1m");
+                    a.restart_per_day = 3334;
                 }
                 "--cold-runs" => a.cold_runs = it.next().context("--cold-runs N")?.parse()?,
                 "--warm-runs" => a.warm_runs = it.next().context("--warm-runs N")?.parse()?,
-                "--no-1m" => a.scales.retain(|(n, _)| *n != "1m"),
+                "--no-1m" => {
+                    a.scales.retain(|(n, _)| *n != "1m");
+                    a.restart_per_day = 3334;
+                }
+                "--no-calibrated" => a.skip_calibrated = true,
+                "--cost-scale" => a.cost_scale = it.next().context("--cost-scale F")?.parse()?,
                 "--scales" => {
                     let list = it.next().context("--scales 10k,100k,1m")?;
                     a.scales = SCALES
@@ -114,7 +132,7 @@ impl Args {
                 "--no-prometheus" => a.skip_prom = true,
                 "-h" | "--help" => {
                     println!(
-                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--scales 10k,100k,1m] [--no-1m] [--no-cold] [--no-baseline] [--no-prometheus] [--hosts JOBS_PER_DAY] [--no-hosts]"
+                        "awx-bench [--quick] [--cold-runs N] [--warm-runs N] [--scales 10k,100k,1m] [--no-1m] [--no-cold] [--no-baseline] [--no-prometheus] [--hosts JOBS_PER_DAY] [--no-hosts] [--no-calibrated] [--cost-scale F]"
                     );
                     std::process::exit(0);
                 }
@@ -209,9 +227,15 @@ struct Bench {
 }
 
 async fn spawn_plugin() -> Result<Bench> {
+    spawn_plugin_env(&[]).await
+}
+
+async fn spawn_plugin_env(env: &[(&str, &str)]) -> Result<Bench> {
     let before = children_named("gpx_awx");
     let path = e2e::procs::bin_dir().join("gpx_awx");
-    let plugin = Plugin::spawn_binary(&path, &[("RUST_LOG", "warn")]).await?;
+    let mut env = env.to_vec();
+    env.push(("RUST_LOG", "warn"));
+    let plugin = Plugin::spawn_binary(&path, &env).await?;
     let pid = children_named("gpx_awx")
         .into_iter()
         .find(|p| !before.contains(p))
@@ -233,6 +257,10 @@ async fn start_sim(jobs_per_day: u32, capacity_model: bool) -> Result<Sim> {
             LATENCY_MS.to_string(),
         ];
     }
+    start_sim_with(jobs_per_day, extra).await
+}
+
+async fn start_sim_with(jobs_per_day: u32, extra: Vec<String>) -> Result<Sim> {
     Sim::start(SimOptions {
         days: 30,
         jobs_per_day,
@@ -1231,6 +1259,430 @@ async fn cold_section(args: &Args, panels: &[Panel], kv: &mut Vec<(String, Strin
     Ok(())
 }
 
+// ---------------------------------------------------------------- calibrated AWX
+
+/// The simulator's cost model calibrated on a real AWX 24.6.1, W requests served at once.
+fn calibrated_args(scale: f64) -> Vec<String> {
+    [
+        "--cost-model",
+        "real-awx-24.6.1",
+        "--cost-scale",
+        &scale.to_string(),
+        "--workers",
+        &WORKERS.to_string(),
+    ]
+    .map(String::from)
+    .to_vec()
+}
+
+/// What AWX served: API requests and the cost model's AWX time (unscaled seconds).
+#[derive(Clone, Copy, Default)]
+struct Usage {
+    requests: u64,
+    awx_s: f64,
+}
+
+impl std::ops::Sub for Usage {
+    type Output = Usage;
+    fn sub(self, o: Usage) -> Usage {
+        Usage {
+            requests: self.requests - o.requests,
+            awx_s: self.awx_s - o.awx_s,
+        }
+    }
+}
+
+async fn usage(url: &str) -> Result<Usage> {
+    let s: Value = reqwest::get(format!("{url}/_sim/stats"))
+        .await?
+        .json()
+        .await?;
+    Ok(Usage {
+        requests: s["requests_total"].as_u64().context("requests_total")?,
+        awx_s: s["awx_seconds"].as_f64().context("awx_seconds")?,
+    })
+}
+
+async fn requests_by_path_at(url: &str) -> Result<BTreeMap<String, u64>> {
+    let s: Value = reqwest::get(format!("{url}/_sim/stats"))
+        .await?
+        .json()
+        .await?;
+    Ok(s["requests_by_path"]
+        .as_object()
+        .context("requests_by_path")?
+        .iter()
+        .map(|(k, v)| (k.clone(), v.as_u64().unwrap_or(0)))
+        .collect())
+}
+
+fn path_delta(a: &BTreeMap<String, u64>, b: BTreeMap<String, u64>) -> BTreeMap<String, u64> {
+    b.into_iter()
+        .map(|(k, n)| (k.clone(), n - a.get(&k).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .collect()
+}
+
+/// A simulator on a port of our choosing: the restart scenario fills the plugin's
+/// persistent cache from a fast simulator and restarts against a calibrated one holding
+/// the same history (same seed, clock and size: the same data, byte for byte) at the
+/// same URL, which names the cache file.
+struct PortSim {
+    child: std::process::Child,
+    url: String,
+}
+
+impl PortSim {
+    async fn start(port: u16, jobs_per_day: u32, extra: &[String]) -> Result<Self> {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(e2e::procs::bin_dir().join("awx-sim"))
+            .args([
+                "--listen",
+                &format!("127.0.0.1:{port}"),
+                "--api-prefix",
+                "both",
+            ])
+            .args(["--seed", "7", "--days", "30", "--frozen", "--now", SIM_NOW])
+            .args(["--jobs-per-day", &jobs_per_day.to_string()])
+            .args(extra)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .context("spawn awx-sim")?;
+        let stdout = child.stdout.take().context("stdout")?;
+        let line = tokio::task::spawn_blocking(move || {
+            let mut line = String::new();
+            std::io::BufReader::new(stdout)
+                .read_line(&mut line)
+                .map(|_| line)
+        })
+        .await??;
+        if !line.contains(&format!(":{port}")) {
+            let _ = child.kill();
+            bail!("awx-sim printed `{line}`");
+        }
+        Ok(Self {
+            child,
+            url: format!("http://127.0.0.1:{port}"),
+        })
+    }
+
+    async fn advance(&self, seconds: u64) -> Result<()> {
+        reqwest::Client::new()
+            .post(format!("{}/_sim/advance?seconds={seconds}", self.url))
+            .send()
+            .await?
+            .error_for_status()?;
+        Ok(())
+    }
+}
+
+impl Drop for PortSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// One panel's answer: when it came (seconds from `started`) and whether it was partial
+/// (the notice of a history still being read).
+struct Answer {
+    title: String,
+    at: f64,
+    partial: bool,
+}
+
+/// All panels at once, each timed from `started` as it answers.
+async fn run_dashboard_timed(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    panels: &[Panel],
+    from_ms: i64,
+    to_ms: i64,
+    started: Instant,
+) -> Result<Vec<Answer>> {
+    let mut tasks = Vec::new();
+    for p in panels {
+        let mut client = plugin.data();
+        let req = request(
+            ds,
+            vec![query("A", p.query.clone(), from_ms, to_ms, INTERVAL_MS)],
+        );
+        let title = p.title.clone();
+        tasks.push(tokio::spawn(async move {
+            let resp = client.query_data(req).await?.into_inner();
+            let at = secs(started.elapsed());
+            let r = resp
+                .responses
+                .get("A")
+                .ok_or_else(|| anyhow!("{title}: no response"))?;
+            if !r.error.is_empty() {
+                bail!("{title}: {}", r.error);
+            }
+            let f = e2e::decode(r.frames.first().context("no frames")?)?;
+            if std::env::var_os("AWX_BENCH_SHOW_QUERIES").is_some() {
+                eprintln!("[{title}] {}", f.executed_query().replace('\n', "\n    "));
+            }
+            let partial = f
+                .notices()
+                .iter()
+                .any(|n| n.contains("being read for the first time"));
+            Ok(Answer { title, at, partial })
+        }));
+    }
+    let mut out = Vec::new();
+    for t in tasks {
+        out.push(t.await??);
+    }
+    Ok(out)
+}
+
+/// Dashboards run one after another (a refresh as soon as the last one answered) until
+/// no panel is partial. Returns (first panel answered, every panel complete, rounds,
+/// the first round's answers).
+async fn until_complete(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    panels: &[Panel],
+    from_ms: i64,
+    to_ms: i64,
+    limit: Duration,
+) -> Result<(f64, f64, usize, Vec<Answer>)> {
+    let started = Instant::now();
+    let mut first_round = None;
+    for round in 1.. {
+        let answers = run_dashboard_timed(plugin, ds, panels, from_ms, to_ms, started).await?;
+        let done = answers.iter().all(|a| !a.partial);
+        let last = answers.iter().map(|a| a.at).fold(0.0, f64::max);
+        let first_round = first_round.get_or_insert(answers);
+        if done {
+            let first = first_round.iter().map(|a| a.at).fold(f64::MAX, f64::min);
+            return Ok((first, last, round, std::mem::take(first_round)));
+        }
+        if started.elapsed() > limit {
+            bail!("the dashboard was still partial after {limit:?}");
+        }
+    }
+    unreachable!()
+}
+
+/// The 30-day overview at 100k jobs on the calibrated model: the first panel answered,
+/// every panel complete, against every unified_jobs page of the range fetched once.
+async fn calibrated_overview(
+    args: &Args,
+    panels: &[Panel],
+    kv: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let f = args.cost_scale;
+    println!(
+        "\n== calibrated AWX (--cost-model real-awx-24.6.1 --cost-scale {f} --workers {WORKERS}): overview, 30 days, 100k jobs"
+    );
+    let sim = start_sim_with(3334, calibrated_args(f)).await?;
+    let to = ms(SIM_NOW);
+    let from = to - RANGE_MS;
+    let first_bucket = from.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let u0 = usage(&sim.url).await?;
+    let (limit_wall, pages) = measure_limit(&sim, first_bucket).await?;
+    let limit = usage(&sim.url).await? - u0;
+    let limit_wall = secs(limit_wall);
+    println!(
+        "every unified_jobs page once (the coverage, {pages} pages, {WORKERS} at a time): {limit_wall:.2} s, {} requests, {:.1} s of AWX time",
+        limit.requests, limit.awx_s
+    );
+    let b = spawn_plugin().await?;
+    let ds = bench_ds(&sim);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let u0 = usage(&sim.url).await?;
+    let p0 = requests_by_path_at(&sim.url).await?;
+    let cpu0 = cpu_seconds(b.pid);
+    let (first, complete, rounds, answers) = until_complete(
+        &b.plugin,
+        &ds,
+        panels,
+        from,
+        to,
+        Duration::from_secs_f64(limit_wall * 3.0 + 120.0),
+    )
+    .await?;
+    let used = usage(&sim.url).await? - u0;
+    let by_path = path_delta(&p0, requests_by_path_at(&sim.url).await?);
+    let cpu = cpu_seconds(b.pid) - cpu0;
+    for a in &answers {
+        println!(
+            "  first round: {} at {:.2} s{}",
+            a.title,
+            a.at,
+            if a.partial { " (partial)" } else { "" }
+        );
+    }
+    let first_scaled = first / f;
+    let ratio = complete / limit_wall;
+    let awx_ratio = used.awx_s / limit.awx_s;
+    println!(
+        "first panel answered: {first:.2} s = {first_scaled:.2} s at AWX's own speed (/{f}; target <= 5)"
+    );
+    println!(
+        "every panel complete: {complete:.2} s ({rounds} dashboard runs), {complete:.2} / {limit_wall:.2} = {ratio:.2} of every page once (target <= 0.5)"
+    );
+    println!(
+        "AWX: {} requests, {:.1} s of AWX time ({awx_ratio:.2} of every page once); the plugin's CPU {cpu:.2} s",
+        used.requests, used.awx_s
+    );
+    println!("  AWX requests per path: {by_path:?}");
+    kv.push(("cal_first_s".into(), format!("{first_scaled:.2}")));
+    kv.push(("cal_complete_vs_limit".into(), f2(ratio)));
+    kv.push(("cal_awx_vs_limit".into(), f2(awx_ratio)));
+    kv.push(("cal_requests".into(), used.requests.to_string()));
+    kv.push(("cal_awx_s".into(), format!("{:.1}", used.awx_s)));
+    kv.push(("cal_limit_awx_s".into(), format!("{:.1}", limit.awx_s)));
+    Ok(())
+}
+
+/// Waits until the cache directory holds files that stopped growing (the writer thread
+/// wrote the fill).
+async fn cache_written(dir: &std::path::Path) -> Result<()> {
+    let (mut last, mut stable) = (0, 0);
+    for _ in 0..600 {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let size: u64 = std::fs::read_dir(dir)
+            .map(|d| {
+                d.filter_map(|e| e.ok()?.metadata().ok())
+                    .map(|m| m.len())
+                    .sum()
+            })
+            .unwrap_or(0);
+        stable = if size > 0 && size == last {
+            stable + 1
+        } else {
+            0
+        };
+        if stable >= 3 {
+            return Ok(());
+        }
+        last = size;
+    }
+    bail!("the cache in {} kept changing", dir.display())
+}
+
+/// A restart (a new plugin process on the same cache directory) and a saved setting (the
+/// same data source, lastUpdated + 1) with the persistent cache, on AWX at its own speed:
+/// AWX requests, modelled AWX seconds, the first and the last panel's answer.
+async fn restart_section(
+    args: &Args,
+    panels: &[Panel],
+    kv: &mut Vec<(String, String)>,
+) -> Result<()> {
+    let per_day = args.restart_per_day;
+    println!(
+        "\n== restart and saved setting with the persistent cache ({per_day} jobs a day, 30 days; AWX: --cost-model real-awx-24.6.1 --cost-scale 1 --workers {WORKERS})"
+    );
+    let port = e2e::procs::free_port()?;
+    let dir = e2e::procs::TempDir::new("awx-bench-cache")?;
+    let cache = dir.0.join("cache");
+    let cache_env = cache.to_str().context("cache dir")?.to_string();
+    let env = [("GF_PLUGIN_CACHE_DIR", cache_env.as_str())];
+    let to = ms(SIM_NOW);
+    let from = to - RANGE_MS;
+    let jobs;
+    {
+        // The cache filled once, from a fast simulator of the same history.
+        let fast = PortSim::start(port, per_day, &[]).await?;
+        let mut b = spawn_plugin_env(&env).await?;
+        let ds = datasource(&fast.url, json!({}), &[("token", ADMIN_TOKEN)]);
+        let started = Instant::now();
+        until_complete(&b.plugin, &ds, panels, from, to, Duration::from_secs(900)).await?;
+        cache_written(&cache).await?;
+        let rss = rss_bytes(b.pid)?;
+        jobs = coverage_count_at(&fast.url, from).await?;
+        println!(
+            "filled from a fast simulator in {:.1} s ({jobs} jobs in the range, plugin RSS {} MB), cache on disk {} MB",
+            secs(started.elapsed()),
+            rss >> 20,
+            dir_size(&cache) >> 20
+        );
+        b.plugin.terminate()?;
+    }
+    let sim = PortSim::start(port, per_day, &calibrated_args(1.0)).await?;
+    // The restart takes a few seconds: AWX moved on meanwhile.
+    sim.advance(10).await?;
+    let now = to + 10_000;
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let b = spawn_plugin_env(&env).await?;
+    let mut scenario = |name: &str, answers: Vec<Answer>, used: Usage| {
+        let first = answers.iter().map(|a| a.at).fold(f64::MAX, f64::min);
+        let last = answers.iter().map(|a| a.at).fold(0.0, f64::max);
+        let partial = answers.iter().filter(|a| a.partial).count();
+        println!(
+            "{name}: first answer {:.0} ms, every panel {:.0} ms, {partial} partial; AWX {} requests, {:.2} s of AWX time (target: <= 2 requests, first answer < 1 s)",
+            first * 1e3,
+            last * 1e3,
+            used.requests,
+            used.awx_s
+        );
+        kv.push((format!("{name}_requests"), used.requests.to_string()));
+        kv.push((format!("{name}_first_ms"), format!("{:.0}", first * 1e3)));
+        kv.push((format!("{name}_all_ms"), format!("{:.0}", last * 1e3)));
+        kv.push((format!("{name}_awx_s"), format!("{:.2}", used.awx_s)));
+    };
+    let u0 = usage(&sim.url).await?;
+    let p0 = requests_by_path_at(&sim.url).await?;
+    let answers =
+        run_dashboard_timed(&b.plugin, &ds, panels, now - RANGE_MS, now, Instant::now()).await?;
+    let used = usage(&sim.url).await? - u0;
+    println!(
+        "  AWX requests per path: {:?}",
+        path_delta(&p0, requests_by_path_at(&sim.url).await?)
+    );
+    scenario("restart", answers, used);
+
+    // A saved setting: Grafana bumps lastUpdated, the plugin builds a new instance.
+    tokio::time::sleep(Duration::from_millis(2_100)).await;
+    sim.advance(10).await?;
+    let now = now + 10_000;
+    let mut saved = ds.clone();
+    saved.last_updated_ms += 1;
+    let u0 = usage(&sim.url).await?;
+    let p0 = requests_by_path_at(&sim.url).await?;
+    let answers = run_dashboard_timed(
+        &b.plugin,
+        &saved,
+        panels,
+        now - RANGE_MS,
+        now,
+        Instant::now(),
+    )
+    .await?;
+    let used = usage(&sim.url).await? - u0;
+    println!(
+        "  AWX requests per path: {:?}",
+        path_delta(&p0, requests_by_path_at(&sim.url).await?)
+    );
+    scenario("save", answers, used);
+    kv.push(("restart_jobs".into(), jobs.to_string()));
+    Ok(())
+}
+
+fn dir_size(dir: &std::path::Path) -> u64 {
+    std::fs::read_dir(dir)
+        .map(|d| {
+            d.filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| m.len())
+                .sum()
+        })
+        .unwrap_or(0)
+}
+
+async fn coverage_count_at(url: &str, from_ms: i64) -> Result<u64> {
+    let first_bucket = from_ms.div_euclid(INTERVAL_MS) * INTERVAL_MS;
+    let u = format!(
+        "{url}/api/v2/unified_jobs/?{}",
+        coverage_query(first_bucket).replace("page_size=200", "page_size=1")
+    );
+    let head: PageHead = serde_json::from_slice(&get_page(&awx_http(), &u).await?)?;
+    head.count.context("count")
+}
+
 fn ensure_bin_dir() {
     if std::env::var_os("AWX_E2E_BIN_DIR").is_none() {
         // Beside this binary (target/release), as scripts/bench.sh builds them.
@@ -1277,6 +1729,11 @@ async fn main() -> Result<()> {
 
     if !args.skip_cold {
         cold_section(&args, &panels, &mut kv).await?;
+    }
+
+    if !args.skip_calibrated {
+        calibrated_overview(&args, &panels, &mut kv).await?;
+        restart_section(&args, &panels, &mut kv).await?;
     }
 
     // Warm at 10k, 100k, 1M.
@@ -1387,6 +1844,13 @@ async fn main() -> Result<()> {
         "prom_ratio",
         "encode_10k_us",
         "encode_1k_series_us",
+        "cal_first_s",
+        "cal_complete_vs_limit",
+        "cal_awx_vs_limit",
+        "restart_requests",
+        "restart_first_ms",
+        "save_requests",
+        "save_first_ms",
     ];
     let mut line: Vec<String> = Vec::new();
     for k in order {
