@@ -993,8 +993,14 @@ async fn redirects_and_foreign_next_links_are_not_followed() {
                 &mut out,
             )
             .await;
-            let e = answers["A"].as_ref().expect_err("not followed");
-            assert!(e.contains(text), "{name}: {e}");
+            match answers["A"].as_ref() {
+                Err(e) => assert!(e.contains(text), "{name}: {e}"),
+                // A cold fill addresses its pages by number on the configured URL and may
+                // never need a `next` link: an answer is fine as long as nothing went
+                // around the proxy (counted below).
+                Ok(_) if name == "foreign next" => {}
+                Ok(_) => panic!("{name}: answered through a redirect"),
+            }
         }
         let seen = rec.take();
         assert!(!seen.is_empty());
