@@ -165,6 +165,20 @@ pub fn decode(bytes: &[u8]) -> Result<DecodedFrame> {
     })
 }
 
+/// Asserts that two answers to one query (say, with and without the job cache) have the
+/// same fields, labels and values; `what` names the query in the failure.
+pub fn assert_same_fields(a: &DecodedFrame, b: &DecodedFrame, what: &str) {
+    assert_eq!(a.fields.len(), b.fields.len(), "{what}: field count");
+    for (x, y) in a.fields.iter().zip(&b.fields) {
+        assert_eq!((&x.name, &x.labels), (&y.name, &y.labels), "{what}");
+        assert_eq!(
+            x.values, y.values,
+            "{what}: field {} {:?} differs with and without the cache",
+            x.name, x.labels
+        );
+    }
+}
+
 /// What Grafana's alerting needs of a frame: a wide series (one time field, not
 /// nullable: Grafana's dataplane readers want `[]time.Time`; number fields with a distinct
 /// label set each), numeric-wide (one row, number fields with a distinct label set each)

@@ -100,15 +100,7 @@ impl Env {
             .run_on(&self.uncached, q.clone(), from, to, interval)
             .await
             .unwrap_or_else(|e| panic!("{q}: {e}"));
-        assert_eq!(a.fields.len(), b.fields.len(), "{q}: field count");
-        for (x, y) in a.fields.iter().zip(&b.fields) {
-            assert_eq!((&x.name, &x.labels), (&y.name, &y.labels), "{q}");
-            assert_eq!(
-                x.values, y.values,
-                "{q}: field {} differs with and without the cache",
-                x.name
-            );
-        }
+        e2e::frames::assert_same_fields(&a, &b, &q.to_string());
         assert_eq!(a.notices(), b.notices(), "{q}: notices");
         assert!(
             a.executed_query().contains("job_host_summaries")

@@ -80,19 +80,7 @@ impl Env {
         assert_eq!(a.len(), 1, "{q}: one frame");
         assert_eq!(a.len(), b.len());
         let (fa, fb) = (&a[0], &b[0]);
-        assert_eq!(
-            fa.fields.len(),
-            fb.fields.len(),
-            "{q}: cached and uncached field count"
-        );
-        for (x, y) in fa.fields.iter().zip(&fb.fields) {
-            assert_eq!((&x.name, &x.labels), (&y.name, &y.labels), "{q}");
-            assert_eq!(
-                x.values, y.values,
-                "{q}: field {} differs with and without the cache",
-                x.name
-            );
-        }
+        e2e::frames::assert_same_fields(fa, fb, &q.to_string());
         assert!(
             !fa.executed_query().is_empty(),
             "{q}: executedQueryString set"

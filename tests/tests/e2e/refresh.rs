@@ -64,21 +64,9 @@ async fn warm_refreshes_answer_what_an_uncached_source_answers() {
             let interval = 3_600_000;
             let a = frame(&plugin, &warm, q, from, to, interval).await;
             let b = frame(&plugin, &uncached, q, from, to, interval).await;
-            assert_eq!(a.fields.len(), b.fields.len(), "step {step}, {q}: fields");
             // Notices carry totals (e.g. "the newest 50 of N jobs").
             assert_eq!(a.notices(), b.notices(), "step {step}, {q}: notices");
-            for (x, y) in a.fields.iter().zip(&b.fields) {
-                assert_eq!(
-                    (&x.name, &x.labels),
-                    (&y.name, &y.labels),
-                    "step {step}, {q}"
-                );
-                assert_eq!(
-                    x.values, y.values,
-                    "step {step}, {q}: field {} {:?} differs between the warm cache and no cache",
-                    x.name, x.labels
-                );
-            }
+            e2e::frames::assert_same_fields(&a, &b, &format!("step {step}, {q}"));
         }
     }
 }
@@ -150,16 +138,8 @@ async fn the_cache_follows_renames_deletions_late_commits_purges_and_floods() {
                 let a = frame(plugin, cached, q, from, to, 3_600_000).await;
                 let b = frame(plugin, uncached, q, from, to, 3_600_000).await;
                 assert!(b.rows() > 0, "{step}, {q}: the uncached source found jobs");
-                assert_eq!(a.fields.len(), b.fields.len(), "{step}, {q}: fields");
                 assert_eq!(a.notices(), b.notices(), "{step}, {q}: notices");
-                for (x, y) in a.fields.iter().zip(&b.fields) {
-                    assert_eq!((&x.name, &x.labels), (&y.name, &y.labels), "{step}, {q}");
-                    assert_eq!(
-                        x.values, y.values,
-                        "{step}, {q}: field {} {:?} differs with and without the cache",
-                        x.name, x.labels
-                    );
-                }
+                e2e::frames::assert_same_fields(&a, &b, &format!("{step}, {q}"));
             }
         }
     };
@@ -255,9 +235,7 @@ async fn the_cache_follows_renames_deletions_late_commits_purges_and_floods() {
     ] {
         let a = frame(&plugin, &cached, &q, from, to, 600_000).await;
         let b = frame(&plugin, &uncached, &q, from, to, 600_000).await;
-        for (x, y) in a.fields.iter().zip(&b.fields) {
-            assert_eq!(x.values, y.values, "after a flood, {q}: field {}", x.name);
-        }
+        e2e::frames::assert_same_fields(&a, &b, &format!("after a flood, {q}"));
         let total: f64 = b
             .fields
             .iter()
