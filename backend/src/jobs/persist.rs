@@ -26,6 +26,7 @@ use sha2::{Digest, Sha256};
 use thiserror::Error;
 
 use super::record::{disk, Interner, Job, Micros};
+use super::store::BeforeCoverage;
 use crate::settings::{AwxAuth, AwxSettings};
 
 const CHUNKS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
@@ -57,6 +58,7 @@ pub struct Write {
     pub names: Option<Vec<u8>>,
     pub coverage_from: Micros,
     pub max_modified: Micros,
+    pub before_coverage: Option<BeforeCoverage>,
 }
 
 /// A table as it was last written.
@@ -66,6 +68,7 @@ pub struct Snapshot {
     pub names: Interner,
     pub coverage_from: Micros,
     pub max_modified: Micros,
+    pub before_coverage: Option<BeforeCoverage>,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -73,6 +76,9 @@ struct Meta {
     format: u32,
     coverage_from: Micros,
     max_modified: Micros,
+    /// Absent in files written before it existed: the first refresh counts it again.
+    #[serde(default)]
+    before_coverage: Option<BeforeCoverage>,
 }
 
 /// A data source's handle on its cache file. Several handles may share a file (an
@@ -249,6 +255,7 @@ fn write(db: &Database, w: Write) -> Result<(), redb::Error> {
             format: disk::FORMAT,
             coverage_from: w.coverage_from,
             max_modified: w.max_modified,
+            before_coverage: w.before_coverage,
         };
         let m = serde_json::to_vec(&m).unwrap_or_default();
         meta.insert("meta", m.as_slice())?;
@@ -293,6 +300,7 @@ fn load(db: &Database) -> Result<Option<Snapshot>, redb::Error> {
         names,
         coverage_from: m.coverage_from,
         max_modified: m.max_modified,
+        before_coverage: m.before_coverage,
     }))
 }
 

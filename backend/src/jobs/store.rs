@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use chrono::SecondsFormat;
 use tokio::sync::watch;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::changes::{Change, ChangeLog, TimeIndex, TimeKind};
 use super::persist;
@@ -84,6 +84,13 @@ pub struct JobTable {
     /// every chunk.
     dirty_chunks: std::collections::BTreeSet<u64>,
     dirty_all: bool,
+    /// What is written beside the jobs changed ([`BeforeCoverage`]).
+    dirty_meta: bool,
+    /// What AWX holds before the coverage, as last counted (kept on disk).
+    before_coverage: Option<BeforeCoverage>,
+    /// When AWX's oldest job was created (`None`: AWX holds no job), and when that was
+    /// read: every refresh reads it with its count (see [`JobTable::awx_oldest`]).
+    awx_oldest: Option<(Instant, Option<Micros>)>,
     /// When open jobs and object names were last re-read: every `reconcile_seconds`
     /// ([`PluginConfig`]), a refresh also re-reads, by id, every job held as not finished
     /// (a save that committed later than [`MODIFIED_OVERLAP_US`] is caught here), and AWX's
@@ -97,6 +104,17 @@ pub struct JobTable {
     version: u64,
     log: ChangeLog,
     index: TimeIndex,
+}
+
+/// The jobs AWX holds, up to the highest id held, that finished before the coverage
+/// (counted for a coverage that started at `coverage_from`). They are final and never
+/// come back, so the count of everything AWX holds up to that id equals the jobs held
+/// plus these until a job is deleted or purged: a refresh checks that with one count of
+/// everything, whose first row is also AWX's oldest job, instead of two.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BeforeCoverage {
+    pub coverage_from: Micros,
+    pub jobs: u64,
 }
 
 /// Epochs are unique across tables, so a table replaced by a new fill never matches.
@@ -225,6 +243,14 @@ impl JobTable {
         self.coverage_from
     }
 
+    /// When the oldest job AWX holds was created (`Some(None)`: AWX holds none), if a
+    /// sync read it less than `max_age` ago.
+    pub fn awx_oldest(&self, max_age: Duration) -> Option<Option<Micros>> {
+        self.awx_oldest
+            .filter(|(at, _)| at.elapsed() < max_age)
+            .map(|(_, oldest)| oldest)
+    }
+
     fn covers(&self, from: Micros) -> bool {
         self.coverage_from.is_some_and(|c| c <= from)
     }
@@ -350,6 +376,29 @@ fn sort_by_id(jobs: &mut Vec<Job>) {
 #[derive(Deserialize)]
 struct JobId {
     id: i64,
+}
+
+/// The first row of a one-row page of everything AWX holds, by id: its oldest job.
+#[derive(Deserialize)]
+struct Oldest {
+    #[serde(default)]
+    created: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// Everything AWX holds up to `max_id`, oldest first, one row: its count and AWX's
+/// oldest job.
+fn everything_up_to(max_id: i64) -> ApiRequest {
+    ApiRequest::new("unified_jobs/")
+        .param("id__lte", max_id.to_string())
+        .param("order_by", "id")
+        .param("page_size", "1")
+}
+
+fn count_of<T>(page: &Page<T>, awx: &AwxClient, req: &ApiRequest) -> Result<u64, AwxError> {
+    page.count.ok_or_else(|| AwxError::InvalidResponse {
+        path: awx.display(req),
+        reason: "the list has no `count`".into(),
+    })
 }
 
 /// A row of a list of named objects (templates, organizations, ...).
@@ -572,6 +621,7 @@ impl JobStore {
         *self.disk_names.lock().unwrap_or_else(|p| p.into_inner()) = disk::names_mark(&s.names);
         let mut t = JobTable::with_jobs(s.jobs, s.names, s.coverage_from);
         t.max_modified = t.max_modified.max(s.max_modified);
+        t.before_coverage = s.before_coverage;
         t.reconciled_at = Some(Instant::now());
         // What was just read is what the disk holds.
         t.dirty_all = false;
@@ -590,7 +640,7 @@ impl JobStore {
     fn persist(&self) {
         let Some(disk) = &self.disk else { return };
         let mut t = self.write();
-        if !t.dirty_all && t.dirty_chunks.is_empty() {
+        if !t.dirty_all && t.dirty_chunks.is_empty() && !t.dirty_meta {
             return;
         }
         let Some(coverage_from) = t.coverage_from else {
@@ -628,9 +678,11 @@ impl JobStore {
             names,
             coverage_from,
             max_modified: t.max_modified,
+            before_coverage: t.before_coverage,
         };
         t.dirty_all = false;
         t.dirty_chunks.clear();
+        t.dirty_meta = false;
         drop(t);
         disk.send(w);
     }
@@ -722,6 +774,7 @@ impl JobStore {
         // Changes during the fill happen to these jobs; the first refresh after it reads
         // what was modified since they were read.
         let seen_modified = jobs.iter().map(|j| j.modified).max().unwrap_or(0);
+        let newest_id = jobs.iter().map(|j| j.id).max();
         let mut t = JobTable::with_jobs(jobs, names, recent_from);
         let now = Instant::now();
         t.synced_at = Some(now);
@@ -735,18 +788,44 @@ impl JobStore {
             }
         };
         publish((0, 0));
-        if recent_from > from {
-            if !self
-                .fill_older(awx, from, recent_from, room, progress, &mut report)
-                .await?
-            {
-                return Ok(None);
+        // Meanwhile, what AWX holds before the range: the first refresh then costs two
+        // requests, not three (see `refresh`). Without it, that refresh counts it.
+        let everything = newest_id.map(everything_up_to);
+        let counted = async {
+            let req = everything.as_ref()?;
+            awx.get::<Page<Oldest>>(req).await.ok()
+        };
+        let older = async {
+            if recent_from > from {
+                let filled = self
+                    .fill_older(awx, from, recent_from, room, progress, &mut report)
+                    .await?;
+                report.fetched += self.read().jobs().len();
+                return Ok(filled);
             }
-            report.fetched += self.read().jobs().len();
+            Ok::<_, AwxError>(true)
+        };
+        let (filled, counted) = tokio::join!(older, counted);
+        if !filled? {
+            return Ok(None);
         }
         let mut t = self.write();
         t.coverage_from = Some(from);
         t.max_modified = seen_modified;
+        if let (Some(id), Some(page)) = (newest_id, counted) {
+            if let Some(n) = page.count {
+                let held = t.count_up_to(id);
+                t.before_coverage = Some(BeforeCoverage {
+                    coverage_from: from,
+                    jobs: n.saturating_sub(held),
+                });
+                let oldest = page.results.first().and_then(|j| j.created).map(micros);
+                t.awx_oldest = Some((Instant::now(), oldest));
+            }
+        }
+        if let Some(req) = &everything {
+            report.requests.push(awx.display(req));
+        }
         t.reindex();
         Ok(Some(report))
     }
@@ -868,8 +947,11 @@ impl JobStore {
     }
 
     /// Two requests, sent together: what changed since the last sync, and the count of
-    /// the coverage up to the highest id held (with its lowest id, so that the oldest
-    /// jobs purged by AWX's cleanup_jobs are dropped without re-fetching anything).
+    /// everything AWX holds up to the highest id held ([`BeforeCoverage`]). Only when
+    /// that count differs from what is held plus what AWX holds before the coverage (a
+    /// deletion, a purge, or not counted yet), a third: the count of the coverage alone,
+    /// with its lowest id, so that the oldest jobs purged by AWX's cleanup_jobs are
+    /// dropped without re-fetching anything.
     /// Every `reconcile_seconds`, also the open jobs by id and the names of objects.
     /// `false` when the changes are more than the cache may hold: nothing was applied.
     async fn refresh(
@@ -895,14 +977,10 @@ impl JobStore {
             (t.coverage_from, t.names.clone(), due.then_some(open))
         };
         // Deleted jobs never show up as modified: compare counts of what we hold.
-        let check = coverage.map(|c| {
-            coverage_request(c)
-                .param("id__lte", max_id.to_string())
-                .param("page_size", "1")
-        });
+        let check = coverage.map(|_| everything_up_to(max_id));
         let checked = async {
             match &check {
-                Some(req) => awx.get::<Page<JobId>>(req).await.map(Some),
+                Some(req) => awx.get::<Page<Oldest>>(req).await.map(Some),
                 None => Ok(None),
             }
         };
@@ -958,10 +1036,28 @@ impl JobStore {
             return Ok(true);
         };
         report.requests.push(awx.display(&check));
-        let remote = page.count.ok_or_else(|| AwxError::InvalidResponse {
-            path: awx.display(&check),
-            reason: "the list has no `count`".into(),
-        })?;
+        let everything = count_of(&page, awx, &check)?;
+        let oldest = page.results.first().and_then(|j| j.created).map(micros);
+        {
+            let mut t = self.write();
+            t.awx_oldest = Some((Instant::now(), oldest));
+            let held = t.count_up_to(max_id);
+            if t.before_coverage
+                .is_some_and(|b| b.coverage_from == coverage && held + b.jobs == everything)
+            {
+                return Ok(true);
+            }
+        }
+        let check = coverage_request(coverage)
+            .param("id__lte", max_id.to_string())
+            .param("page_size", "1");
+        report.requests.push(awx.display(&check));
+        let page: Page<JobId> = awx.get(&check).await?;
+        let remote = count_of(&page, awx, &check)?;
+        let before_coverage = BeforeCoverage {
+            coverage_from: coverage,
+            jobs: everything.saturating_sub(remote),
+        };
         let mut local = self.read().count_up_to(max_id);
         if remote < local {
             // Every job held below the lowest id AWX still lists is gone (purged).
@@ -985,6 +1081,10 @@ impl JobStore {
             };
             *self.write() = JobTable::with_jobs(jobs, names, coverage);
         }
+        let mut t = self.write();
+        t.before_coverage = Some(before_coverage);
+        t.awx_oldest = Some((Instant::now(), oldest));
+        t.dirty_meta = true;
         Ok(true)
     }
 }

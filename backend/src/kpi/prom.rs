@@ -902,25 +902,21 @@ struct Created {
 
 /// When the oldest job AWX still holds was created, if the range starts before it (AWX
 /// holds nothing older: cleanup_jobs purged it, or there was none); `None` when AWX holds
-/// a job created at or before the range's start. A job store that holds such a job
-/// answers without a request; otherwise one one-row request, kept a minute.
+/// a job created at or before the range's start. A job store that holds such a job, or
+/// synced within the minute (every sync reads AWX's oldest job with its count), answers
+/// without a request; otherwise one one-row request, kept a minute.
 pub async fn starts_before_history(inst: &Instance, q: &Query) -> Result<Option<Micros>, AwxError> {
     let from = micros(q.range.from);
-    let memo = inst.jobs.as_ref().map(|store| {
-        if store
-            .read()
-            .jobs()
-            .first()
-            .is_some_and(|j| j.created <= from)
-        {
-            return None;
+    if let Some(store) = &inst.jobs {
+        let t = store.read();
+        if t.jobs().first().is_some_and(|j| j.created <= from) {
+            return Ok(None);
         }
-        Some(store.memo("awx-oldest-job"))
-    });
-    if let Some(None) = memo {
-        return Ok(None);
+        if let Some(oldest) = t.awx_oldest(OLDEST_FOR) {
+            return Ok(oldest.filter(|o| from < *o));
+        }
     }
-    let memo = memo.flatten();
+    let memo = inst.jobs.as_ref().map(|store| store.memo("awx-oldest-job"));
     let kept = memo.as_ref().and_then(|m| {
         let g = m.lock().unwrap_or_else(|p| p.into_inner());
         g.downcast_ref::<(std::time::Instant, Option<Micros>)>()

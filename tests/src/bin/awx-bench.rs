@@ -1347,7 +1347,7 @@ impl PortSim {
             .args(extra)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
+            .stderr(sim_log())
             .spawn()
             .context("spawn awx-sim")?;
         let stdout = child.stdout.take().context("stdout")?;
@@ -1681,6 +1681,21 @@ async fn coverage_count_at(url: &str, from_ms: i64) -> Result<u64> {
     );
     let head: PageHead = serde_json::from_slice(&get_page(&awx_http(), &u).await?)?;
     head.count.context("count")
+}
+
+/// Where the restart scenario's simulators log: `AWX_BENCH_SIM_LOG=FILE` appends their
+/// stderr there (with `RUST_LOG=awx_sim=debug`, every request they served), to find out
+/// which requests a restart costs.
+fn sim_log() -> std::process::Stdio {
+    std::env::var_os("AWX_BENCH_SIM_LOG")
+        .and_then(|p| {
+            std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(p)
+                .ok()
+        })
+        .map_or_else(std::process::Stdio::null, std::process::Stdio::from)
 }
 
 fn ensure_bin_dir() {
