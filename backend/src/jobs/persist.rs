@@ -335,3 +335,68 @@ fn evict_others(dir: &Path, keep: &Path, max_bytes: u64) {
 pub fn chunk_of(id: i64) -> u64 {
     (id.max(0) as u64) >> CHUNK_BITS
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::awx::model::UnifiedJob;
+
+    /// Where a restart's first answer goes at 1M jobs: reading the file, and building the
+    /// table from it. Run it by name, release, with `--ignored --nocapture`.
+    #[test]
+    #[ignore = "a timing probe, not a test"]
+    fn reading_a_million_jobs_back() {
+        let row: UnifiedJob = serde_json::from_value(serde_json::json!({
+            "id": 1, "type": "job", "name": "Deploy", "status": "successful",
+            "launch_type": "scheduled", "created": "2026-11-01T00:00:00Z",
+            "started": "2026-11-01T00:00:01Z", "finished": "2026-11-01T00:01:00Z",
+            "modified": "2026-11-01T00:01:00Z", "elapsed": 59.0,
+            "execution_node": "exec-1",
+            "summary_fields": {"unified_job_template": {"id": 7, "name": "Deploy"},
+                               "organization": {"id": 1, "name": "Default"}}
+        }))
+        .unwrap();
+        let mut names = Interner::default();
+        let one = Job::from_api(&row, &mut names).unwrap();
+        let jobs: Vec<Job> = (1..=1_000_000)
+            .map(|id| {
+                let mut j = one;
+                j.id = id;
+                j.created += id * 2_000_000;
+                j.modified += id * 2_000_000;
+                j
+            })
+            .collect();
+        let dir = std::env::temp_dir().join(format!("awx-persist-probe-{}", std::process::id()));
+        fs::create_dir_all(&dir).unwrap();
+        let cache = DiskCache::open(&dir, "probe", u64::MAX).unwrap();
+        let mut chunks: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
+        for j in &jobs {
+            disk::write_job(j, chunks.entry(chunk_of(j.id)).or_default());
+        }
+        write(
+            &cache.shared.db,
+            Write {
+                all: true,
+                chunks: chunks.into_iter().collect(),
+                names: Some(disk::write_names(&names)),
+                coverage_from: 0,
+                max_modified: 0,
+                before_coverage: None,
+            },
+        )
+        .unwrap();
+        let t = std::time::Instant::now();
+        let s = cache.load().unwrap();
+        let loaded = t.elapsed();
+        let t = std::time::Instant::now();
+        let table = super::super::store::JobTable::with_jobs(s.jobs, s.names, 0);
+        let built = t.elapsed();
+        eprintln!(
+            "1M jobs: file {} MB, load {loaded:?}, table {built:?} ({} jobs)",
+            fs::metadata(cache.file()).unwrap().len() >> 20,
+            table.jobs().len()
+        );
+        let _ = fs::remove_dir_all(&dir);
+    }
+}

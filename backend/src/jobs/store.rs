@@ -58,6 +58,10 @@ pub enum Ensured {
         progress: FillProgress,
         executed: String,
     },
+    /// The store covers the range as read from disk at a restart, and the refresh that
+    /// brings in what AWX changed since its newest change seen (`as_of`) is still
+    /// running: a dashboard is answered from it meanwhile.
+    Behind { as_of: Micros },
 }
 /// Re-read jobs modified this long before the newest change seen: AWX stamps `modified`
 /// when a save starts and commits later (a busy task manager holds its transaction for
@@ -86,11 +90,9 @@ pub struct JobTable {
     dirty_all: bool,
     /// What is written beside the jobs changed ([`BeforeCoverage`]).
     dirty_meta: bool,
-    /// What AWX holds before the coverage, as last counted (kept on disk).
-    before_coverage: Option<BeforeCoverage>,
-    /// When AWX's oldest job was created (`None`: AWX holds no job), and when that was
-    /// read: every refresh reads it with its count (see [`JobTable::awx_oldest`]).
-    awx_oldest: Option<(Instant, Option<Micros>)>,
+    /// What AWX holds before the coverage, as last counted (kept on disk), and when AWX
+    /// last confirmed it (or it was read from disk): every refresh does.
+    before_coverage: Option<(BeforeCoverage, Instant)>,
     /// When open jobs and object names were last re-read: every `reconcile_seconds`
     /// ([`PluginConfig`]), a refresh also re-reads, by id, every job held as not finished
     /// (a save that committed later than [`MODIFIED_OVERLAP_US`] is caught here), and AWX's
@@ -115,6 +117,9 @@ pub struct JobTable {
 pub struct BeforeCoverage {
     pub coverage_from: Micros,
     pub jobs: u64,
+    /// When AWX's oldest job was created (`None`: AWX holds no job).
+    #[serde(default)]
+    pub oldest_created: Option<Micros>,
 }
 
 /// Epochs are unique across tables, so a table replaced by a new fill never matches.
@@ -246,9 +251,15 @@ impl JobTable {
     /// When the oldest job AWX holds was created (`Some(None)`: AWX holds none), if a
     /// sync read it less than `max_age` ago.
     pub fn awx_oldest(&self, max_age: Duration) -> Option<Option<Micros>> {
-        self.awx_oldest
-            .filter(|(at, _)| at.elapsed() < max_age)
-            .map(|(_, oldest)| oldest)
+        self.before_coverage
+            .filter(|(_, at)| at.elapsed() < max_age)
+            .map(|(b, _)| b.oldest_created)
+    }
+
+    /// What a sync just counted (a change is written to disk with the next sync's jobs).
+    fn set_before_coverage(&mut self, b: BeforeCoverage) {
+        self.dirty_meta |= self.before_coverage.is_none_or(|(old, _)| old != b);
+        self.before_coverage = Some((b, Instant::now()));
     }
 
     fn covers(&self, from: Micros) -> bool {
@@ -482,12 +493,15 @@ impl JobStore {
     /// [`JobStore::ensure`] for a dashboard: a cold store starts filling in the
     /// background, newest jobs first, and this waits at most `wait` for the range to be
     /// covered; then it answers [`Ensured::Partial`] with what is covered so far, and the
-    /// fill goes on for the next refresh. Once the store is filled, as `ensure`.
+    /// fill goes on for the next refresh. A store just read from disk waits at most
+    /// `behind_after` (if given) for its first refresh, then answers
+    /// [`Ensured::Behind`] while the refresh goes on. Otherwise, as `ensure`.
     pub async fn ensure_within(
         self: &Arc<Self>,
         awx: &Arc<AwxClient>,
         from: Micros,
         wait: Duration,
+        behind_after: Option<Duration>,
     ) -> Result<Ensured, AwxError> {
         self.load_from_disk().await;
         let deadline = Instant::now() + wait;
@@ -521,7 +535,7 @@ impl JobStore {
             }
         };
         let Some(mut rx) = rx else {
-            return Ok(Ensured::Ready(self.ensure(awx, from).await?));
+            return self.ensure_or_behind(awx, from, behind_after).await;
         };
         loop {
             let progress = rx.borrow_and_update().clone();
@@ -547,6 +561,36 @@ impl JobStore {
                     executed: awx.display(&coverage_request(from)),
                 });
             }
+        }
+    }
+
+    /// `ensure`; but a store read from disk and not synced since covers the range as it
+    /// was at the last sync before the restart, and its first refresh reads AWX's changes
+    /// since, which takes AWX seconds after a long downtime (a real AWX serves about 80
+    /// jobs a second from unified_jobs/). That refresh runs on in its own task; this
+    /// answers from the disk copy if it takes longer than `behind_after`. Not after a
+    /// failed sync: then the failure is the answer.
+    async fn ensure_or_behind(
+        self: &Arc<Self>,
+        awx: &Arc<AwxClient>,
+        from: Micros,
+        behind_after: Option<Duration>,
+    ) -> Result<Ensured, AwxError> {
+        let as_of = {
+            let t = self.read();
+            (t.synced_at.is_none() && t.covers(from)).then_some(t.max_modified)
+        };
+        let failed = self.sync.try_lock().is_ok_and(|f| f.is_some());
+        let (Some(after), Some(as_of), false) = (behind_after, as_of, failed) else {
+            return Ok(Ensured::Ready(self.ensure(awx, from).await?));
+        };
+        let (store, awx) = (self.clone(), awx.clone());
+        let mut sync = tokio::spawn(async move { store.ensure(&awx, from).await });
+        match tokio::time::timeout(after, &mut sync).await {
+            Ok(Ok(synced)) => Ok(Ensured::Ready(synced?)),
+            // A panic belongs to the query that waits (it is caught per query).
+            Ok(Err(e)) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Ok(Err(_)) | Err(_) => Ok(Ensured::Behind { as_of }),
         }
     }
 
@@ -621,7 +665,7 @@ impl JobStore {
         *self.disk_names.lock().unwrap_or_else(|p| p.into_inner()) = disk::names_mark(&s.names);
         let mut t = JobTable::with_jobs(s.jobs, s.names, s.coverage_from);
         t.max_modified = t.max_modified.max(s.max_modified);
-        t.before_coverage = s.before_coverage;
+        t.before_coverage = s.before_coverage.map(|b| (b, Instant::now()));
         t.reconciled_at = Some(Instant::now());
         // What was just read is what the disk holds.
         t.dirty_all = false;
@@ -678,7 +722,7 @@ impl JobStore {
             names,
             coverage_from,
             max_modified: t.max_modified,
-            before_coverage: t.before_coverage,
+            before_coverage: t.before_coverage.map(|(b, _)| b),
         };
         t.dirty_all = false;
         t.dirty_chunks.clear();
@@ -815,12 +859,11 @@ impl JobStore {
         if let (Some(id), Some(page)) = (newest_id, counted) {
             if let Some(n) = page.count {
                 let held = t.count_up_to(id);
-                t.before_coverage = Some(BeforeCoverage {
+                t.set_before_coverage(BeforeCoverage {
                     coverage_from: from,
                     jobs: n.saturating_sub(held),
+                    oldest_created: page.results.first().and_then(|j| j.created).map(micros),
                 });
-                let oldest = page.results.first().and_then(|j| j.created).map(micros);
-                t.awx_oldest = Some((Instant::now(), oldest));
             }
         }
         if let Some(req) = &everything {
@@ -1037,14 +1080,18 @@ impl JobStore {
         };
         report.requests.push(awx.display(&check));
         let everything = count_of(&page, awx, &check)?;
-        let oldest = page.results.first().and_then(|j| j.created).map(micros);
+        let oldest_created = page.results.first().and_then(|j| j.created).map(micros);
         {
             let mut t = self.write();
-            t.awx_oldest = Some((Instant::now(), oldest));
             let held = t.count_up_to(max_id);
-            if t.before_coverage
-                .is_some_and(|b| b.coverage_from == coverage && held + b.jobs == everything)
+            if let Some((b, _)) = t
+                .before_coverage
+                .filter(|(b, _)| b.coverage_from == coverage && held + b.jobs == everything)
             {
+                t.set_before_coverage(BeforeCoverage {
+                    oldest_created,
+                    ..b
+                });
                 return Ok(true);
             }
         }
@@ -1057,6 +1104,7 @@ impl JobStore {
         let before_coverage = BeforeCoverage {
             coverage_from: coverage,
             jobs: everything.saturating_sub(remote),
+            oldest_created,
         };
         let mut local = self.read().count_up_to(max_id);
         if remote < local {
@@ -1081,10 +1129,7 @@ impl JobStore {
             };
             *self.write() = JobTable::with_jobs(jobs, names, coverage);
         }
-        let mut t = self.write();
-        t.before_coverage = Some(before_coverage);
-        t.awx_oldest = Some((Instant::now(), oldest));
-        t.dirty_meta = true;
+        self.write().set_before_coverage(before_coverage);
         Ok(true)
     }
 }

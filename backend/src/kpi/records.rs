@@ -21,6 +21,10 @@ use super::{notices, KpiError};
 /// from what is read (with a notice); an alert rule's waits longer, then fails.
 pub const DASHBOARD_WAIT: Duration = Duration::from_secs(10);
 pub const ALERT_WAIT: Duration = Duration::from_secs(25);
+/// How long a dashboard's query waits for the first refresh of a cache read from disk
+/// at a restart before it answers from the disk copy (with a notice); an alert rule's
+/// waits for the refresh.
+pub const BEHIND_AFTER: Duration = Duration::from_millis(300);
 
 /// The upper bound of jobs a query may fetch without the cache.
 pub const MAX_UNCACHED_JOBS: usize = 1_000_000;
@@ -79,8 +83,27 @@ pub async fn load<'a>(inst: &'a Instance, q: &Query, from: Micros) -> Result<Loa
         } else {
             DASHBOARD_WAIT
         };
-        let report = match store.ensure_within(&inst.awx, from, wait).await? {
+        let behind_after = (!q.from_alert).then_some(BEHIND_AFTER);
+        let ensured = store.ensure_within(&inst.awx, from, wait, behind_after);
+        let report = match ensured.await? {
             Ensured::Ready(report) => report,
+            Ensured::Behind { as_of } => {
+                notices::raise(
+                    Severity::Info,
+                    format!(
+                        "Answered from the job cache kept on disk while AWX's changes since {} (the newest it holds) are read; the next refresh shows them.",
+                        iso(as_of)
+                    ),
+                );
+                return Ok(Loaded {
+                    records: Records::Cached(store.read()),
+                    executed: format!(
+                        "(job-record cache read from disk, catching up)\n{}",
+                        inst.awx.display(&coverage_request(from))
+                    ),
+                    store: Some(store.as_ref()),
+                });
+            }
             Ensured::Partial {
                 covered_from,
                 progress,

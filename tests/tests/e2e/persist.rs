@@ -202,3 +202,103 @@ async fn kill_9_in_the_middle_of_writes_never_corrupts_the_cache() {
     let plugin = spawn(&dir).await;
     same(&answer(&plugin, &ds, &q).await, &want, "after kill -9");
 }
+
+/// Every number of an answer, added up (a throughput's: the jobs finished in the range).
+fn total(fields: &[e2e::DecodedField]) -> f64 {
+    let values = fields.iter().flat_map(|f| &f.values);
+    values.filter_map(|c| c.f64()).sum()
+}
+
+#[tokio::test]
+async fn a_restart_on_a_slow_awx_answers_from_disk_at_once_and_alerts_wait_for_awx() {
+    let sim = Sim::with_history(3, 1000).await.unwrap();
+    let dir = TempDir::new("awx-persist-behind").unwrap();
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let q = json!({"queryType": "job_throughput"});
+    let mut plugin = spawn(&dir).await;
+    let (_, before) = ask(&plugin, &ds, &q, false).await;
+    let before = before.fields;
+    written(&dir).await;
+    plugin.terminate().unwrap();
+
+    // While the plugin is down, AWX finishes 20 more jobs, and then answers slowly.
+    sim.post(
+        "/_sim/add_finished",
+        json!({"count": 20, "spread_seconds": 600}),
+    )
+    .await
+    .unwrap();
+    let uncached_plugin = Plugin::spawn().await.unwrap();
+    let uncached = e2e::uncached_datasource(&sim.url);
+    let want = ask(&uncached_plugin, &uncached, &q, false).await.1.fields;
+    assert_eq!(total(&want), total(&before) + 20.0, "the oracle moved");
+    const LATENCY_MS: u64 = 3000;
+    sim.post("/_sim/faults", json!({"latency_ms": LATENCY_MS}))
+        .await
+        .unwrap();
+
+    let plugin = spawn(&dir).await;
+    let started = std::time::Instant::now();
+    let (dashboard, alert) = tokio::join!(ask(&plugin, &ds, &q, false), async {
+        // An alert rule's query never takes the disk copy for AWX's answer.
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        ask(&plugin, &ds, &q, true).await
+    });
+    let (at, dashboard) = dashboard;
+    assert!(
+        at < Duration::from_millis(LATENCY_MS),
+        "the dashboard waited {at:?} for AWX"
+    );
+    assert!(started.elapsed() >= Duration::from_millis(LATENCY_MS));
+    assert!(
+        dashboard
+            .notices()
+            .iter()
+            .any(|n| n.contains("job cache kept on disk")),
+        "{:?}",
+        dashboard.notices()
+    );
+    same(&dashboard.fields, &before, "from disk");
+    let (_, alert) = alert;
+    let from_disk = |f: &e2e::DecodedFrame| {
+        f.notices()
+            .iter()
+            .any(|n| n.contains("job cache kept on disk"))
+    };
+    assert!(!from_disk(&alert), "{:?}", alert.notices());
+    same(&alert.fields, &want, "an alert after a restart");
+
+    // The refresh ended: dashboards are exact again.
+    let (_, now) = ask(&plugin, &ds, &q, false).await;
+    assert!(!from_disk(&now), "{:?}", now.notices());
+    same(&now.fields, &want, "after the refresh");
+}
+
+/// A query as a dashboard or an alert rule sends it, and when its answer came.
+async fn ask(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    q: &Value,
+    alert: bool,
+) -> (Duration, e2e::DecodedFrame) {
+    let started = std::time::Instant::now();
+    let now = ms(SIM_NOW);
+    // To a minute after AWX's clock: the jobs it finishes now are in.
+    let mut req = request(
+        ds,
+        vec![query(
+            "A",
+            q.clone(),
+            now - 4 * 24 * HOUR,
+            now + 60_000,
+            HOUR,
+        )],
+    );
+    if alert {
+        req.headers.insert("FromAlert".into(), "true".into());
+    }
+    let resp = plugin.data().query_data(req).await.unwrap().into_inner();
+    let r = &resp.responses["A"];
+    assert!(r.error.is_empty(), "{q}: {}", r.error);
+    (started.elapsed(), e2e::decode(&r.frames[0]).unwrap())
+}
