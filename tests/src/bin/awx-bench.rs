@@ -1385,12 +1385,14 @@ impl Drop for PortSim {
     }
 }
 
-/// One panel's answer: when it came (seconds from `started`) and whether it was partial
-/// (the notice of a history still being read).
+/// One panel's answer: when it came (seconds from `started`), whether it was partial
+/// (the notice of a history still being read), and whether it came from the disk copy
+/// while a restart's first refresh was still reading AWX's changes.
 struct Answer {
     title: String,
     at: f64,
     partial: bool,
+    behind: bool,
 }
 
 /// All panels at once, each timed from `started` as it answers.
@@ -1428,7 +1430,16 @@ async fn run_dashboard_timed(
                 .notices()
                 .iter()
                 .any(|n| n.contains("being read for the first time"));
-            Ok(Answer { title, at, partial })
+            let behind = f
+                .notices()
+                .iter()
+                .any(|n| n.contains("job cache kept on disk"));
+            Ok(Answer {
+                title,
+                at,
+                partial,
+                behind,
+            })
         }));
     }
     let mut out = Vec::new();
@@ -1609,26 +1620,28 @@ async fn restart_section(
     let now = to + 10_000;
     let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
     let b = spawn_plugin_env(&env).await?;
-    let mut scenario = |name: &str, answers: Vec<Answer>, used: Usage| {
+    let mut scenario = |name: &str, (answers, exact): (Vec<Answer>, f64), used: Usage| {
         let first = answers.iter().map(|a| a.at).fold(f64::MAX, f64::min);
         let last = answers.iter().map(|a| a.at).fold(0.0, f64::max);
         let partial = answers.iter().filter(|a| a.partial).count();
+        let behind = answers.iter().filter(|a| a.behind).count();
         println!(
-            "{name}: first answer {:.0} ms, every panel {:.0} ms, {partial} partial; AWX {} requests, {:.2} s of AWX time (target: <= 2 requests, first answer < 1 s)",
+            "{name}: first answer {:.0} ms, every panel {:.0} ms, {partial} partial, {behind} from the disk copy (every panel exact at {:.0} ms); AWX {} requests, {:.2} s of AWX time (target: <= 2 requests, first answer < 1 s)",
             first * 1e3,
             last * 1e3,
+            exact * 1e3,
             used.requests,
             used.awx_s
         );
         kv.push((format!("{name}_requests"), used.requests.to_string()));
         kv.push((format!("{name}_first_ms"), format!("{:.0}", first * 1e3)));
         kv.push((format!("{name}_all_ms"), format!("{:.0}", last * 1e3)));
+        kv.push((format!("{name}_exact_ms"), format!("{:.0}", exact * 1e3)));
         kv.push((format!("{name}_awx_s"), format!("{:.2}", used.awx_s)));
     };
     let u0 = usage(&sim.url).await?;
     let p0 = requests_by_path_at(&sim.url).await?;
-    let answers =
-        run_dashboard_timed(&b.plugin, &ds, panels, now - RANGE_MS, now, Instant::now()).await?;
+    let answers = until_exact(&b.plugin, &ds, panels, now - RANGE_MS, now).await?;
     let used = usage(&sim.url).await? - u0;
     println!(
         "  AWX requests per path: {:?}",
@@ -1644,15 +1657,7 @@ async fn restart_section(
     saved.last_updated_ms += 1;
     let u0 = usage(&sim.url).await?;
     let p0 = requests_by_path_at(&sim.url).await?;
-    let answers = run_dashboard_timed(
-        &b.plugin,
-        &saved,
-        panels,
-        now - RANGE_MS,
-        now,
-        Instant::now(),
-    )
-    .await?;
+    let answers = until_exact(&b.plugin, &saved, panels, now - RANGE_MS, now).await?;
     let used = usage(&sim.url).await? - u0;
     println!(
         "  AWX requests per path: {:?}",
@@ -1661,6 +1666,31 @@ async fn restart_section(
     scenario("save", answers, used);
     kv.push(("restart_jobs".into(), jobs.to_string()));
     Ok(())
+}
+
+/// The dashboard's first run after a restart, then runs again until no panel is answered
+/// from the disk copy: the first run's answers, and when every panel was exact.
+async fn until_exact(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    panels: &[Panel],
+    from_ms: i64,
+    to_ms: i64,
+) -> Result<(Vec<Answer>, f64)> {
+    let started = Instant::now();
+    let first = run_dashboard_timed(plugin, ds, panels, from_ms, to_ms, started).await?;
+    let mut answers = &first;
+    let mut again;
+    while answers.iter().any(|a| a.behind) {
+        if started.elapsed() > Duration::from_secs(120) {
+            bail!("still answered from the disk copy after 120 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        again = run_dashboard_timed(plugin, ds, panels, from_ms, to_ms, started).await?;
+        answers = &again;
+    }
+    let exact = answers.iter().map(|a| a.at).fold(0.0, f64::max);
+    Ok((first, exact))
 }
 
 fn dir_size(dir: &std::path::Path) -> u64 {
