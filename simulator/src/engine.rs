@@ -57,6 +57,9 @@ pub struct Sim {
     pub jobs: VecDeque<Job>,
     /// the simulated time the state has been advanced to
     pub now: Micros,
+    /// moves at every write access to the state (`server::write`, the only way to change it):
+    /// what the list cache (`list_cache.rs`) remembers is valid for one version only
+    pub version: u64,
     pub retain: Micros,
     pub consumed: Vec<i64>,
     pub counters: Counters,
@@ -121,6 +124,7 @@ impl Sim {
             world,
             jobs: VecDeque::new(),
             now: start,
+            version: 0,
             retain,
             consumed: vec![0; n_inst],
             counters: Counters::default(),

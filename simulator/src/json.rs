@@ -4,21 +4,31 @@
 use crate::time::{push_iso, Micros, NONE_TS};
 use std::fmt::Write as _;
 
+/// A JSON string literal. Runs of bytes that need no escape are copied whole (a page of jobs is
+/// mostly such runs); an ASCII byte is never part of a multi-byte character, so the cuts fall on
+/// character boundaries.
 pub fn push_str_escaped(out: &mut String, s: &str) {
     out.push('"');
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 => {
-                let _ = write!(out, "\\u{:04x}", c as u32);
-            }
-            c => out.push(c),
+    let mut from = 0;
+    for (i, b) in s.bytes().enumerate() {
+        let esc = match b {
+            b'"' => "\\\"",
+            b'\\' => "\\\\",
+            b'\n' => "\\n",
+            b'\r' => "\\r",
+            b'\t' => "\\t",
+            0..=0x1f => "",
+            _ => continue,
+        };
+        out.push_str(&s[from..i]);
+        if esc.is_empty() {
+            let _ = write!(out, "\\u{:04x}", b);
+        } else {
+            out.push_str(esc);
         }
+        from = i + 1;
     }
+    out.push_str(&s[from..]);
     out.push('"');
 }
 
@@ -183,4 +193,56 @@ pub fn object(f: impl FnOnce(&mut Obj)) -> String {
     f(&mut o);
     o.end();
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::push_str_escaped;
+    use rand::{Rng, SeedableRng};
+    use std::fmt::Write as _;
+
+    /// The char-by-char escaping that `push_str_escaped` replaced.
+    fn char_by_char(s: &str) -> String {
+        let mut out = String::from('"');
+        for c in s.chars() {
+            match c {
+                '"' => out.push_str("\\\""),
+                '\\' => out.push_str("\\\\"),
+                '\n' => out.push_str("\\n"),
+                '\r' => out.push_str("\\r"),
+                '\t' => out.push_str("\\t"),
+                c if (c as u32) < 0x20 => {
+                    let _ = write!(out, "\\u{:04x}", c as u32);
+                }
+                c => out.push(c),
+            }
+        }
+        out.push('"');
+        out
+    }
+
+    #[test]
+    fn escapes_quotes_backslashes_and_control_characters_only() {
+        let mut out = String::new();
+        push_str_escaped(
+            &mut out,
+            "a\"b\\c\nd\re\tf\u{1}g\u{1f}h é – \u{1F600} \u{7f}",
+        );
+        assert_eq!(
+            out,
+            "\"a\\\"b\\\\c\\nd\\re\\tf\\u0001g\\u001fh é – \u{1F600} \u{7f}\""
+        );
+        let alphabet: Vec<char> = "ab \"\\\n\r\t\u{0}\u{1f}\u{7f}é–\u{1F600}/<>&"
+            .chars()
+            .collect();
+        let mut rng = rand_chacha::ChaCha8Rng::seed_from_u64(1);
+        for n in 0..2000 {
+            let s: String = (0..n % 40)
+                .map(|_| alphabet[rng.gen_range(0..alphabet.len())])
+                .collect();
+            let mut out = String::new();
+            push_str_escaped(&mut out, &s);
+            assert_eq!(out, char_by_char(&s), "{s:?}");
+        }
+    }
 }

@@ -22,6 +22,7 @@ pub mod filter;
 pub mod host_results;
 pub mod jobs;
 pub mod json;
+pub mod list_cache;
 pub mod metrics;
 pub mod model;
 pub mod pyfloat;

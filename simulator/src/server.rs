@@ -10,6 +10,7 @@ use crate::faults::{Draw, Faults};
 use crate::filter::{parse_query, Query, Row, RowSchema};
 use crate::jobs::{render_job, JobModel, JobSchema};
 use crate::json::{object, Obj};
+use crate::list_cache::{self, ListCache, Selection};
 use crate::metrics;
 use crate::model::*;
 use crate::time::{iso, Micros, DAY, HOUR, SEC};
@@ -65,6 +66,8 @@ pub struct AppState {
     pub max_in_flight: AtomicUsize,
     pub request_seq: AtomicU64,
     pub workers: Option<Semaphore>,
+    /// the last few job-list selections, for later pages of the same list
+    pub list_cache: ListCache,
 }
 
 pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -73,8 +76,12 @@ pub fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 pub fn read(s: &RwLock<Sim>) -> std::sync::RwLockReadGuard<'_, Sim> {
     s.read().unwrap_or_else(|e| e.into_inner())
 }
+/// The only way to change the state; moves its version, so the list cache forgets what it
+/// selected before.
 pub fn write(s: &RwLock<Sim>) -> std::sync::RwLockWriteGuard<'_, Sim> {
-    s.write().unwrap_or_else(|e| e.into_inner())
+    let mut sim = s.write().unwrap_or_else(|e| e.into_inner());
+    sim.version = sim.version.wrapping_add(1);
+    sim
 }
 
 impl AppState {
@@ -179,6 +186,7 @@ pub fn build_state(cfg: Config) -> Result<Arc<AppState>, SimError> {
         max_in_flight: AtomicUsize::new(0),
         request_seq: AtomicU64::new(0),
         workers,
+        list_cache: ListCache::default(),
         cfg,
     }))
 }
@@ -712,10 +720,12 @@ fn dispatch(
         ["config"] => config_json(&sim, role),
         ["dashboard"] => entities::dashboard(&sim, root),
         ["dashboard", "graphs", "jobs"] => dashboard_graph(&sim, params).map_err(e)?,
-        ["unified_jobs"] => list_jobs(&sim, JobModel::Unified, &ctx, root, now).map_err(e)?,
+        ["unified_jobs"] => {
+            list_jobs(&sim, &st.list_cache, JobModel::Unified, &ctx, root, now).map_err(e)?
+        }
         [coll] if JobType::from_collection(coll).is_some() => {
             let t = JobType::from_collection(coll).ok_or_else(|| e(ApiError::NotFound))?;
-            list_jobs(&sim, JobModel::Typed(t), &ctx, root, now).map_err(e)?
+            list_jobs(&sim, &st.list_cache, JobModel::Typed(t), &ctx, root, now).map_err(e)?
         }
         [parent @ ("jobs" | "hosts" | "groups"), id, "job_host_summaries"] => {
             let id: u32 = id.parse().map_err(|_| e(ApiError::NotFound))?;
@@ -998,8 +1008,11 @@ fn list_rows_in(
     page_body(ctx, sel.len(), &mut |i, out| out.push_str(&sel[i].json))
 }
 
+/// A job list. The selection (filters, then order) of a list is kept in `cache` for its later
+/// pages (see `list_cache.rs`); the page itself is rendered for every request.
 fn list_jobs(
     sim: &Sim,
+    cache: &ListCache,
     model: JobModel,
     ctx: &ListCtx,
     api: &str,
@@ -1011,46 +1024,50 @@ fn list_jobs(
         model,
     };
     let q = Query::parse(&schema, ctx.params)?;
-    let only = match model {
-        JobModel::Typed(t) => Some(t),
-        JobModel::Unified => None,
-    };
+    let pr = page_req(ctx.params)?;
     let jobs = &sim.jobs;
-    let mut idx: Vec<u32> = jobs
-        .iter()
-        .enumerate()
-        .filter(|(_, j)| only.map(|t| j.jtype == t).unwrap_or(true) && q.matches(&schema, *j))
-        .map(|(i, _)| i as u32)
-        .collect();
-    if !q.order_is_id {
-        if q.order_is_neg_id {
-            idx.reverse();
-        } else {
-            // Only the records up to the requested page need a full sort: select them first.
-            let pr = page_req(ctx.params)?;
-            let need = pr.page.saturating_mul(pr.size).min(idx.len());
-            let (f0, _, desc0) = q.order[0];
-            let mut keyed: Vec<(crate::filter::Val, u32)> = idx
-                .iter()
-                .map(|&i| (schema.value(&jobs[i as usize], f0), i))
-                .collect();
-            let cmp = |a: &(crate::filter::Val, u32), b: &(crate::filter::Val, u32)| {
-                let o = crate::filter::order_vals(a.0, b.0);
-                let o = if desc0 { o.reverse() } else { o };
-                o.then_with(|| q.compare_from(&schema, &jobs[a.1 as usize], &jobs[b.1 as usize], 1))
-                    .then(a.1.cmp(&b.1))
+    let key = list_cache::Key::new(sim.version, now, ctx.path, ctx.params);
+    let mut sel = match cache.get(&key) {
+        Some(sel) => sel,
+        None => {
+            let only = match model {
+                JobModel::Typed(t) => Some(t),
+                JobModel::Unified => None,
             };
-            if need > 0 && need < keyed.len() / 2 {
-                keyed.select_nth_unstable_by(need - 1, cmp);
-                keyed[..need].sort_unstable_by(cmp);
+            let mut idx: Vec<u32> = jobs
+                .iter()
+                .enumerate()
+                .filter(|(_, j)| {
+                    only.map(|t| j.jtype == t).unwrap_or(true) && q.matches(&schema, *j)
+                })
+                .map(|(i, _)| i as u32)
+                .collect();
+            let sorted = if q.order_is_id {
+                idx.len()
+            } else if q.order_is_neg_id {
+                idx.reverse();
+                idx.len()
             } else {
-                keyed.sort_unstable_by(cmp);
-            }
-            for (slot, (_, i)) in idx.iter_mut().zip(keyed.iter()) {
-                *slot = *i;
-            }
+                // Only the records up to the requested page need a full sort.
+                let need = pr.page.saturating_mul(pr.size);
+                sort_prefix(&schema, &q, jobs, &mut idx, need)
+            };
+            let sel = Arc::new(Selection { idx, sorted });
+            cache.put(key.clone(), sel.clone());
+            sel
         }
+    };
+    let need = pr.page.saturating_mul(pr.size).min(sel.idx.len());
+    if sel.sorted < need {
+        // a later page than the selection was sorted for: sort the rest, once for all pages
+        // (the unsorted records all come after the sorted ones)
+        let mut idx = sel.idx.clone();
+        sort_prefix(&schema, &q, jobs, &mut idx[sel.sorted..], usize::MAX);
+        let sorted = idx.len();
+        sel = Arc::new(Selection { idx, sorted });
+        cache.put(key, sel.clone());
     }
+    let idx = &sel.idx;
     let lookup = |wid: u32| sim.index_of(wid).map(|i| sim.jobs[i].clone());
     page_body(ctx, idx.len(), &mut |i, out| {
         render_job(
@@ -1063,6 +1080,42 @@ fn list_jobs(
             &lookup,
         )
     })
+}
+
+/// Puts the first `need` of the jobs at positions `idx` in the query's order (ties by id), or
+/// all of them when that is about as cheap: selects the first `need` (the others stay after
+/// them, unsorted), then sorts those. Returns how many are in order.
+fn sort_prefix(
+    schema: &JobSchema,
+    q: &Query<crate::jobs::FieldRef>,
+    jobs: &std::collections::VecDeque<Job>,
+    idx: &mut [u32],
+    need: usize,
+) -> usize {
+    let need = need.min(idx.len());
+    let (f0, _, desc0) = q.order[0];
+    let mut keyed: Vec<(crate::filter::Val, u32)> = idx
+        .iter()
+        .map(|&i| (schema.value(&jobs[i as usize], f0), i))
+        .collect();
+    let cmp = |a: &(crate::filter::Val, u32), b: &(crate::filter::Val, u32)| {
+        let o = crate::filter::order_vals(a.0, b.0);
+        let o = if desc0 { o.reverse() } else { o };
+        o.then_with(|| q.compare_from(schema, &jobs[a.1 as usize], &jobs[b.1 as usize], 1))
+            .then(a.1.cmp(&b.1))
+    };
+    let sorted = if need > 0 && need < keyed.len() / 2 {
+        keyed.select_nth_unstable_by(need - 1, cmp);
+        keyed[..need].sort_unstable_by(cmp);
+        need
+    } else {
+        keyed.sort_unstable_by(cmp);
+        keyed.len()
+    };
+    for (slot, (_, i)) in idx.iter_mut().zip(keyed.iter()) {
+        *slot = *i;
+    }
+    sorted
 }
 
 /// metrics/ refuses in its plain-text renderer: a Python repr of the error, as text/plain.
