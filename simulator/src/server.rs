@@ -342,6 +342,7 @@ async fn api_entry(State(st): State<Arc<AppState>>, req: Request) -> Response {
     let headers = req.headers().clone();
     let ctl = req.extensions().get::<ConnCtl>().cloned();
     drop(req);
+    tracing::debug!(%method, path, query = query.as_deref().unwrap_or(""), "request");
 
     {
         let mut s = lock(&st.stats);
