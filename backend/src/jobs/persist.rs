@@ -11,6 +11,11 @@
 //! Writes happen on a thread of their own, in order, after the sync applied in memory:
 //! a query never waits for the disk.
 //!
+//! The same file keeps the data source's settled job host summaries (`jobs/hosts.rs`): one
+//! value per job id in their own table, the host directory in chunks of 4,096 hosts in
+//! META (JSON), each written as it changes, by the same writer and under the same
+//! ownership, so that a restart reads none of those lists from AWX again.
+//!
 //! [`PluginConfig`]: crate::plugin_config::PluginConfig
 
 use std::collections::HashMap;
@@ -20,20 +25,31 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{mpsc, Arc, Mutex, Weak};
 
+use tokio::sync::oneshot;
+
 use redb::{Database, ReadableTable, ReadableTableMetadata, TableDefinition};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use thiserror::Error;
 
+use super::hosts::{self, HostInfo, JobHosts};
 use super::record::{disk, Interner, Job, Micros};
 use super::store::BeforeCoverage;
 use crate::settings::{AwxAuth, AwxSettings};
 
 const CHUNKS: TableDefinition<u64, &[u8]> = TableDefinition::new("jobs");
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
+/// A job's hosts by job id, in [`hosts::disk`] form.
+const HOSTS: TableDefinition<i64, &[u8]> = TableDefinition::new("job_hosts");
+/// META's key of [`HostsMeta`], and the prefix of the host directory's chunks.
+const HOSTS_META: &str = "hosts";
+const HOST_DIR: &str = "host_dir/";
 
 /// Ids per chunk (a power of two: a job's chunk is `id >> CHUNK_BITS`).
 pub const CHUNK_BITS: u32 = 12;
+/// Hosts per chunk of the host directory (an index's chunk is `index >> HOST_DIR_BITS`):
+/// a new host rewrites the last chunk, not a directory of tens of thousands.
+pub const HOST_DIR_BITS: u32 = 12;
 
 #[derive(Debug, Error)]
 pub enum PersistError {
@@ -59,6 +75,56 @@ pub struct Write {
     pub coverage_from: Micros,
     pub max_modified: Micros,
     pub before_coverage: Option<BeforeCoverage>,
+}
+
+/// A job's end and its hosts, as a write hands them over.
+pub type HeldHosts = (Micros, Arc<JobHosts>);
+
+/// What a load of job host summaries leaves to write.
+#[derive(Debug, Default)]
+pub struct HostsWrite {
+    /// Every entry and the whole directory are replaced by what follows.
+    pub all: bool,
+    /// Entries of jobs below this id are removed.
+    pub below: Option<i64>,
+    /// (job, its end and hosts); `None` removes the job's entry. Encoded on the writer
+    /// thread: the query that hands them over only clones the `Arc`s.
+    pub jobs: Vec<(i64, Option<HeldHosts>)>,
+    /// (chunk, its hosts) of the directory.
+    pub directory: Vec<(u32, Vec<HostInfo>)>,
+    /// The directory's length.
+    pub hosts: usize,
+}
+
+/// The job host summaries as last written, as many as a budget holds.
+#[derive(Debug, Default)]
+pub struct HostsSnapshot {
+    pub directory: Vec<HostInfo>,
+    /// (job, its end, its hosts), newest first.
+    pub jobs: Vec<(i64, Micros, JobHosts)>,
+    /// Entries of jobs below this id were left out: the budget was full.
+    pub left_below: Option<i64>,
+    /// Jobs whose value was not readable.
+    pub damaged: Vec<i64>,
+}
+
+#[derive(Serialize, Deserialize)]
+struct HostsMeta {
+    format: u32,
+    /// The directory's length: its chunks must hold exactly as many hosts.
+    hosts: usize,
+}
+
+/// What the writer thread is handed, with the generation of the handle that sent it.
+enum Task {
+    Jobs(Write),
+    Hosts(HostsWrite),
+    /// A read of the host summaries within a budget (bytes), answered on the writer thread
+    /// so that it sees every write handed over before it.
+    ReadHosts {
+        budget: usize,
+        reply: oneshot::Sender<Option<HostsSnapshot>>,
+    },
 }
 
 /// A table as it was last written.
@@ -96,7 +162,7 @@ pub struct DiskCache {
 struct Shared {
     file: PathBuf,
     db: Arc<Database>,
-    writes: Mutex<mpsc::Sender<(u64, Write)>>,
+    writes: Mutex<mpsc::Sender<(u64, Task)>>,
     owner: Arc<AtomicU64>,
 }
 
@@ -162,8 +228,27 @@ impl DiskCache {
 
     /// Hands a write to the writer thread (in order, after those before it).
     pub fn send(&self, w: Write) {
+        self.task(Task::Jobs(w));
+    }
+
+    /// Hands a write of job host summaries to the writer thread, as [`DiskCache::send`].
+    pub fn send_hosts(&self, w: HostsWrite) {
+        self.task(Task::Hosts(w));
+    }
+
+    /// The job host summaries as last committed once the writes handed over before are,
+    /// within `budget` bytes as the host store accounts them; `None` if there are none
+    /// (never written, another format, or anything unreadable).
+    pub async fn read_hosts(&self, budget: usize) -> Option<HostsSnapshot> {
+        let (reply, answer) = oneshot::channel();
+        self.task(Task::ReadHosts { budget, reply });
+        // A writer thread that is gone drops the reply: no copy, as without a file.
+        answer.await.ok().flatten()
+    }
+
+    fn task(&self, t: Task) {
         let writes = self.shared.writes.lock().unwrap_or_else(|p| p.into_inner());
-        let _ = writes.send((self.generation, w));
+        let _ = writes.send((self.generation, t));
     }
 }
 
@@ -206,16 +291,27 @@ impl Shared {
         };
         let db = Arc::new(db);
         let owner = Arc::new(AtomicU64::new(0));
-        let (writes, rx) = mpsc::channel::<(u64, Write)>();
+        let (writes, rx) = mpsc::channel::<(u64, Task)>();
         let (writer_db, writer_owner, writer_file) = (db.clone(), owner.clone(), file.clone());
         std::thread::Builder::new()
             .name("job-cache-writer".into())
             .spawn(move || {
-                for (generation, w) in rx {
-                    if generation != writer_owner.load(Ordering::Relaxed) {
-                        continue;
-                    }
-                    if let Err(e) = write(&writer_db, w) {
+                for (generation, task) in rx {
+                    let written = match task {
+                        // Reading changes nothing: any handle may.
+                        Task::ReadHosts { budget, reply } => {
+                            let read = load_hosts(&writer_db, budget).unwrap_or_else(|e| {
+                                tracing::warn!(file = %writer_file.display(), error = %e, "persistent job cache: host summaries unreadable; reading them from AWX");
+                                None
+                            });
+                            let _ = reply.send(read);
+                            continue;
+                        }
+                        _ if generation != writer_owner.load(Ordering::Relaxed) => continue,
+                        Task::Jobs(w) => write(&writer_db, w),
+                        Task::Hosts(w) => write_hosts(&writer_db, w),
+                    };
+                    if let Err(e) = written {
                         tracing::warn!(file = %writer_file.display(), error = %e, "persistent job cache: write failed; the cache in memory goes on");
                     }
                 }
@@ -304,6 +400,118 @@ fn load(db: &Database) -> Result<Option<Snapshot>, redb::Error> {
     }))
 }
 
+#[allow(clippy::result_large_err)]
+fn write_hosts(db: &Database, w: HostsWrite) -> Result<(), redb::Error> {
+    let txn = db.begin_write()?;
+    {
+        let mut table = txn.open_table(HOSTS)?;
+        let mut meta = txn.open_table(META)?;
+        if w.all {
+            table.retain(|_, _| false)?;
+            let old: Vec<String> = meta
+                .range(HOST_DIR..)?
+                .map(|e| e.map(|(k, _)| k.value().to_string()))
+                .take_while(|k| k.as_ref().map_or(true, |k| k.starts_with(HOST_DIR)))
+                .collect::<Result<_, _>>()?;
+            for k in old {
+                meta.remove(k.as_str())?;
+            }
+        }
+        if let Some(below) = w.below {
+            table.retain_in(..below, |_, _| false)?;
+        }
+        let mut bytes = Vec::new();
+        for (job, held) in &w.jobs {
+            match held {
+                Some((finished, jh)) => {
+                    bytes.clear();
+                    hosts::disk::write(*finished, jh, &mut bytes);
+                    table.insert(job, bytes.as_slice())?;
+                }
+                None => {
+                    table.remove(job)?;
+                }
+            }
+        }
+        for (chunk, infos) in &w.directory {
+            let key = format!("{HOST_DIR}{chunk}");
+            meta.insert(key.as_str(), hosts::disk::write_directory(infos).as_slice())?;
+        }
+        let m = HostsMeta {
+            format: disk::FORMAT,
+            hosts: w.hosts,
+        };
+        let m = serde_json::to_vec(&m).unwrap_or_default();
+        meta.insert(HOSTS_META, m.as_slice())?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
+/// The host summaries newest first until `budget` is full, counting the directory first
+/// (the host store's own accounting, so that it evicts nothing of what is read).
+#[allow(clippy::result_large_err)]
+fn load_hosts(db: &Database, budget: usize) -> Result<Option<HostsSnapshot>, redb::Error> {
+    let txn = db.begin_read()?;
+    let meta = match txn.open_table(META) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => return Ok(None),
+        Err(e) => return Err(e.into()),
+    };
+    let Some(m) = meta.get(HOSTS_META)? else {
+        return Ok(None);
+    };
+    let Ok(m) = serde_json::from_slice::<HostsMeta>(m.value()) else {
+        return Ok(None);
+    };
+    if m.format != disk::FORMAT {
+        return Ok(None);
+    }
+    let per_chunk = 1usize << HOST_DIR_BITS;
+    let mut directory: Vec<HostInfo> = Vec::new();
+    for chunk in 0..m.hosts.div_ceil(per_chunk) {
+        let Some(v) = meta.get(format!("{HOST_DIR}{chunk}").as_str())? else {
+            return Ok(None);
+        };
+        let Some(infos) = hosts::disk::read_directory(v.value()) else {
+            return Ok(None);
+        };
+        if infos.len() != per_chunk.min(m.hosts - chunk * per_chunk) {
+            return Ok(None);
+        }
+        directory.extend(infos);
+    }
+    let mut s = HostsSnapshot::default();
+    let mut bytes: usize = directory
+        .iter()
+        .map(|h| hosts::accounted_host(&h.name))
+        .sum();
+    let table = match txn.open_table(HOSTS) {
+        Ok(t) => t,
+        Err(redb::TableError::TableDoesNotExist(_)) => {
+            s.directory = directory;
+            return Ok(Some(s));
+        }
+        Err(e) => return Err(e.into()),
+    };
+    for entry in table.iter()?.rev() {
+        let (job, v) = entry?;
+        let job = job.value();
+        let Some((finished, jh)) = hosts::disk::read(v.value(), directory.len()) else {
+            s.damaged.push(job);
+            continue;
+        };
+        bytes += hosts::accounted_job(jh.runs.len());
+        if bytes > budget {
+            s.left_below = Some(job.saturating_add(1));
+            break;
+        }
+        s.jobs.push((job, finished, jh));
+    }
+    s.directory = directory;
+    Ok(Some(s))
+}
+
 /// Removes the least recently written cache files but `keep` until the directory's
 /// `.redb` files take at most `max_bytes`.
 fn evict_others(dir: &Path, keep: &Path, max_bytes: u64) {
@@ -340,6 +548,192 @@ pub fn chunk_of(id: i64) -> u64 {
 mod tests {
     use super::*;
     use crate::awx::model::UnifiedJob;
+    use crate::jobs::hosts::{HostRun, Scope};
+
+    /// A cache directory of its own for a test, removed at the end.
+    struct Dir(PathBuf);
+
+    impl Dir {
+        fn new(name: &str) -> Self {
+            let dir =
+                std::env::temp_dir().join(format!("awx-persist-{name}-{}", std::process::id()));
+            let _ = fs::remove_dir_all(&dir);
+            Self(dir)
+        }
+    }
+
+    impl Drop for Dir {
+        fn drop(&mut self) {
+            let _ = fs::remove_dir_all(&self.0);
+        }
+    }
+
+    fn host(id: i64) -> HostInfo {
+        HostInfo {
+            id: Some(id),
+            name: Arc::from(format!("host-{id}")),
+        }
+    }
+
+    /// Job `job`'s failed hosts: `n` of them, from the directory's start.
+    fn failed(job: i64, n: u32) -> (i64, Option<HeldHosts>) {
+        let runs: Vec<HostRun> = (0..n)
+            .map(|host| HostRun {
+                host,
+                ok: 2,
+                changed: 0,
+                failures: 1,
+                dark: 0,
+                skipped: job as u32,
+            })
+            .collect();
+        let jh = JobHosts {
+            scope: Scope::Failed,
+            runs: runs.into_boxed_slice(),
+        };
+        (job, Some((job * 1_000, Arc::new(jh))))
+    }
+
+    fn ids(s: &HostsSnapshot) -> Vec<i64> {
+        s.jobs.iter().map(|(j, _, _)| *j).collect()
+    }
+
+    #[tokio::test]
+    async fn host_summaries_are_read_back_within_the_budget_and_damage_costs_only_itself() {
+        let dir = Dir::new("hosts");
+        let cache = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
+        assert!(
+            cache.read_hosts(usize::MAX).await.is_none(),
+            "never written"
+        );
+        // A directory over two chunks; jobs 1..=5 with 3 failed hosts each.
+        let directory: Vec<HostInfo> = (0..5000).map(host).collect();
+        let w = HostsWrite {
+            all: true,
+            jobs: (1..=5).map(|j| failed(j, 3)).collect(),
+            directory: vec![
+                (0, directory[..4096].to_vec()),
+                (1, directory[4096..].to_vec()),
+            ],
+            hosts: directory.len(),
+            ..Default::default()
+        };
+        cache.send_hosts(w);
+        let s = cache.read_hosts(usize::MAX).await.unwrap();
+        assert_eq!(s.directory, directory);
+        assert_eq!(ids(&s), [5, 4, 3, 2, 1], "newest first");
+        let want = failed(4, 3).1.unwrap();
+        assert_eq!((s.jobs[1].1, &s.jobs[1].2), (want.0, &*want.1));
+        assert_eq!((s.left_below, s.damaged.len()), (None, 0));
+
+        // The budget: the directory, then the newest jobs that fit.
+        let dir_bytes: usize = directory
+            .iter()
+            .map(|h| hosts::accounted_host(&h.name))
+            .sum();
+        let budget = dir_bytes + 2 * hosts::accounted_job(3);
+        let s = cache.read_hosts(budget).await.unwrap();
+        assert_eq!(ids(&s), [5, 4]);
+        assert_eq!(s.left_below, Some(4));
+
+        // Incremental: one job replaced, one removed, the ones the read left out removed,
+        // a host added to the last chunk.
+        let mut last = directory[4096..].to_vec();
+        last.push(host(9999));
+        cache.send_hosts(HostsWrite {
+            below: Some(2),
+            jobs: vec![failed(4, 1), (3, None), failed(6, 2)],
+            directory: vec![(1, last)],
+            hosts: directory.len() + 1,
+            ..Default::default()
+        });
+        let s = cache.read_hosts(usize::MAX).await.unwrap();
+        assert_eq!(ids(&s), [6, 5, 4, 2]);
+        assert_eq!(s.jobs[2].2.runs.len(), 1);
+        assert_eq!(s.directory.len(), 5001);
+
+        // A damaged value (a foreign writer, a bit flip): that job alone is left out, and
+        // said, so that the store removes it.
+        {
+            let txn = cache.shared.db.begin_write().unwrap();
+            txn.open_table(HOSTS)
+                .unwrap()
+                .insert(5, &b"\x09garbage"[..])
+                .unwrap();
+            txn.commit().unwrap();
+        }
+        let s = cache.read_hosts(usize::MAX).await.unwrap();
+        assert_eq!(ids(&s), [6, 4, 2]);
+        assert_eq!(s.damaged, [5]);
+
+        // Everything anew: entries and directory chunks of before are gone.
+        cache.send_hosts(HostsWrite {
+            all: true,
+            jobs: vec![failed(7, 1)],
+            directory: vec![(0, vec![host(1)])],
+            hosts: 1,
+            ..Default::default()
+        });
+        let s = cache.read_hosts(usize::MAX).await.unwrap();
+        assert_eq!((ids(&s), s.directory.len()), (vec![7], 1));
+        {
+            let txn = cache.shared.db.begin_read().unwrap();
+            let meta = txn.open_table(META).unwrap();
+            assert!(meta.get("host_dir/1").unwrap().is_none());
+        }
+
+        // A directory that does not add up (a chunk lost, or not what the meta says), or
+        // another format: nothing is read.
+        let damage = |key: &str, value: Option<&[u8]>| {
+            let txn = cache.shared.db.begin_write().unwrap();
+            {
+                let mut meta = txn.open_table(META).unwrap();
+                match value {
+                    Some(v) => meta.insert(key, v).unwrap(),
+                    None => meta.remove(key).unwrap(),
+                };
+            }
+            txn.commit().unwrap();
+        };
+        damage("host_dir/0", Some(b"[[1, \"a\"], [2, \"b\"]]"));
+        assert!(
+            cache.read_hosts(usize::MAX).await.is_none(),
+            "a longer chunk"
+        );
+        damage("host_dir/0", Some(b"not json"));
+        assert!(cache.read_hosts(usize::MAX).await.is_none(), "not JSON");
+        damage("host_dir/0", None);
+        assert!(cache.read_hosts(usize::MAX).await.is_none(), "a chunk lost");
+        damage("host_dir/0", Some(b"[[1, \"a\"]]"));
+        assert!(cache.read_hosts(usize::MAX).await.is_some());
+        let other = format!("{{\"format\": {}, \"hosts\": 1}}", disk::FORMAT + 1);
+        damage(HOSTS_META, Some(other.as_bytes()));
+        assert!(
+            cache.read_hosts(usize::MAX).await.is_none(),
+            "another format"
+        );
+    }
+
+    #[tokio::test]
+    async fn only_the_newest_handle_writes_host_summaries() {
+        let dir = Dir::new("hosts-owner");
+        let old = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
+        let one = |job| HostsWrite {
+            jobs: vec![failed(job, 1)],
+            directory: vec![(0, vec![host(1)])],
+            hosts: 1,
+            ..Default::default()
+        };
+        old.send_hosts(one(1));
+        // A read is answered after the writes handed over before it: 1 is committed.
+        assert_eq!(ids(&old.read_hosts(usize::MAX).await.unwrap()), [1]);
+        let new = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
+        // Handed over before the new handle opened, written after: dropped all the same.
+        old.send_hosts(one(2));
+        new.send_hosts(one(3));
+        let s = new.read_hosts(usize::MAX).await.unwrap();
+        assert_eq!(ids(&s), [3, 1]);
+    }
 
     /// Where a restart's first answer goes at 1M jobs: reading the file, and building the
     /// table from it. Run it by name, release, with `--ignored --nocapture`.

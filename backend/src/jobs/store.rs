@@ -483,10 +483,14 @@ impl JobStore {
     }
 
     /// The data source's host summaries, kept beside its job records for the store's
-    /// life (not among the KPIs' memos, which may be cleared), with `budget_bytes`.
+    /// life (not among the KPIs' memos, which may be cleared), with `budget_bytes`, and in
+    /// the same file on disk.
     pub fn hosts(&self, budget_bytes: usize) -> Arc<super::hosts::HostStore> {
         self.hosts
-            .get_or_init(|| Arc::new(super::hosts::HostStore::new(budget_bytes)))
+            .get_or_init(|| {
+                let disk = self.disk.clone();
+                Arc::new(super::hosts::HostStore::with_disk(budget_bytes, disk))
+            })
             .clone()
     }
 
@@ -697,6 +701,19 @@ impl JobStore {
         } else {
             t.dirty_chunks.iter().copied().collect()
         };
+        // The host summaries of jobs AWX no longer has go with them, on disk too.
+        let hosts = self.hosts.get().cloned();
+        if let Some(hosts) = &hosts {
+            let held = t.jobs();
+            hosts.forget_gone(
+                (!t.dirty_all).then_some(chunks.as_slice()),
+                coverage_from,
+                |id| {
+                    let i = held.binary_search_by_key(&id, |j| j.id).ok()?;
+                    held[i].finished()
+                },
+            );
+        }
         let chunks = chunks
             .into_iter()
             .map(|c| {
@@ -729,6 +746,9 @@ impl JobStore {
         t.dirty_meta = false;
         drop(t);
         disk.send(w);
+        if let Some(hosts) = hosts {
+            hosts.persist();
+        }
     }
 
     /// `ensure` with the sync lock held.

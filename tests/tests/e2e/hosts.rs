@@ -1,7 +1,8 @@
 //! The host KPIs (`host_outcomes`, `host_failures`, the jobs table's host counts) through the
 //! plugin, every value compared with an oracle computed from the simulator's truth
 //! (`/_sim/truth/host_summaries`, `/_sim/truth/hosts`, `/_sim/truth/jobs`), on a source with the
-//! job cache and one without, which must agree; and what they cost AWX, cold and warm.
+//! job cache and one without, which must agree; and what they cost AWX, cold, warm, and after
+//! a restart or a saved setting with the job cache on disk.
 
 use std::collections::{BTreeMap, HashMap};
 
@@ -74,19 +75,7 @@ impl Env {
         to: i64,
         interval: i64,
     ) -> Result<DecodedFrame, String> {
-        let resp = self
-            .plugin
-            .data()
-            .query_data(request(ds, vec![query("A", q, from, to, interval)]))
-            .await
-            .map_err(|e| e.to_string())?
-            .into_inner();
-        let r = &resp.responses["A"];
-        if !r.error.is_empty() {
-            return Err(r.error.clone());
-        }
-        assert_eq!(r.frames.len(), 1, "one frame");
-        Ok(e2e::decode(&r.frames[0]).unwrap())
+        ask(&self.plugin, ds, q, from, to, interval).await
     }
 
     /// The query on the cached source, then on the uncached one: both must agree, field by
@@ -130,6 +119,29 @@ impl Env {
     async fn reset_stats(&self) {
         self.sim.post("/_sim/stats/reset", json!({})).await.unwrap();
     }
+}
+
+/// One query's one frame from `plugin`, or its error.
+async fn ask(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    q: Value,
+    from: i64,
+    to: i64,
+    interval: i64,
+) -> Result<DecodedFrame, String> {
+    let resp = plugin
+        .data()
+        .query_data(request(ds, vec![query("A", q, from, to, interval)]))
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    let r = &resp.responses["A"];
+    if !r.error.is_empty() {
+        return Err(r.error.clone());
+    }
+    assert_eq!(r.frames.len(), 1, "one frame");
+    Ok(e2e::decode(&r.frames[0]).unwrap())
 }
 
 fn column<'f>(frame: &'f DecodedFrame, name: &str) -> &'f [Cell] {
@@ -728,4 +740,330 @@ async fn host_queries_refuse_what_they_cannot_answer() {
             .expect_err(&q.to_string());
         assert!(e.contains(field), "{q}: {e}");
     }
+}
+
+/// AWX's requests since the last reset: in all, and those of one kind (paths containing
+/// `part`).
+async fn requests(sim: &Sim, part: &str) -> (u64, u64) {
+    let stats = sim.stats().await.unwrap();
+    let of: u64 = stats["requests_by_path"]
+        .as_object()
+        .unwrap()
+        .iter()
+        .filter(|(k, _)| k.contains(part))
+        .map(|(_, v)| v.as_u64().unwrap())
+        .sum();
+    (stats["requests_total"].as_u64().unwrap(), of)
+}
+
+/// A plugin as Grafana starts it with a cache directory (grafana.ini's `cache_dir`).
+async fn spawn_with_cache(dir: &std::path::Path) -> Plugin {
+    let dir = dir.to_str().unwrap();
+    Plugin::spawn_binary(
+        &e2e::procs::bin_dir().join("gpx_awx"),
+        &[("GF_PLUGIN_CACHE_DIR", dir)],
+    )
+    .await
+    .unwrap()
+}
+
+/// Waits until the cache file stopped changing: the writer thread committed what it was
+/// handed (a host write changes the file's modification time, if not always its size).
+async fn written(dir: &std::path::Path) {
+    let state = || {
+        std::fs::read_dir(dir).ok().map(|entries| {
+            entries
+                .filter_map(|e| e.ok()?.metadata().ok())
+                .map(|m| (m.len(), m.modified().ok()))
+                .collect::<Vec<_>>()
+        })
+    };
+    let mut last = None;
+    for _ in 0..100 {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let now = state();
+        if now.as_ref().is_some_and(|s| !s.is_empty()) && now == last {
+            return;
+        }
+        last = now;
+    }
+    panic!("the cache file kept changing");
+}
+
+/// Each query (and the start of its range) up to `to`, all at once as a dashboard's panels
+/// arrive, each answer required.
+async fn answers(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    queries: &[(Value, i64)],
+    to: i64,
+) -> Vec<DecodedFrame> {
+    let frames = futures::future::join_all(
+        queries
+            .iter()
+            .map(|(q, from)| ask(plugin, ds, q.clone(), *from, to, HOUR)),
+    )
+    .await;
+    let each = frames.into_iter().zip(queries);
+    each.map(|(f, (q, _))| f.unwrap_or_else(|e| panic!("{q}: {e}")))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_restart_and_a_saved_setting_read_no_host_list_again() {
+    let env = Env::new().await;
+    let dir = e2e::procs::TempDir::new("awx-hosts-persist").unwrap();
+    let cache = dir.0.join("cache");
+    // Ranges that end 10 minutes before AWX's clock: every list in them is settled (read
+    // 2 minutes or more after its job ended, by that clock), and only settled lists are
+    // kept; a younger one is read again seconds later anyway, restart or not.
+    let to = env.now - 10 * 60_000;
+    let awx_now = env.truth.iter().filter_map(|j| j.modified).max().unwrap();
+    for j in &env.truth {
+        if let Some(f) = j.finished.filter(|f| f.timestamp_millis() < to) {
+            assert!(
+                (awx_now - f).num_seconds() >= 120,
+                "job {} is settled",
+                j.id
+            );
+        }
+    }
+    let queries = [
+        (
+            json!({"queryType": "host_failures", "groupBy": "host"}),
+            to - 3 * DAY,
+        ),
+        (
+            json!({"queryType": "jobs", "hostSummaries": "failed", "filters": {"status": ["failed", "error"]}, "limit": 500}),
+            to - 2 * DAY,
+        ),
+        // These also read the current state of the hosts they show (`hosts/?id__in=`),
+        // never kept: enabled, has_active_failures.
+        (
+            json!({"queryType": "host_outcomes", "limit": 10000}),
+            to - 7 * DAY,
+        ),
+        (
+            json!({"queryType": "host_outcomes", "hostSummaries": "all", "limit": 10000}),
+            to - 6 * HOUR,
+        ),
+    ];
+    let mut want = Vec::new();
+    for (q, from) in &queries {
+        want.push(
+            env.run_on(&env.uncached, q.clone(), *from, to, HOUR)
+                .await
+                .unwrap_or_else(|e| panic!("{q}: {e}")),
+        );
+    }
+    // The oracle for the worst-hosts tables (the others are held to the uncached source,
+    // which the other tests hold to the oracle).
+    let oracle_rows = |from: i64, all: bool| {
+        let env = &env;
+        async move {
+            let runs = env.runs(from, to, !all).await;
+            let jobs: Vec<&TruthJob> = env
+                .truth
+                .iter()
+                .filter(|j| oracle::reads_hosts(j, all, from * 1000, to * 1000))
+                .collect();
+            oracle::host_outcomes(&jobs, &runs, all, &|_| None, &[])
+        }
+    };
+    let failed_rows = oracle_rows(queries[2].1, false).await;
+    let all_rows = oracle_rows(queries[3].1, true).await;
+    assert!(failed_rows.len() > 30 && all_rows.len() > 1000);
+    let check = |frames: &[DecodedFrame], what: &str| {
+        // Answered from the disk copy while the restart's refresh runs (a busy machine):
+        // said, and the same numbers with AWX frozen.
+        let notices = |f: &DecodedFrame| {
+            let mut n = f.notices();
+            n.retain(|n| !n.contains("job cache kept on disk"));
+            n
+        };
+        for ((q, _), (got, want)) in queries.iter().zip(frames.iter().zip(&want)) {
+            let at = format!("{what}: {q}");
+            e2e::frames::assert_same_fields(got, want, &at);
+            assert_eq!(notices(got), notices(want), "{at}: notices");
+        }
+        assert_host_rows(&env, &frames[2], &failed_rows, false, what);
+        assert_host_rows(&env, &frames[3], &all_rows, true, what);
+    };
+    let ds = datasource(&env.sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+
+    // Cold, with the cache directory: every list read once.
+    env.reset_stats().await;
+    let mut plugin = spawn_with_cache(&cache).await;
+    // The widest range first, so that the job records cover it from their first fill: a
+    // later, wider range extends them backwards, and the refresh after that (here: the
+    // restart's) counts AWX's jobs before the new coverage once more, a third request that
+    // is the job records' and not what this test is about.
+    let mut frames = answers(&plugin, &ds, &queries[2..3], to).await;
+    frames.splice(0..0, answers(&plugin, &ds, &queries[..2], to).await);
+    frames.extend(answers(&plugin, &ds, &queries[3..], to).await);
+    check(&frames, "cold");
+    let (cold_total, cold_lists) = requests(&env.sim, "job_host_summaries").await;
+    assert!(cold_lists > 100, "{cold_lists} host lists read cold");
+    written(&cache).await;
+    plugin.terminate().unwrap();
+
+    // A restart on the same directory: the job records cost their refresh (two requests),
+    // the host lists nothing. The worst-hosts tables also read the current state of the
+    // hosts they show (`hosts/?id__in=`, 200 at a time: enabled, has_active_failures), never
+    // kept.
+    env.reset_stats().await;
+    let plugin = spawn_with_cache(&cache).await;
+    let frames = answers(&plugin, &ds, &queries, to).await;
+    check(&frames, "after a restart");
+    let (total, lists) = requests(&env.sim, "job_host_summaries").await;
+    let (_, states) = requests(&env.sim, "/hosts/").await;
+    eprintln!(
+        "host lists: cold {cold_lists} of {cold_total} requests; after a restart {lists} of \
+         {total} ({states} of them hosts/ for the hosts' current state)"
+    );
+    assert_eq!(lists, 0, "no host list read again");
+    let shown = |f: &DecodedFrame| f.rows().div_ceil(200) as u64;
+    assert_eq!(
+        states,
+        shown(&frames[2]) + shown(&frames[3]),
+        "hosts/ requests"
+    );
+    assert!(total - states <= 2, "{total} requests after a restart");
+    assert!(
+        plugin
+            .stderr()
+            .contains("job host summaries read from disk"),
+        "{}",
+        plugin.stderr()
+    );
+
+    // A saved setting (Grafana bumps lastUpdated): a new instance on the same file.
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let mut saved = ds.clone();
+    saved.last_updated_ms += 1;
+    env.reset_stats().await;
+    let frames = answers(&plugin, &saved, &queries, to).await;
+    check(&frames, "after a saved setting");
+    let (total, lists) = requests(&env.sim, "job_host_summaries").await;
+    let (_, states) = requests(&env.sim, "/hosts/").await;
+    assert_eq!(lists, 0, "no host list read again after a saved setting");
+    assert!(
+        total - states <= 2,
+        "{total} requests after a saved setting"
+    );
+}
+
+/// The overview's host panels (the Jobs table with its host counts, the Hosts row) as
+/// stored, the dashboard's variables left out as "All".
+fn overview_host_panels() -> Vec<Value> {
+    let path = e2e::procs::workspace_dir().join("dashboards/awx-overview.json");
+    let d: Value = serde_json::from_slice(&std::fs::read(path).unwrap()).unwrap();
+    let mut out = Vec::new();
+    let mut stack: Vec<&Value> = d["panels"].as_array().into_iter().flatten().collect();
+    while let Some(p) = stack.pop() {
+        stack.extend(p["panels"].as_array().into_iter().flatten());
+        for t in p["targets"].as_array().into_iter().flatten() {
+            let qt = t["queryType"].as_str().unwrap_or_default();
+            if qt.starts_with("host_")
+                || (qt == "jobs" && t["hostSummaries"].as_str().is_some_and(|h| h != "none"))
+            {
+                let mut q = t.clone();
+                q.as_object_mut().unwrap().remove("datasource");
+                if let Some(filters) = q["filters"].as_object_mut() {
+                    filters.retain(|_, v| {
+                        !v.as_array()
+                            .unwrap()
+                            .iter()
+                            .all(|x| x.as_str().is_some_and(|s| s.starts_with('$')))
+                    });
+                }
+                out.push(q);
+            }
+        }
+    }
+    assert_eq!(out.len(), 4, "{out:?}");
+    out
+}
+
+/// docs/BENCHMARKS.md's host outcomes across a restart: the overview's host panels over
+/// 30 days at 3,334 jobs a day (100,000 jobs), all at once as Grafana sends them, against
+/// the simulator serving 4 requests at once at 30 ms each; refreshed until no panel is
+/// partial and no list is read, then the plugin restarted on its cache directory. Prints
+/// AWX's requests by kind. Run it by name with `--ignored --nocapture`.
+#[tokio::test]
+#[ignore = "a measurement for docs/BENCHMARKS.md (about a minute), not a test"]
+async fn probe_the_overviews_host_panels_across_a_restart() {
+    let sim = Sim::start(SimOptions {
+        days: 30,
+        jobs_per_day: 3334,
+        extra: ["--workers", "4", "--latency-ms", "30"]
+            .map(String::from)
+            .to_vec(),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let panels = overview_host_panels();
+    let dir = e2e::procs::TempDir::new("awx-hosts-probe").unwrap();
+    let cache = dir.0.join("cache");
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let now = ms(SIM_NOW);
+    let kinds = async || {
+        let stats = sim.stats().await.unwrap();
+        let mut by = BTreeMap::<&str, u64>::new();
+        for (path, n) in stats["requests_by_path"].as_object().unwrap() {
+            let kind = if path.contains("/job_host_summaries/") {
+                "host lists"
+            } else if path.ends_with("/hosts/") {
+                "hosts/"
+            } else {
+                "job records and other"
+            };
+            *by.entry(kind).or_default() += n.as_u64().unwrap();
+        }
+        sim.post("/_sim/stats/reset", json!({})).await.unwrap();
+        by
+    };
+    let dashboard = async |plugin: &Plugin| {
+        let started = std::time::Instant::now();
+        let answers = futures::future::join_all(
+            panels
+                .iter()
+                .map(|q| ask(plugin, &ds, q.clone(), now - 30 * DAY, now, HOUR)),
+        )
+        .await;
+        let partial = answers.iter().any(|a| {
+            a.as_ref()
+                .unwrap_or_else(|e| panic!("{e}"))
+                .notices()
+                .iter()
+                .any(|n| n.contains("being read for the first time"))
+        });
+        (started.elapsed(), partial)
+    };
+
+    let mut plugin = spawn_with_cache(&cache).await;
+    kinds().await;
+    for run in 0.. {
+        let (took, partial) = dashboard(&plugin).await;
+        let by = kinds().await;
+        eprintln!(
+            "run {run}: {by:?} in {took:?}{}",
+            if partial { ", partial" } else { "" }
+        );
+        if !partial && by.get("host lists").is_none_or(|&n| n == 0) {
+            break;
+        }
+        assert!(run < 20, "the dashboard never completed");
+        tokio::time::sleep(std::time::Duration::from_millis(2200)).await;
+    }
+    written(&cache).await;
+    plugin.terminate().unwrap();
+    kinds().await;
+    let plugin = spawn_with_cache(&cache).await;
+    let (took, partial) = dashboard(&plugin).await;
+    eprintln!(
+        "after a restart: {:?} in {took:?} (partial: {partial})",
+        kinds().await
+    );
 }
