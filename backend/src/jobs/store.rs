@@ -256,6 +256,25 @@ impl JobTable {
             .map(|(b, _)| b.oldest_created)
     }
 
+    /// The coverage now starts at `from`, and `jobs` jobs (final, all below the highest id
+    /// held) moved from before it into the table (negative) or out of it: what AWX holds
+    /// before the coverage follows without asking AWX again.
+    fn move_coverage(&mut self, from: Micros, jobs: i64) {
+        if let Some((b, read_at)) = self
+            .before_coverage
+            .filter(|(b, _)| self.coverage_from == Some(b.coverage_from))
+        {
+            let moved = BeforeCoverage {
+                coverage_from: from,
+                jobs: b.jobs.saturating_add_signed(jobs),
+                ..b
+            };
+            self.before_coverage = Some((moved, read_at));
+            self.dirty_meta = true;
+        }
+        self.coverage_from = Some(from);
+    }
+
     /// What a sync just counted (a change is written to disk with the next sync's jobs).
     fn set_before_coverage(&mut self, b: BeforeCoverage) {
         self.dirty_meta |= self.before_coverage.is_none_or(|(old, _)| old != b);
@@ -363,8 +382,10 @@ impl JobTable {
         }
         let (_, cut, _) = finished.select_nth_unstable(drop - 1);
         let cut = *cut + 1;
+        let held = self.all.len();
         self.all.retain(|j| j.finished().is_none_or(|f| f >= cut));
-        self.coverage_from = Some(self.coverage_from.map_or(cut, |c| c.max(cut)));
+        let evicted = (held - self.all.len()) as i64;
+        self.move_coverage(self.coverage_from.map_or(cut, |c| c.max(cut)), evicted);
         self.reindex();
     }
 
@@ -794,8 +815,8 @@ impl JobStore {
                 };
                 let mut t = self.write();
                 t.set_names(names);
+                t.move_coverage(from, -(jobs.len() as i64));
                 t.upsert(jobs);
-                t.coverage_from = Some(from);
                 t.reindex();
             }
             Some(_) => {}
