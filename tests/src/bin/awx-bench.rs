@@ -1368,6 +1368,8 @@ impl PortSim {
             ])
             .args(["--seed", "7", "--days", "30", "--frozen", "--now", SIM_NOW])
             .args(["--jobs-per-day", &jobs_per_day.to_string()])
+            // AWX's cleanup_jobs keeps 90 days, on a schedule (see `at_scale`).
+            .args(["--retain-days", "90"])
             .args(extra)
             .stdin(std::process::Stdio::null())
             .stdout(std::process::Stdio::piped())
@@ -1574,9 +1576,10 @@ async fn calibrated_overview(
     Ok(())
 }
 
-/// Waits until the cache directory holds files that stopped growing (the writer thread
-/// wrote the fill).
-async fn cache_written(dir: &std::path::Path) -> Result<()> {
+/// Waits until the cache directory holds at least `min_bytes` in files that stopped
+/// growing (the writer thread committed the fill: before, the file holds only what redb
+/// creates, and stays that size while the transaction is built).
+async fn cache_written(dir: &std::path::Path, min_bytes: u64) -> Result<()> {
     let (mut last, mut stable) = (0, 0);
     for _ in 0..600 {
         tokio::time::sleep(Duration::from_millis(300)).await;
@@ -1587,7 +1590,7 @@ async fn cache_written(dir: &std::path::Path) -> Result<()> {
                     .sum()
             })
             .unwrap_or(0);
-        stable = if size > 0 && size == last {
+        stable = if size >= min_bytes && size == last {
             stable + 1
         } else {
             0
@@ -1627,9 +1630,13 @@ async fn restart_section(
         let ds = datasource(&fast.url, json!({}), &[("token", ADMIN_TOKEN)]);
         let started = Instant::now();
         until_complete(&b.plugin, &ds, panels, from, to, Duration::from_secs(900)).await?;
-        cache_written(&cache).await?;
-        let rss = rss_bytes(b.pid)?;
         jobs = coverage_count_at(&fast.url, from).await?;
+        // Each job takes 83 bytes on disk (`record::disk`).
+        if let Err(e) = cache_written(&cache, jobs * 83).await {
+            eprintln!("{}", b.plugin.stderr());
+            return Err(e);
+        }
+        let rss = rss_bytes(b.pid)?;
         println!(
             "filled from a fast simulator in {:.1} s ({jobs} jobs in the range, plugin RSS {} MB), cache on disk {} MB",
             secs(started.elapsed()),
