@@ -141,6 +141,11 @@ impl Instances {
             "data source instance (re)built"
         );
         map.insert(key, (ds.last_updated_ms, inst.clone()));
+        // Only the instance in use writes the cache file: the others built meanwhile are
+        // dropped, and their handles with them.
+        if let Some(jobs) = &inst.jobs {
+            jobs.claim_disk();
+        }
         Ok(inst)
     }
 

@@ -149,9 +149,10 @@ struct Meta {
 
 /// A data source's handle on its cache file. Several handles may share a file (an
 /// instance rebuilt after a saved setting while the old one still answers; two data
-/// sources on the same AWX with the same credentials): the newest to open it owns it,
-/// and the writes of the others are dropped, so that no file ever mixes the jobs of one
-/// table with the names of another. An owner's first write replaces everything.
+/// sources on the same AWX with the same credentials): the newest to claim it
+/// ([`DiskCache::claim`]) owns it, and the writes of the others are dropped, so that no
+/// file ever mixes the jobs of one table with the names of another. An owner's first
+/// write replaces everything.
 #[derive(Debug, Clone)]
 pub struct DiskCache {
     shared: Arc<Shared>,
@@ -206,8 +207,15 @@ impl DiskCache {
             }
         };
         let generation = GENERATION.fetch_add(1, Ordering::Relaxed);
-        shared.owner.store(generation, Ordering::Relaxed);
         Ok(Self { shared, generation })
+    }
+
+    /// Makes this handle the file's owner: the others' writes are dropped from now on.
+    /// Claimed when its data source instance is the one in use, not when opened: the
+    /// panels of a dashboard build instances at once and all but the first are dropped
+    /// unused, and one of those must not take the file from the instance that answers.
+    pub fn claim(&self) {
+        self.shared.owner.store(self.generation, Ordering::Relaxed);
     }
 
     pub fn file(&self) -> &Path {
@@ -602,6 +610,7 @@ mod tests {
     async fn host_summaries_are_read_back_within_the_budget_and_damage_costs_only_itself() {
         let dir = Dir::new("hosts");
         let cache = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
+        cache.claim();
         assert!(
             cache.read_hosts(usize::MAX).await.is_none(),
             "never written"
@@ -718,6 +727,7 @@ mod tests {
     async fn only_the_newest_handle_writes_host_summaries() {
         let dir = Dir::new("hosts-owner");
         let old = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
+        old.claim();
         let one = |job| HostsWrite {
             jobs: vec![failed(job, 1)],
             directory: vec![(0, vec![host(1)])],
@@ -728,11 +738,15 @@ mod tests {
         // A read is answered after the writes handed over before it: 1 is committed.
         assert_eq!(ids(&old.read_hosts(usize::MAX).await.unwrap()), [1]);
         let new = DiskCache::open(&dir.0, "k", u64::MAX).unwrap();
-        // Handed over before the new handle opened, written after: dropped all the same.
+        // Opened, not claimed: the old handle still writes.
+        old.send_hosts(one(4));
+        assert_eq!(ids(&old.read_hosts(usize::MAX).await.unwrap()), [4, 1]);
+        new.claim();
+        // Handed over before the new handle claimed, written after: dropped all the same.
         old.send_hosts(one(2));
         new.send_hosts(one(3));
         let s = new.read_hosts(usize::MAX).await.unwrap();
-        assert_eq!(ids(&s), [3, 1]);
+        assert_eq!(ids(&s), [4, 3, 1]);
     }
 
     /// Where a restart's first answer goes at 1M jobs: reading the file, and building the
@@ -764,6 +778,7 @@ mod tests {
         let dir = std::env::temp_dir().join(format!("awx-persist-probe-{}", std::process::id()));
         fs::create_dir_all(&dir).unwrap();
         let cache = DiskCache::open(&dir, "probe", u64::MAX).unwrap();
+        cache.claim();
         let mut chunks: std::collections::BTreeMap<u64, Vec<u8>> = Default::default();
         for j in &jobs {
             disk::write_job(j, chunks.entry(chunk_of(j.id)).or_default());

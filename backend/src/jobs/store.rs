@@ -503,6 +503,14 @@ impl JobStore {
         }
     }
 
+    /// Makes this store's handle on its file the one that writes (see
+    /// [`persist::DiskCache::claim`]).
+    pub fn claim_disk(&self) {
+        if let Some(disk) = &self.disk {
+            disk.claim();
+        }
+    }
+
     /// The data source's host summaries, kept beside its job records for the store's
     /// life (not among the KPIs' memos, which may be cleared), with `budget_bytes`, and in
     /// the same file on disk.

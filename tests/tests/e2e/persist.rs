@@ -308,3 +308,33 @@ async fn ask(
     assert!(r.error.is_empty(), "{q}: {}", r.error);
     (started.elapsed(), e2e::decode(&r.frames[0]).unwrap())
 }
+
+#[tokio::test]
+async fn a_dashboards_panels_arriving_together_still_leave_their_cache_on_disk() {
+    let sim = Sim::with_history(3, 1000).await.unwrap();
+    let dir = TempDir::new("awx-persist-together").unwrap();
+    let ds = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let q = json!({"queryType": "job_throughput", "groupBy": "template"});
+    let mut plugin = spawn(&dir).await;
+    // The panels' first queries build the data source's instance at the same moment; all
+    // but one are dropped, and the one kept must be the one that writes the file.
+    let panels = (0..12).map(|_| answer(&plugin, &ds, &q));
+    let answers = futures::future::join_all(panels).await;
+    written(&dir).await;
+    plugin.terminate().unwrap();
+
+    let plugin = spawn(&dir).await;
+    let before = api_requests(&sim).await;
+    same(
+        &answer(&plugin, &ds, &q).await,
+        &answers[0],
+        "after a restart",
+    );
+    let warm = api_requests(&sim).await - before;
+    assert!(warm <= 2, "a restart cost {warm} AWX requests");
+    assert!(
+        plugin.stderr().contains("job cache read from disk"),
+        "{}",
+        plugin.stderr()
+    );
+}
