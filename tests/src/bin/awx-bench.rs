@@ -234,7 +234,9 @@ async fn spawn_plugin_env(env: &[(&str, &str)]) -> Result<Bench> {
     let before = children_named("gpx_awx");
     let path = e2e::procs::bin_dir().join("gpx_awx");
     let mut env = env.to_vec();
-    env.push(("RUST_LOG", "warn"));
+    // Quiet by default (its log is read only on failure); AWX_BENCH_RUST_LOG to see more.
+    let log = std::env::var("AWX_BENCH_RUST_LOG").unwrap_or_else(|_| "warn".into());
+    env.push(("RUST_LOG", &log));
     let plugin = Plugin::spawn_binary(&path, &env).await?;
     let pid = children_named("gpx_awx")
         .into_iter()
