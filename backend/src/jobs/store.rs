@@ -866,7 +866,9 @@ impl JobStore {
         };
         // Changes during the fill happen to these jobs; the first refresh after it reads
         // what was modified since they were read.
-        let seen_modified = jobs.iter().map(|j| j.modified).max().unwrap_or(0);
+        // None on a quiet AWX (nothing open, nothing finished recently): then the newest
+        // change of the older jobs read, which all finished before the fill began.
+        let seen_modified = jobs.iter().map(|j| j.modified).max();
         let newest_id = jobs.iter().map(|j| j.id).max();
         let mut t = JobTable::with_jobs(jobs, names, recent_from);
         let now = Instant::now();
@@ -898,13 +900,25 @@ impl JobStore {
             }
             Ok::<_, AwxError>(true)
         };
-        let (filled, counted) = tokio::join!(older, counted);
+        let (filled, mut counted) = tokio::join!(older, counted);
         if !filled? {
             return Ok(None);
         }
+        // A quiet AWX had no recent job to count up to: count up to the newest held now.
+        let mut newest_id = newest_id;
+        let mut everything = everything;
+        if newest_id.is_none() {
+            newest_id = self.read().jobs().last().map(|j| j.id);
+            everything = newest_id.map(everything_up_to);
+            if let Some(req) = &everything {
+                counted = awx.get::<Page<Oldest>>(req).await.ok();
+            }
+        }
         let mut t = self.write();
         t.coverage_from = Some(from);
-        t.max_modified = seen_modified;
+        if let Some(seen) = seen_modified {
+            t.max_modified = seen;
+        }
         if let (Some(id), Some(page)) = (newest_id, counted) {
             if let Some(n) = page.count {
                 let held = t.count_up_to(id);

@@ -248,3 +248,54 @@ async fn the_cache_follows_renames_deletions_late_commits_purges_and_floods() {
         );
     }
 }
+
+#[tokio::test]
+async fn the_first_refresh_after_a_fill_on_a_quiet_awx_reads_only_what_changed() {
+    // Nothing open and nothing finished in the last 10 minutes: the fill's list of recent
+    // jobs is empty, and the first refresh must still ask only for what changed since the
+    // jobs it read, not for every job AWX ever changed.
+    let sim = Sim::with_history(3, 20).await.unwrap();
+    let now = ms(SIM_NOW);
+    let recent: Value = sim
+        .http
+        .get(format!("{}/api/v2/unified_jobs/", sim.url))
+        .query(&[
+            ("or__finished__gte", "2026-11-20T11:50:00Z"),
+            ("or__finished__isnull", "true"),
+            ("page_size", "1"),
+        ])
+        .bearer_auth(ADMIN_TOKEN)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(recent["count"], 0, "a quiet AWX");
+    let plugin = Plugin::spawn().await.unwrap();
+    let cached = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
+    let uncached = e2e::uncached_datasource(&sim.url);
+    let q = json!({"queryType": "job_throughput", "groupBy": "template"});
+    let (from, to) = (now - 2 * 24 * 3_600_000, now);
+    frame(&plugin, &cached, &q, from, to, 3_600_000).await;
+    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    let before = sim.stats().await.unwrap()["requests_total"]
+        .as_u64()
+        .unwrap();
+    let a = frame(&plugin, &cached, &q, from, to, 3_600_000).await;
+    let requests = sim.stats().await.unwrap()["requests_total"]
+        .as_u64()
+        .unwrap()
+        - before;
+    assert!(
+        requests <= 2,
+        "the first refresh cost {requests} AWX requests"
+    );
+    assert!(
+        a.executed_query().contains("modified__gt=2026-11-"),
+        "{}",
+        a.executed_query()
+    );
+    let b = frame(&plugin, &uncached, &q, from, to, 3_600_000).await;
+    e2e::frames::assert_same_fields(&a, &b, "after the first refresh");
+}
