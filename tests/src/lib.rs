@@ -112,6 +112,33 @@ pub fn request(ds: &DataSourceInstanceSettings, queries: Vec<DataQuery>) -> Quer
     }
 }
 
+/// One query (ref id `A`, range `[from_ms, to_ms)` at `interval_ms`) through the plugin as
+/// a dashboard sends it: its frames, decoded, or its error message.
+pub async fn frames_of(
+    plugin: &Plugin,
+    ds: &DataSourceInstanceSettings,
+    q: serde_json::Value,
+    from_ms: i64,
+    to_ms: i64,
+    interval_ms: i64,
+) -> Result<Vec<DecodedFrame>, String> {
+    let req = request(ds, vec![query("A", q, from_ms, to_ms, interval_ms)]);
+    let resp = plugin
+        .data()
+        .query_data(req)
+        .await
+        .map_err(|e| e.to_string())?
+        .into_inner();
+    let r = &resp.responses["A"];
+    if !r.error.is_empty() {
+        return Err(r.error.clone());
+    }
+    r.frames
+        .iter()
+        .map(|f| decode(f).map_err(|e| format!("undecodable frame: {e}")))
+        .collect()
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time.
 pub fn ms(t: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(t)

@@ -383,21 +383,8 @@ remote_write:
         to_ms: i64,
         interval_ms: i64,
     ) -> Result<DecodedFrame, String> {
-        let resp = self
-            .plugin
-            .data()
-            .query_data(request(
-                ds,
-                vec![query("A", q, from_ms, to_ms, interval_ms)],
-            ))
-            .await
-            .map_err(|e| e.to_string())?
-            .into_inner();
-        let r = &resp.responses["A"];
-        if !r.error.is_empty() {
-            return Err(r.error.clone());
-        }
-        Ok(e2e::decode(&r.frames[0]).unwrap())
+        let frames = e2e::frames_of(&self.plugin, ds, q, from_ms, to_ms, interval_ms).await?;
+        Ok(frames.into_iter().next().expect("a frame"))
     }
 }
 

@@ -10,7 +10,7 @@ use e2e::frames::{Cell, DecodedFrame};
 use e2e::oracle::{
     self, assert_close, bucket_count, Filter, HostRow, TruthHost, TruthJob, TruthRun,
 };
-use e2e::{datasource, ms, query, request, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
+use e2e::{datasource, ms, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
 
@@ -130,18 +130,9 @@ async fn ask(
     to: i64,
     interval: i64,
 ) -> Result<DecodedFrame, String> {
-    let resp = plugin
-        .data()
-        .query_data(request(ds, vec![query("A", q, from, to, interval)]))
-        .await
-        .map_err(|e| e.to_string())?
-        .into_inner();
-    let r = &resp.responses["A"];
-    if !r.error.is_empty() {
-        return Err(r.error.clone());
-    }
-    assert_eq!(r.frames.len(), 1, "one frame");
-    Ok(e2e::decode(&r.frames[0]).unwrap())
+    let mut frames = e2e::frames_of(plugin, ds, q, from, to, interval).await?;
+    assert_eq!(frames.len(), 1, "one frame");
+    Ok(frames.remove(0))
 }
 
 fn column<'f>(frame: &'f DecodedFrame, name: &str) -> &'f [Cell] {

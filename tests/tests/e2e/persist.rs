@@ -41,6 +41,19 @@ async fn api_requests(sim: &Sim) -> u64 {
         .unwrap()
 }
 
+/// A restarted plugin read its cache from disk and cost AWX a warm refresh at most.
+fn assert_warm_restart(plugin: &Plugin, awx_requests: u64) {
+    assert!(
+        awx_requests <= 2,
+        "a restart cost {awx_requests} AWX requests"
+    );
+    assert!(
+        plugin.stderr().contains("job cache read from disk"),
+        "{}",
+        plugin.stderr()
+    );
+}
+
 /// The cache directory inside a test's temporary directory: the plugin creates it.
 fn cache_dir(dir: &TempDir) -> std::path::PathBuf {
     dir.0.join("cache")
@@ -143,12 +156,7 @@ async fn a_restart_and_a_saved_setting_cost_a_warm_refresh() {
         same(&answer(&plugin, &ds, q).await, w, "after a restart");
     }
     let warm = api_requests(&sim).await - before;
-    assert!(warm <= 2, "a restart cost {warm} AWX requests");
-    assert!(
-        plugin.stderr().contains("job cache read from disk"),
-        "{}",
-        plugin.stderr()
-    );
+    assert_warm_restart(&plugin, warm);
 
     // A saved setting (Grafana bumps lastUpdated): a new instance, the same file.
     tokio::time::sleep(Duration::from_millis(2100)).await;
@@ -331,10 +339,5 @@ async fn a_dashboards_panels_arriving_together_still_leave_their_cache_on_disk()
         "after a restart",
     );
     let warm = api_requests(&sim).await - before;
-    assert!(warm <= 2, "a restart cost {warm} AWX requests");
-    assert!(
-        plugin.stderr().contains("job cache read from disk"),
-        "{}",
-        plugin.stderr()
-    );
+    assert_warm_restart(&plugin, warm);
 }

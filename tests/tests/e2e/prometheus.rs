@@ -66,21 +66,8 @@ impl PromEnv {
 
     async fn run(&self, q: Value) -> Result<DecodedFrame, String> {
         let now = chrono::Utc::now().timestamp_millis();
-        let resp = self
-            .plugin
-            .data()
-            .query_data(request(
-                &self.ds,
-                vec![query("A", q, now - 60_000, now, 1000)],
-            ))
-            .await
-            .map_err(|e| e.to_string())?
-            .into_inner();
-        let r = &resp.responses["A"];
-        if !r.error.is_empty() {
-            return Err(r.error.clone());
-        }
-        let frame = e2e::decode(&r.frames[0]).unwrap();
+        let frames = e2e::frames_of(&self.plugin, &self.ds, q, now - 60_000, now, 1000).await?;
+        let frame = frames.into_iter().next().expect("a frame");
         if frame.meta["type"].is_string() {
             e2e::frames::assert_alertable(&frame);
         }

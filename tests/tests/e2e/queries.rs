@@ -7,7 +7,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::frames::{Cell, DecodedFrame};
 use e2e::oracle::{self, assert_close, bucket, bucket_count, Filter, TruthJob};
-use e2e::{datasource, ms, query, request, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
+use e2e::{datasource, ms, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
 
@@ -53,18 +53,7 @@ impl Env {
         to: i64,
         interval: i64,
     ) -> Result<Vec<DecodedFrame>, String> {
-        let resp = self
-            .plugin
-            .data()
-            .query_data(request(ds, vec![query("A", q, from, to, interval)]))
-            .await
-            .map_err(|e| e.to_string())?
-            .into_inner();
-        let r = &resp.responses["A"];
-        if !r.error.is_empty() {
-            return Err(r.error.clone());
-        }
-        Ok(r.frames.iter().map(|f| e2e::decode(f).unwrap()).collect())
+        e2e::frames_of(&self.plugin, ds, q, from, to, interval).await
     }
 
     /// Runs the query with and without the cache; asserts both agree; returns one frame.
