@@ -294,8 +294,10 @@ impl JobTable {
     }
 
     /// Inserts or replaces jobs by id (the newest `modified` wins), keeping `jobs`
-    /// sorted: appended when they all come after the jobs held (a cold fill, new jobs),
-    /// else inserted one by one (a refresh's few changes) or merged (an older range).
+    /// sorted. A refresh's jobs are mostly held already (replaced where they are) or new
+    /// (appended after the last held): neither moves the others, so a refresh costs what
+    /// it brings, not the table's size. Jobs that fall between those held (an older range,
+    /// a late commit) are inserted one by one when few, else merged in one pass.
     fn upsert(&mut self, mut new: Vec<Job>) {
         if new.is_empty() {
             return;
@@ -305,37 +307,41 @@ impl JobTable {
             self.max_modified = self.max_modified.max(j.modified);
             self.dirty_chunks.insert(persist::chunk_of(j.id));
         }
-        let after_all = self.jobs().last().is_none_or(|last| last.id < new[0].id);
         if self.jobs().is_empty() {
             self.all = new;
             self.dead = 0;
-        } else if after_all {
-            self.all.extend(new);
-        } else if new.len() <= 64 {
-            let dead = self.dead;
-            for job in new {
-                match self.jobs().binary_search_by_key(&job.id, |j| j.id) {
-                    Ok(i) => self.all[dead + i] = job,
-                    Err(i) => self.all.insert(dead + i, job),
-                }
+            return;
+        }
+        let dead = self.dead;
+        let mut missing = Vec::new();
+        for job in new {
+            match self.jobs().binary_search_by_key(&job.id, |j| j.id) {
+                Ok(i) => self.all[dead + i] = job,
+                Err(_) => missing.push(job),
+            }
+        }
+        let last = self.jobs().last().map_or(i64::MIN, |j| j.id);
+        let after = missing.split_off(missing.partition_point(|j| j.id < last));
+        if missing.len() <= 64 {
+            for job in missing {
+                let i = self.jobs().partition_point(|j| j.id < job.id);
+                self.all.insert(dead + i, job);
             }
         } else {
             self.compact();
             let old = std::mem::take(&mut self.all);
-            let mut merged = Vec::with_capacity(old.len() + new.len());
-            let mut new = new.into_iter().peekable();
+            let mut merged = Vec::with_capacity(old.len() + missing.len() + after.len());
+            let mut missing = missing.into_iter().peekable();
             for job in old {
-                while let Some(n) = new.next_if(|n| n.id < job.id) {
+                while let Some(n) = missing.next_if(|n| n.id < job.id) {
                     merged.push(n);
                 }
-                match new.next_if(|n| n.id == job.id) {
-                    Some(n) => merged.push(n),
-                    None => merged.push(job),
-                }
+                merged.push(job);
             }
-            merged.extend(new);
+            merged.extend(missing);
             self.all = merged;
         }
+        self.all.extend(after);
     }
 
     /// A table of these rows, covering `[from, now]` (for tests: the plugin converts
@@ -1499,5 +1505,16 @@ mod tests {
         assert_eq!(modified(398), 1_790_000_000_000_000);
         assert_eq!(t.max_modified, 1_790_000_007_000_000);
         assert_eq!(t.count_up_to(10), 11);
+        // A refresh of more than a few: held jobs changed in place, new ones after them.
+        let changed = (300..400).step_by(2).map(|i| row(i, 9));
+        t.upsert(convert(
+            changed.chain([row(405, 9), row(407, 9)]).collect(),
+            &mut names,
+        ));
+        let want: Vec<i64> = want.into_iter().chain([405, 407]).collect();
+        assert_eq!(ids(&t), want);
+        let modified = |id: i64| t.jobs().iter().find(|j| j.id == id).unwrap().modified;
+        assert_eq!(modified(398), 1_790_000_009_000_000);
+        assert_eq!(modified(401), 1_790_000_001_000_000);
     }
 }
