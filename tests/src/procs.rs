@@ -342,6 +342,21 @@ impl Sim {
         })
     }
 
+    /// GET on the simulated AWX's API as its admin (`path` from `/api/v2/`, with its query).
+    pub async fn api_json(&self, path_and_query: &str) -> Result<serde_json::Value> {
+        let resp = self
+            .http
+            .get(format!("{}{path_and_query}", self.url))
+            .bearer_auth(crate::ADMIN_TOKEN)
+            .send()
+            .await?;
+        let status = resp.status();
+        if !status.is_success() {
+            bail!("GET {path_and_query}: HTTP {status}");
+        }
+        Ok(resp.json().await?)
+    }
+
     pub async fn get_json<T: serde::de::DeserializeOwned>(&self, path: &str) -> Result<T> {
         let resp = self.http.get(format!("{}{path}", self.url)).send().await?;
         let status = resp.status();

@@ -442,15 +442,9 @@ async fn active_jobs_are_reconstructed_from_records() {
 #[tokio::test]
 async fn capacity_from_the_api_is_an_alertable_point_per_instance_and_measure() {
     let env = Env::new().await;
-    let list: Value = env
+    let list = env
         ._sim
-        .http
-        .get(format!("{}/api/v2/instances/?page_size=200", env._sim.url))
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
+        .api_json("/api/v2/instances/?page_size=200")
         .await
         .unwrap();
     let rows: Vec<&Value> = list["results"]

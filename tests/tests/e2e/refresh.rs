@@ -256,19 +256,8 @@ async fn the_first_refresh_after_a_fill_on_a_quiet_awx_reads_only_what_changed()
     // jobs it read, not for every job AWX ever changed.
     let sim = Sim::with_history(3, 20).await.unwrap();
     let now = ms(SIM_NOW);
-    let recent: Value = sim
-        .http
-        .get(format!("{}/api/v2/unified_jobs/", sim.url))
-        .query(&[
-            ("or__finished__gte", "2026-11-20T11:50:00Z"),
-            ("or__finished__isnull", "true"),
-            ("page_size", "1"),
-        ])
-        .bearer_auth(ADMIN_TOKEN)
-        .send()
-        .await
-        .unwrap()
-        .json()
+    let recent = sim
+        .api_json("/api/v2/unified_jobs/?or__finished__gte=2026-11-20T11:50:00Z&or__finished__isnull=true&page_size=1")
         .await
         .unwrap();
     assert_eq!(recent["count"], 0, "a quiet AWX");
