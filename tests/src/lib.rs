@@ -139,6 +139,42 @@ pub async fn frames_of(
         .collect()
 }
 
+/// The set-up of the tests that compare answers with the simulator's truth: a simulator with
+/// the default history, a plugin, a data source with the job cache and one without on it,
+/// and the simulator's jobs as they really are.
+pub struct CachedAndUncached {
+    pub sim: Sim,
+    pub plugin: Plugin,
+    pub cached: DataSourceInstanceSettings,
+    pub uncached: DataSourceInstanceSettings,
+    pub truth: Vec<oracle::TruthJob>,
+    /// The simulator's (frozen) clock, [`SIM_NOW`], in milliseconds.
+    pub now: i64,
+}
+
+impl CachedAndUncached {
+    pub async fn start() -> Self {
+        let sim = Sim::start(SimOptions::default()).await.expect("simulator");
+        let plugin = Plugin::spawn().await.expect("plugin");
+        let cached = datasource(&sim.url, serde_json::json!({}), &[("token", ADMIN_TOKEN)]);
+        let uncached = uncached_datasource(&sim.url);
+        let truth = sim.truth_jobs().await.expect("the simulator's truth");
+        assert!(
+            truth.len() > 1000,
+            "the simulator has history: {}",
+            truth.len()
+        );
+        Self {
+            sim,
+            plugin,
+            cached,
+            uncached,
+            truth,
+            now: ms(SIM_NOW),
+        }
+    }
+}
+
 /// Milliseconds since the epoch of an RFC 3339 time.
 pub fn ms(t: &str) -> i64 {
     chrono::DateTime::parse_from_rfc3339(t)

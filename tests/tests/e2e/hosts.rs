@@ -17,33 +17,27 @@ use serde_json::{json, Value};
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
+/// The common set-up and the simulator's hosts as they really are.
 struct Env {
-    sim: Sim,
-    plugin: Plugin,
-    cached: DataSourceInstanceSettings,
-    uncached: DataSourceInstanceSettings,
-    truth: Vec<TruthJob>,
+    base: e2e::CachedAndUncached,
     hosts: HashMap<i64, TruthHost>,
-    now: i64,
+}
+
+impl std::ops::Deref for Env {
+    type Target = e2e::CachedAndUncached;
+    fn deref(&self) -> &Self::Target {
+        &self.base
+    }
 }
 
 impl Env {
     async fn new() -> Self {
-        let sim = Sim::start(SimOptions::default()).await.unwrap();
-        let plugin = Plugin::spawn().await.unwrap();
-        let cached = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
-        let uncached = e2e::uncached_datasource(&sim.url);
-        let truth = sim.truth_jobs().await.unwrap();
-        let hosts: Vec<TruthHost> = sim.get_json("/_sim/truth/hosts").await.unwrap();
+        let base = e2e::CachedAndUncached::start().await;
+        let hosts: Vec<TruthHost> = base.sim.get_json("/_sim/truth/hosts").await.unwrap();
         assert!(hosts.len() > 1000, "{} hosts", hosts.len());
         Env {
-            sim,
-            plugin,
-            cached,
-            uncached,
-            truth,
+            base,
             hosts: hosts.into_iter().map(|h| (h.id, h)).collect(),
-            now: ms(SIM_NOW),
         }
     }
 

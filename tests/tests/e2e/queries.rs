@@ -7,42 +7,25 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use e2e::frames::{Cell, DecodedFrame};
 use e2e::oracle::{self, assert_close, bucket, bucket_count, Filter, TruthJob};
-use e2e::{datasource, ms, Plugin, Sim, SimOptions, ADMIN_TOKEN, SIM_NOW};
 use grafana_plugin_sdk::pluginv2::DataSourceInstanceSettings;
 use serde_json::{json, Value};
 
 const HOUR: i64 = 3_600_000;
 const DAY: i64 = 24 * HOUR;
 
-struct Env {
-    _sim: Sim,
-    plugin: Plugin,
-    cached: DataSourceInstanceSettings,
-    uncached: DataSourceInstanceSettings,
-    truth: Vec<TruthJob>,
-    now: i64,
+/// The common set-up; the checks below are its methods.
+struct Env(e2e::CachedAndUncached);
+
+impl std::ops::Deref for Env {
+    type Target = e2e::CachedAndUncached;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
 }
 
 impl Env {
     async fn new() -> Self {
-        let sim = Sim::start(SimOptions::default()).await.unwrap();
-        let plugin = Plugin::spawn().await.unwrap();
-        let cached = datasource(&sim.url, json!({}), &[("token", ADMIN_TOKEN)]);
-        let uncached = e2e::uncached_datasource(&sim.url);
-        let truth = sim.truth_jobs().await.unwrap();
-        assert!(
-            truth.len() > 1000,
-            "the simulator has history: {}",
-            truth.len()
-        );
-        Env {
-            _sim: sim,
-            plugin,
-            cached,
-            uncached,
-            truth,
-            now: ms(SIM_NOW),
-        }
+        Env(e2e::CachedAndUncached::start().await)
     }
 
     async fn run_on(
@@ -443,7 +426,7 @@ async fn active_jobs_are_reconstructed_from_records() {
 async fn capacity_from_the_api_is_an_alertable_point_per_instance_and_measure() {
     let env = Env::new().await;
     let list = env
-        ._sim
+        .sim
         .api_json("/api/v2/instances/?page_size=200")
         .await
         .unwrap();
@@ -544,7 +527,7 @@ async fn jobs_templates_and_annotations_tables_match_the_truth() {
         .unwrap()
         .to_string();
     assert!(
-        link.starts_with(&env._sim.url)
+        link.starts_with(&env.sim.url)
             && link.contains("/#/jobs/")
             && link.ends_with(&format!("/{}/output", want[0].id)),
         "{link}"
